@@ -1,0 +1,46 @@
+"""What every source kind implements, and what it is handed to do its work."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.models import ScrapeResult
+
+if TYPE_CHECKING:
+    from bot.config import SourceSettings
+
+
+def _nothing_known(urls: Iterable[str]) -> set[str]:
+    return set()
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """The resources a source kind may use: passed in, never imported."""
+
+    # The shared polite HTTP fetcher (bot.fetch.Fetcher); None where no network is wired.
+    fetcher: Any = None
+    # Which of these posting URLs are stored already (lets a crawler skip known job pages).
+    known_urls: Callable[[Iterable[str]], set[str]] = field(default=_nothing_known)
+    # Relative local paths (the markdown kind) are read from here.
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+Collect = Callable[["SourceContext", "SourceSettings"], Awaitable[ScrapeResult]]
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """A parser registered under a `kind` name in the config."""
+
+    name: str
+    collect: Collect
+    # True when `url` names a local file or folder rather than an http(s) URL.
+    local: bool = False
+    # Keys a `[[sources]]` entry of this kind may carry beyond the common ones.
+    options: frozenset[str] = frozenset()
+    # Checks those keys at start-up; raises ValueError("what is wrong") for config to report.
+    validate: Callable[[Mapping[str, Any]], None] | None = None

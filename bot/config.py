@@ -21,6 +21,7 @@ from bot.schedule import Schedule, parse_schedule
 DEFAULT_CONFIG = Path("config/jobhound.toml")
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 CONFIG_ENV = "JOBHOUND_CONFIG"
+DB_ENV = "JOBHOUND_DB"  # overrides storage.path (the Docker image points it at the /data volume)
 _SOURCE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
@@ -130,7 +131,8 @@ def parse_settings(
 
     st = reader.table(raw, "storage")
     reader.no_unknown(st, "storage", {"path"})
-    storage = StorageSettings(path=Path(reader.string(st, "storage", "path", "data/jobhound.db")))
+    db_path = env.get(DB_ENV) or reader.string(st, "storage", "path", "data/jobhound.db")
+    storage = StorageSettings(path=Path(db_path))
 
     fetch = _fetch_settings(reader, reader.table(raw, "fetch"))
 

@@ -1,0 +1,135 @@
+"""The command line: `run`, `once`, `latest`, `check` (also installed as `jobhound`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.config import Settings, config_path, load_settings
+from bot.console import posting_line
+from bot.errors import ConfigError, QueryError
+from bot.logs import setup_logging
+
+log = logging.getLogger("jobhound")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+LATEST_MAX = 100
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jobhound",
+        description="Watch job boards and alert Telegram chats about new matching postings.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config_help = "config file (default: $JOBHOUND_CONFIG or config/jobhound.toml)"
+
+    run = commands.add_parser("run", help="run the daemon: scheduler + Telegram bot (or console)")
+    run.add_argument("--config", help=config_help)
+    once = commands.add_parser("once", help="one cycle over every enabled source, then exit")
+    once.add_argument("--config", help=config_help)
+    latest = commands.add_parser("latest", help="newest stored postings, newest first")
+    latest.add_argument("--config", help=config_help)
+    latest.add_argument("-n", type=int, default=10, help=f"how many (1-{LATEST_MAX}, default 10)")
+    latest.add_argument(
+        "query", nargs="*", help='filter, e.g. (rust OR go) -intern "site reliability"'
+    )
+    check = commands.add_parser("check", help="validate the config and list the sources")
+    check.add_argument("--config", help=config_help)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python main.py` and the `jobhound` script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    path = config_path(args.config)
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        print(f"jobhound: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    secrets = (settings.telegram.token,) if settings.telegram.token else ()
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets)
+    try:
+        if args.command == "check":
+            return _check(settings)
+        if args.command == "latest":
+            return _latest(settings, args.n, " ".join(args.query))
+        if args.command == "once":
+            return _once(settings)
+        return _run(settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _check(settings: Settings) -> int:
+    now = datetime.now(UTC)
+    print(f"{settings.path}: OK, {len(settings.sources)} sources")
+    mode = "telegram" if settings.telegram.token else "console (no TELEGRAM_BOT_TOKEN)"
+    print(f"alerts: {mode}; database: {settings.storage.path}")
+    for source in settings.sources:
+        upcoming = source.schedule.next_run(now)
+        when = upcoming.strftime("%Y-%m-%d %H:%M UTC") if upcoming else "never"
+        state = f"next run {when}" if source.enabled else "disabled"
+        print(
+            f"  {source.name:<16} {source.kind:<16} {source.url}  [{source.schedule.text}; {state}]"
+        )
+    return EXIT_OK
+
+
+def _latest(settings: Settings, count: int, query_text: str) -> int:
+    from bot.store import Store
+
+    if not 1 <= count <= LATEST_MAX:
+        print(f"jobhound: -n must be between 1 and {LATEST_MAX}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not settings.storage.path.exists():
+        print(f"No postings stored yet ({settings.storage.path} is missing): try `make run`.")
+        return EXIT_OK
+    store = Store.open(settings.storage.path)
+    try:
+        postings = _select(store, count, query_text)
+    except QueryError as exc:
+        print(f"jobhound: bad query: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    finally:
+        store.close()
+    if not postings:
+        print("No stored posting matches." if query_text else "No postings stored yet.")
+    for posting in postings:
+        print(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}")
+    return EXIT_OK
+
+
+def _select(store: object, count: int, query_text: str) -> list:  # type: ignore[type-arg]
+    from bot.store import Store
+
+    assert isinstance(store, Store)
+    return store.latest(count)
+
+
+def _once(settings: Settings) -> int:
+    from bot.daemon import run_once
+
+    outcomes = asyncio.run(run_once(settings))
+    for outcome in outcomes:
+        if outcome.ok:
+            state = (
+                "unchanged" if outcome.unchanged else f"{outcome.seen} postings, {outcome.new} new"
+            )
+            print(f"{outcome.source}: {state}")
+        else:
+            print(f"{outcome.source}: FAILED: {outcome.error}")
+    return EXIT_FAILED if outcomes and not any(o.ok for o in outcomes) else EXIT_OK
+
+
+def _run(settings: Settings) -> int:
+    from bot.daemon import run_daemon
+
+    asyncio.run(run_daemon(settings))
+    return EXIT_OK

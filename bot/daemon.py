@@ -1,0 +1,120 @@
+"""Wiring: build the resources once, hand them to the pipeline and scheduler, close them on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings, SourceSettings
+from bot.console import ConsoleAlerts
+from bot.pipeline import Pipeline, SourceOutcome
+from bot.schedule import build_scheduler
+from bot.sources import SourceContext
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# SIGINT/SIGTERM must stop the daemon within 10 s: in-flight runs get this long to finish.
+STOP_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class Resources:
+    """What start-up creates and shutdown closes."""
+
+    settings: Settings
+    store: Store
+    pipeline: Pipeline
+
+
+@contextlib.asynccontextmanager
+async def open_resources(
+    settings: Settings, *, base_dir: Path | None = None
+) -> AsyncIterator[Resources]:
+    """Open the store and the HTTP client; close both however the block ends."""
+    from bot.fetch import Fetcher, make_client
+
+    store = Store.open(settings.storage.path)
+    try:
+        async with make_client(settings.fetch) as client:
+            fetcher = Fetcher(settings.fetch, client, store)
+            context = SourceContext(
+                fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
+            )
+            alerts = ConsoleAlerts(cap=settings.delivery.max_alerts_per_chat_per_cycle)
+            pipeline = Pipeline(store=store, context=context, publish=alerts.publish)
+            yield Resources(settings, store, pipeline)
+    finally:
+        store.close()
+
+
+async def run_once(settings: Settings) -> list[SourceOutcome]:
+    """One cycle over every enabled source, then return."""
+    async with open_resources(settings) as res:
+        return await res.pipeline.run_all(settings.enabled_sources)
+
+
+async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run every source at start-up and then on its schedule until SIGINT/SIGTERM or `stop`."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with open_resources(settings) as res:
+        if settings.telegram.token is None:
+            log.info(
+                "console mode: no TELEGRAM_BOT_TOKEN set, new postings are printed here. "
+                "To alert Telegram chats, create a bot with @BotFather and start with "
+                "TELEGRAM_BOT_TOKEN=<token> make run"
+            )
+        inflight: set[asyncio.Task[Any]] = set()
+
+        def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
+            async def job() -> None:
+                task = asyncio.current_task()
+                assert task is not None
+                inflight.add(task)
+                try:
+                    await res.pipeline.run(source)
+                finally:
+                    inflight.discard(task)
+
+            return job
+
+        sources = settings.enabled_sources
+        scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
+        scheduler.start()
+        log.info("watching %d sources; Ctrl-C stops", len(sources))
+        try:
+            await stop.wait()
+        finally:
+            log.info(
+                "stopping: waiting up to %.0fs for %d running sources",
+                STOP_GRACE_SECONDS,
+                len(inflight),
+            )
+            scheduler.shutdown(wait=False)
+            await _drain(inflight)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    log.info("stopped")
+
+
+async def _drain(tasks: set[asyncio.Task[Any]]) -> None:
+    """Let running sources finish for a moment, then cancel them (writes are transactional)."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=STOP_GRACE_SECONDS)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=2)
+        log.info("abandoned %d unfinished source runs; they will run again next time", len(pending))

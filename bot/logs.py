@@ -1,0 +1,55 @@
+"""Logging for operators: one line per expected fault, the bot token never shown."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+_TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Replace bot tokens (known ones and anything shaped like one) with a marker."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    text = _TOKEN_IN_URL.sub("/bot[REDACTED]", text)
+    return _TOKEN.sub("[REDACTED]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Renders each record once and strips tokens from the message and its traceback."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            safe = redact(formatted, self.secrets)
+            if safe != formatted:
+                record.msg = f"{record.getMessage()}\n{safe}"
+                record.args = None
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+def setup_logging(level: int = logging.INFO, secrets: tuple[str, ...] = ()) -> None:
+    """The one logging configuration, called by the entry point."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL at INFO, and Telegram URLs carry the token.
+    for noisy in ("httpx", "httpcore", "apscheduler", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,118 @@
+"""One run of one source: collect → store/dedupe (+ match into the outbox) → health → publish.
+
+A failing source is recorded and logged in one line; it never stops or delays the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.config import SourceSettings
+from bot.errors import JobhoundError, SourceError
+from bot.sources import KINDS, SourceContext
+from bot.store import IngestResult, Matcher, Store
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[IngestResult], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """How one run of one source ended."""
+
+    source: str
+    ok: bool
+    seen: int = 0
+    new: int = 0
+    unchanged: bool = False
+    baseline: bool = False
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Pipeline:
+    """Everything a source run needs, built once at start-up and passed in."""
+
+    store: Store
+    context: SourceContext
+    publish: Publish | None = None
+    # Returns the matcher for the current subscriptions (None: nobody to alert, console mode).
+    matcher: Callable[[], Matcher | None] = lambda: None
+
+    async def run(self, source: SourceSettings) -> SourceOutcome:
+        """Run `source` once; never raises for a fault of the board."""
+        started = time.monotonic()
+        try:
+            outcome = await self._run(source)
+        except SourceError as exc:
+            outcome = self._failed(source, str(exc), started)
+        except JobhoundError as exc:
+            outcome = self._failed(source, f"{source.name}: {exc}", started)
+        except Exception as exc:  # a bug in a parser: log its traceback, keep the others going
+            log.exception("source %s crashed; it will run again on its schedule", source.name)
+            self.store.record_failure(source.name, f"internal error: {exc.__class__.__name__}")
+            return SourceOutcome(source.name, ok=False, error=f"internal error: {exc!r}")
+        return outcome
+
+    async def _run(self, source: SourceSettings) -> SourceOutcome:
+        started = time.monotonic()
+        kind = KINDS[source.kind]
+        result = await kind.collect(self.context, source)
+        for warning in result.warnings[:5]:
+            log.warning("%s: %s", source.name, warning)
+        if len(result.warnings) > 5:
+            log.warning("%s: …and %d more unreadable items", source.name, len(result.warnings) - 5)
+        if result.unchanged:
+            self.store.record_success(source.name, count=None, new=0)
+            log.info("%s: unchanged since the last run", source.name)
+            return SourceOutcome(source.name, ok=True, unchanged=True, seconds=_since(started))
+        previous = self.store.health(source.name)
+        if not result.postings and previous and previous.last_count:
+            # Zero items where there were many: a changed layout, not every posting gone.
+            raise SourceError(
+                f"returned no postings where the last run had {previous.last_count}; "
+                "the page layout may have changed (stored postings are kept)",
+                source=source.name,
+                url=source.url,
+            )
+        stored = self.store.ingest(source.name, result.postings, matcher=self.matcher())
+        self.store.record_success(source.name, count=stored.seen, new=len(stored.new))
+        log.info(
+            "%s: %d postings, %d new%s",
+            source.name,
+            stored.seen,
+            len(stored.new),
+            " (first run: stored as baseline, no alerts)" if stored.baseline else "",
+        )
+        if self.publish is not None and (stored.new or stored.deliveries):
+            await self.publish(stored)
+        return SourceOutcome(
+            source.name,
+            ok=True,
+            seen=stored.seen,
+            new=len(stored.new),
+            baseline=stored.baseline,
+            seconds=_since(started),
+        )
+
+    def _failed(self, source: SourceSettings, message: str, started: float) -> SourceOutcome:
+        streak = self.store.record_failure(source.name, message)
+        log.warning(
+            "source failed: %s (failure %d in a row; next try on its schedule)", message, streak
+        )
+        return SourceOutcome(source.name, ok=False, error=message, seconds=_since(started))
+
+    async def run_all(self, sources: Sequence[SourceSettings]) -> list[SourceOutcome]:
+        """Run every source concurrently (the fetcher keeps per-host politeness)."""
+        import asyncio
+
+        return list(await asyncio.gather(*(self.run(source) for source in sources)))
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)

@@ -1,0 +1,149 @@
+"""Config mistakes stop start-up with one message naming the file, the key path and the fault."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+GOOD = """
+[telegram]
+admins = [42]
+
+[storage]
+path = "data/x.db"
+
+[defaults]
+schedule = "15m"
+
+[[sources]]
+name = "seeds"
+kind = "markdown"
+url = "seeds/"
+schedule = "*/10 * * * *"
+
+[[sources]]
+name = "other"
+kind = "markdown"
+url = "elsewhere/"
+enabled = false
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "jobhound.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_is_typed_and_frozen(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD), env={"TELEGRAM_BOT_TOKEN": " 123:abc "})
+    assert settings.telegram.admins == frozenset({42})
+    assert settings.telegram.token == "123:abc"
+    assert "123:abc" not in repr(settings)
+    assert settings.default_schedule.interval == 900
+    first, second = settings.sources
+    assert first.schedule.cron == "*/10 * * * *"
+    assert second.schedule.interval == 900 and not second.enabled
+    assert [s.name for s in settings.enabled_sources] == ["seeds"]
+    with pytest.raises(AttributeError):
+        first.name = "x"  # type: ignore[misc]
+
+
+def test_defaults_when_sections_are_missing(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""), env={})
+    assert settings.telegram.api_url == "https://api.telegram.org"
+    assert settings.telegram.token is None
+    assert settings.storage.path == Path("data/jobhound.db")
+    assert settings.sources == ()
+
+
+def test_db_path_from_environment(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD), env={"JOBHOUND_DB": "/data/j.db"})
+    assert settings.storage.path == Path("/data/j.db")
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (("[storage]", "[storage]\ncolour = 1"), "storage.colour", "unknown key"),
+        (("[telegram]", "[telegram]\ntoken = 'x'"), "telegram.token", "unknown key"),
+        (
+            ('name = "other"', 'name = "other"\nfrobnicate = true'),
+            "sources[1].frobnicate",
+            "unknown key",
+        ),
+        (('name = "other"\n', ""), "sources[1].name", "missing required key"),
+        (('name = "other"', 'name = "seeds"'), "sources[1].name", "duplicate source name 'seeds'"),
+        (('name = "other"', 'name = "Other Board"'), "sources[1].name", "a-z"),
+        (
+            ('kind = "markdown"\nurl = "elsewhere/"', 'kind = "monster"\nurl = "x"'),
+            "sources[1].kind",
+            "unknown kind 'monster'",
+        ),
+        (
+            ('schedule = "*/10 * * * *"', 'schedule = "every tuesday"'),
+            "sources[0].schedule",
+            "crontab",
+        ),
+        (
+            ('schedule = "*/10 * * * *"', 'schedule = "*/99 * * * *"'),
+            "sources[0].schedule",
+            "invalid crontab",
+        ),
+        (('schedule = "*/10 * * * *"', 'schedule = "2s"'), "sources[0].schedule", "shorter than"),
+        (('schedule = "15m"', "schedule = 15"), "defaults.schedule", "expected str"),
+        (("admins = [42]", "admins = ['me']"), "telegram.admins[0]", "integer"),
+        (("[telegram]", "[telegram]\napi_url = 'ftp://x'"), "telegram.api_url", "http(s) URL"),
+        (("enabled = false", "enabled = 'no'"), "sources[1].enabled", "expected bool"),
+    ],
+)
+def test_config_mistakes_name_the_key(
+    tmp_path: Path, change: tuple[str, str], key: str, words: str
+) -> None:
+    assert change[0] in GOOD
+    path = write(tmp_path, GOOD.replace(change[0], change[1], 1))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert caught.value.key == key
+    assert words in str(caught.value)
+    assert str(caught.value).startswith(f"{path}: {key}: ")
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings(write(tmp_path, "[storage\npath = 1"), env={})
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_check_prints_the_precise_error_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, GOOD.replace('schedule = "*/10 * * * *"', 'schedule = "soon"'))
+    assert main(["check", "--config", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"jobhound: config error: {path}: sources[0].schedule: 'soon' is neither a crontab line "
+        'of 5 fields ("*/30 * * * *") nor an interval such as "45s", "15m", "2h"'
+    ]
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_check_lists_sources_with_next_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--config", str(write(tmp_path, GOOD))]) == 0
+    out = capsys.readouterr().out
+    assert "seeds" in out and "markdown" in out and "next run 20" in out
+    assert "other" in out and "disabled" in out
+
+
+def test_config_path_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBHOUND_CONFIG", str(write(tmp_path, GOOD)))
+    assert main(["check"]) == 0
+    assert str(tmp_path) in capsys.readouterr().out

@@ -121,3 +121,6 @@ class ScrapeResult:
     unchanged: bool = False
     # Pages that answered but could not be read; the run still counts when some postings came.
     warnings: tuple[str, ...] = ()
+    # False when the board holds more than this run fetched (a crawl still catching up): the
+    # source's no-alert baseline stays open until a complete run, so a backlog never floods.
+    complete: bool = True

@@ -80,7 +80,9 @@ class Pipeline:
                 source=source.name,
                 url=source.url,
             )
-        stored = self.store.ingest(source.name, result.postings, matcher=self.matcher())
+        stored = self.store.ingest(
+            source.name, result.postings, matcher=self.matcher(), complete=result.complete
+        )
         self.store.record_success(source.name, count=stored.seen, new=len(stored.new))
         log.info(
             "%s: %d postings, %d new%s",

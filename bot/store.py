@@ -28,6 +28,11 @@ BUSY_TIMEOUT_MS = 10_000
 _CHUNK = 500
 
 migrations = Migrations("jobhound")
+_POSTING_NAMES = (
+    *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
+    *("salary", "description", "apply_url", "first_seen", "last_seen"),
+)
+_POSTING_COLUMNS = ", ".join(_POSTING_NAMES)
 
 
 @migrations()
@@ -108,9 +113,11 @@ def m002_chats_and_outbox(db: Database) -> None:
             "next_attempt_at": str,
             "sent_at": str,
             "last_error": str,
+            # Alerts this chat did not get this cycle because of the per-cycle cap.
+            "overflow": int,
         },
         pk="id",
-        defaults={"status": "pending", "attempts": 0},
+        defaults={"status": "pending", "attempts": 0, "overflow": 0},
         foreign_keys=[("posting_id", "postings", "id")],
     )
     # The outbox's guarantee: one delivery per (chat, posting), whatever retries happen.
@@ -159,6 +166,10 @@ class PendingDelivery:
     posting_id: str
     subscription_ids: tuple[int, ...] = ()
     terms: tuple[str, ...] = ()
+    # How many more alerts for this chat the per-cycle cap held back (said after this one).
+    overflow: int = 0
+    # Held back by the cap: recorded (so never sent later) but not pending.
+    capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,40 @@ class IngestResult:
     new: tuple[StoredPosting, ...]
     baseline: bool
     deliveries: int = 0
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A Telegram chat the bot serves."""
+
+    id: int
+    type: str
+    title: str
+    active: bool
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One saved query of one chat."""
+
+    id: int
+    chat_id: int
+    query: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A row of the outbox as the sender reads it."""
+
+    id: int
+    chat_id: int
+    posting_id: str
+    subscription_ids: tuple[int, ...]
+    terms: tuple[str, ...]
+    attempts: int
+    overflow: int
 
 
 # Given the postings a scrape stored for the first time, the deliveries they cause.
@@ -202,6 +247,14 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def _in(self, sql: str, params: Sequence[Any], ids: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run `sql` (with `{marks}` where the id list goes) over `ids`, chunk by chunk."""
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(ids)):
+            query = sql.format(marks=",".join("?" * len(chunk)))
+            rows.extend(self.db.execute(query, [*params, *chunk]).fetchall())
+        return rows
+
     # -- postings ---------------------------------------------------------------------------
 
     def ingest(
@@ -211,10 +264,12 @@ class Store:
         *,
         now: datetime | None = None,
         matcher: Matcher | None = None,
+        complete: bool = True,
     ) -> IngestResult:
         """Store one scrape in one transaction: new postings, last_seen of known ones, and the
         pending deliveries `matcher` derives from the new ones. The first successful scrape of
-        a source is its baseline: stored, never alerted."""
+        a source is its baseline: stored, never alerted (and while `complete` is False, the
+        baseline stays open: the source is still catching up on its backlog)."""
         now = now or now_utc()
         stamp = _iso(now)
         unique: dict[str, Posting] = {}
@@ -226,15 +281,12 @@ class Store:
             rows = [_posting_row(pid, p, source, stamp) for pid, p in fresh]
             if rows:
                 self.db.table("postings").insert_all(rows, batch_size=_CHUNK)
-            for chunk in _chunks(sorted(known)):
-                marks = ",".join("?" * len(chunk))
-                self.db.execute(
-                    f"UPDATE postings SET last_seen = ? WHERE id IN ({marks})",  # noqa: S608
-                    [stamp, *chunk],
-                )
+            self._in(
+                "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [stamp], sorted(known)
+            )
             baseline = self._baseline_pending(source)
             # An empty first answer sets no baseline, else the next real one would flood.
-            if baseline and unique:
+            if baseline and unique and complete:
                 self.db.execute(
                     "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
                     "ON CONFLICT(name) DO UPDATE SET baseline_at = excluded.baseline_at",
@@ -247,12 +299,9 @@ class Store:
         return IngestResult(source, len(unique), stored, baseline, queued)
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id FROM postings WHERE id IN ({marks})"  # noqa: S608
-            found.update(row[0] for row in self.db.execute(sql, list(chunk)).fetchall())
-        return found
+        return {
+            row[0] for row in self._in("SELECT id FROM postings WHERE id IN ({marks})", [], ids)
+        }
 
     def _baseline_pending(self, source: str) -> bool:
         row = self.db.execute("SELECT baseline_at FROM sources WHERE name = ?", [source]).fetchone()
@@ -268,38 +317,29 @@ class Store:
     def latest(self, limit: int = 5, *, offset: int = 0) -> list[StoredPosting]:
         """The newest stored postings, newest first (by first_seen, then posted date)."""
         rows = self.db.execute(
-            "SELECT * FROM postings ORDER BY first_seen DESC, posted_at DESC, rowid DESC "
-            "LIMIT ? OFFSET ?",
+            f"SELECT {_POSTING_COLUMNS} FROM postings "  # noqa: S608
+            "ORDER BY first_seen DESC, posted_at DESC, rowid DESC LIMIT ? OFFSET ?",
             [limit, offset],
         )
-        return [_stored(dict(zip([c[0] for c in rows.description], r, strict=True))) for r in rows]
+        return [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
 
     def iter_postings(
         self, *, newest_first: bool = True, batch: int = 500
     ) -> Iterator[StoredPosting]:
         """Every stored posting, in batches, for scans such as /latest QUERY."""
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT * FROM postings ORDER BY first_seen {order}, rowid {order}"  # noqa: S608
+        sql = f"SELECT {_POSTING_COLUMNS} FROM postings ORDER BY first_seen {order}"  # noqa: S608
         cursor = self.db.execute(sql)
-        names = [c[0] for c in cursor.description]
         while rows := cursor.fetchmany(batch):
             for row in rows:
-                yield _stored(dict(zip(names, row, strict=True)))
+                yield _stored(dict(zip(_POSTING_NAMES, row, strict=True)))
 
     def get_postings(self, ids: Sequence[str]) -> dict[str, StoredPosting]:
         """Stored postings by id."""
-        found: dict[str, StoredPosting] = {}
-        for chunk in _chunks(list(ids)):
-            marks = ",".join("?" * len(chunk))
-            cursor = self.db.execute(
-                f"SELECT * FROM postings WHERE id IN ({marks})",  # noqa: S608
-                list(chunk),
-            )
-            names = [c[0] for c in cursor.description]
-            for row in cursor.fetchall():
-                posting = _stored(dict(zip(names, row, strict=True)))
-                found[posting.id] = posting
-        return found
+        sql = f"SELECT {_POSTING_COLUMNS} FROM postings WHERE id IN ({{marks}})"  # noqa: S608
+        rows = self._in(sql, [], ids)
+        postings = (_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows)
+        return {posting.id: posting for posting in postings}
 
     def count_postings(self, source: str | None = None) -> int:
         if source is None:
@@ -392,9 +432,11 @@ class Store:
                 d.chat_id,
                 d.posting_id,
                 json.dumps(list(d.subscription_ids)),
-                json.dumps(list(d.terms)),
+                json.dumps(list(d.terms), ensure_ascii=False),
+                "capped" if d.capped else "pending",
                 stamp,
                 stamp,
+                d.overflow,
             )
             for d in deliveries
         ]
@@ -403,11 +445,202 @@ class Store:
         before = self.db.conn.total_changes
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_ids, terms, "
-            "status, created_at, attempts, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, 'pending', ?, 0, ?)",
+            "status, created_at, attempts, next_attempt_at, overflow) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
             rows,
         )
         return self.db.conn.total_changes - before
+
+    def due_chats(self, *, now: datetime | None = None, limit: int = 1000) -> list[int]:
+        """Chats with pending deliveries due now, the longest-waiting first."""
+        rows = self.db.execute(
+            "SELECT chat_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "GROUP BY chat_id ORDER BY min(id) LIMIT ?",
+            [_iso(now or now_utc()), limit],
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest deferred delivery falls due (None: nothing pending)."""
+        row = self.db.execute(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+        ).fetchone()
+        return _from_iso(row[0]) if row and row[0] else None
+
+    def pending_for_chat(self, chat_id: int, *, limit: int = 100) -> list[Delivery]:
+        """A chat's pending deliveries in the order they were queued."""
+        cursor = self.db.execute(
+            "SELECT id, chat_id, posting_id, subscription_ids, terms, attempts, overflow "
+            "FROM deliveries WHERE chat_id = ? AND status = 'pending' ORDER BY id LIMIT ?",
+            [chat_id, limit],
+        )
+        return [
+            Delivery(
+                id=row[0],
+                chat_id=row[1],
+                posting_id=row[2],
+                subscription_ids=tuple(json.loads(row[3] or "[]")),
+                terms=tuple(json.loads(row[4] or "[]")),
+                attempts=row[5] or 0,
+                overflow=row[6] or 0,
+            )
+            for row in cursor.fetchall()
+        ]
+
+    def pending_count(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+    def mark_sent(self, ids: Sequence[int], *, now: datetime | None = None) -> None:
+        """Telegram accepted these: never send them again."""
+        self._set_status(ids, "sent", "sent_at = ?", [_iso(now or now_utc())])
+
+    def mark_dropped(self, ids: Sequence[int], reason: str) -> None:
+        """Give up on these deliveries for good (the chat is gone)."""
+        self._set_status(ids, "dropped", "last_error = ?", [reason[:500]])
+
+    def defer(self, ids: Sequence[int], until: datetime, error: str) -> None:
+        """Try these again at `until`; they stay pending."""
+        self._in(
+            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+            "last_error = ? WHERE id IN ({marks})",
+            [_iso(until), error[:500]],
+            ids,
+        )
+        self.db.conn.commit()
+
+    def _set_status(
+        self, ids: Sequence[int], status: str, assignment: str, values: list[Any]
+    ) -> None:
+        sql = f"UPDATE deliveries SET status = ?, {assignment} WHERE id IN ({{marks}})"  # noqa: S608
+        self._in(sql, [status, *values], ids)
+        self.db.conn.commit()
+
+    # -- chats and subscriptions ------------------------------------------------------------
+
+    def touch_chat(
+        self, chat_id: int, *, type: str, title: str, now: datetime | None = None
+    ) -> Chat:
+        """Record a chat that wrote to the bot; a chat marked inactive becomes active again."""
+        stamp = _iso(now or now_utc())
+        self.db.execute(
+            "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at) "
+            "VALUES (?, ?, ?, 1, 0, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
+            "title = excluded.title, active = 1, updated_at = excluded.updated_at",
+            [chat_id, type, title[:200], stamp, stamp],
+        )
+        self.db.conn.commit()
+        chat = self.get_chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def get_chat(self, chat_id: int) -> Chat | None:
+        row = self.db.execute(
+            "SELECT id, type, title, active, paused FROM chats WHERE id = ?", [chat_id]
+        ).fetchone()
+        if row is None:
+            return None
+        return Chat(
+            id=row[0],
+            type=row[1] or "",
+            title=row[2] or "",
+            active=bool(row[3]),
+            paused=bool(row[4]),
+        )
+
+    def set_paused(self, chat_id: int, paused: bool) -> None:
+        self.db.execute("UPDATE chats SET paused = ? WHERE id = ?", [int(paused), chat_id])
+        self.db.conn.commit()
+
+    def set_active(self, chat_id: int, active: bool) -> None:
+        self.db.execute("UPDATE chats SET active = ? WHERE id = ?", [int(active), chat_id])
+        self.db.conn.commit()
+
+    def migrate_chat(self, old_id: int, new_id: int, *, now: datetime | None = None) -> None:
+        """A group became a supergroup: its subscriptions and pending alerts move to `new_id`."""
+        stamp = _iso(now or now_utc())
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at) "
+                "SELECT ?, 'supergroup', title, 1, paused, created_at, ? FROM chats WHERE id = ? "
+                "ON CONFLICT(id) DO UPDATE SET active = 1, updated_at = excluded.updated_at",
+                [new_id, stamp, old_id],
+            )
+            self.db.execute(
+                "UPDATE subscriptions SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
+            )
+            self.db.execute(
+                "UPDATE OR IGNORE deliveries SET chat_id = ? "
+                "WHERE chat_id = ? AND status = 'pending'",
+                [new_id, old_id],
+            )
+            self.db.execute(
+                "UPDATE deliveries SET status = 'dropped', last_error = 'chat migrated' "
+                "WHERE chat_id = ? AND status = 'pending'",
+                [old_id],
+            )
+            self.db.execute("UPDATE chats SET active = 0 WHERE id = ?", [old_id])
+
+    def add_subscription(
+        self, chat_id: int, query: str, *, now: datetime | None = None
+    ) -> Subscription:
+        """Save a query for a chat (the chat must be known: see touch_chat)."""
+        created = now or now_utc()
+        cursor = self.db.execute(
+            "INSERT INTO subscriptions (chat_id, query, created_at) VALUES (?, ?, ?)",
+            [chat_id, query, _iso(created)],
+        )
+        self.db.conn.commit()
+        assert cursor.lastrowid is not None
+        return Subscription(cursor.lastrowid, chat_id, query, _from_iso(_iso(created)) or created)
+
+    def subscriptions(self, chat_id: int) -> list[Subscription]:
+        """A chat's subscriptions, oldest first."""
+        cursor = self.db.execute(
+            "SELECT id, chat_id, query, created_at FROM subscriptions "
+            "WHERE chat_id = ? ORDER BY id",
+            [chat_id],
+        )
+        return [_subscription(row) for row in cursor.fetchall()]
+
+    def subscriptions_all(self) -> list[Subscription]:
+        """Every chat's subscriptions (the match index is built from these)."""
+        cursor = self.db.execute(
+            "SELECT id, chat_id, query, created_at FROM subscriptions ORDER BY id"
+        )
+        return [_subscription(row) for row in cursor.fetchall()]
+
+    def chats(self, ids: Sequence[int]) -> list[Chat]:
+        """The chats with these ids (unknown ids are left out)."""
+        sql = "SELECT id, type, title, active, paused FROM chats WHERE id IN ({marks})"
+        return [_chat(row) for row in self._in(sql, [], ids)]
+
+    def remove_subscriptions(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]:
+        """Remove some (or, ids None, all) of a chat's subscriptions; returns the removed ids."""
+        mine = [s.id for s in self.subscriptions(chat_id)]
+        doomed = mine if ids is None else [i for i in ids if i in set(mine)]
+        self._in(
+            "DELETE FROM subscriptions WHERE chat_id = ? AND id IN ({marks})", [chat_id], doomed
+        )
+        self.db.conn.commit()
+        return doomed
+
+    def source_health(self) -> list[SourceHealth]:
+        """Health of every source that has run."""
+        names = [row[0] for row in self.db.execute("SELECT name FROM sources ORDER BY name")]
+        return [h for name in names if (h := self.health(name)) is not None]
+
+
+def _chat(row: Sequence[Any]) -> Chat:
+    return Chat(
+        id=row[0], type=row[1] or "", title=row[2] or "", active=bool(row[3]), paused=bool(row[4])
+    )
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    created = _from_iso(row[3])
+    assert created is not None
+    return Subscription(id=row[0], chat_id=row[1], query=row[2], created_at=created)
 
 
 def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> dict[str, Any]:

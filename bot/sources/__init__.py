@@ -5,11 +5,38 @@ Adding a board kind is adding one module with a `collect` coroutine and one line
 
 from __future__ import annotations
 
-from bot.sources import markdown
+from bot.sources import (
+    ashby,
+    greenhouse,
+    html,
+    jsonld,
+    lever,
+    markdown,
+    recruitee,
+    remoteok,
+    rss,
+    smartrecruiters,
+    workable,
+)
 from bot.sources.base import SourceContext, SourceKind
 
 KINDS: dict[str, SourceKind] = {
-    kind.name: kind for kind in (SourceKind("markdown", markdown.collect, local=True),)
+    kind.name: kind
+    for kind in (
+        SourceKind("markdown", markdown.collect, local=True),
+        lever.KIND,
+        lever.HTML_KIND,
+        greenhouse.KIND,
+        greenhouse.HTML_KIND,
+        ashby.KIND,
+        jsonld.KIND,
+        rss.KIND,
+        remoteok.KIND,
+        workable.KIND,
+        smartrecruiters.KIND,
+        recruitee.KIND,
+        html.KIND,
+    )
 }
 
 __all__ = ["KINDS", "SourceContext", "SourceKind"]

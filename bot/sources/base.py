@@ -11,6 +11,7 @@ from bot.models import ScrapeResult
 
 if TYPE_CHECKING:
     from bot.config import SourceSettings
+    from bot.fetch import Fetcher
 
 
 def _nothing_known(urls: Iterable[str]) -> set[str]:
@@ -22,7 +23,7 @@ class SourceContext:
     """The resources a source kind may use: passed in, never imported."""
 
     # The shared polite HTTP fetcher (bot.fetch.Fetcher); None where no network is wired.
-    fetcher: Any = None
+    fetcher: Fetcher | None = None
     # Which of these posting URLs are stored already (lets a crawler skip known job pages).
     known_urls: Callable[[Iterable[str]], set[str]] = field(default=_nothing_known)
     # Relative local paths (the markdown kind) are read from here.

@@ -1,0 +1,252 @@
+"""Helpers the web source kinds share: fetching through the context, dates, salaries, URLs."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+from bot.errors import FetchError, ParseError
+from bot.models import Posting, ScrapeResult
+from bot.sources.base import SourceContext
+from bot.text import clean_line
+
+if TYPE_CHECKING:
+    from bot.config import SourceSettings
+    from bot.fetch import Fetcher, FetchResult
+
+# Text with nothing but ASCII, no-break spaces and general punctuation (dashes, quotes,
+# bullets) cannot hold mojibake: it skips ftfy, whose cost dominates parsing big board pages.
+_NEEDS_REPAIR = re.compile(r"[^\x00-\x7f\u00a0\u2010-\u2027]")
+_SPACES = re.compile(r"[\s\u00a0\u200b]+")
+_ODD_SPACE = re.compile(r"[^\S ]|  ")
+REMOTE = re.compile(r"\b(remote|anywhere|worldwide|telecommute|work from home)\b", re.IGNORECASE)
+DEFAULT_MAX_PAGES = 50
+
+
+def fetcher_of(ctx: SourceContext, source: SourceSettings) -> Fetcher:
+    """The context's fetcher, or a FetchError when none is wired (a console-only run)."""
+    if ctx.fetcher is None:
+        raise FetchError("no HTTP fetcher is configured", source=source.name, url=source.url)
+    return ctx.fetcher
+
+
+async def get(
+    ctx: SourceContext, source: SourceSettings, url: str, *, conditional: bool = False
+) -> FetchResult:
+    """GET through the shared fetcher with the source's robots.txt choice."""
+    return await fetcher_of(ctx, source).get(
+        url, source=source.name, robots=source.robots, conditional=conditional
+    )
+
+
+def reraise(exc: ParseError, source: SourceSettings, url: str) -> ParseError:
+    """The same parse error, now naming the source and the URL it came from."""
+    return ParseError(exc.detail, source=source.name, url=exc.url or url)
+
+
+async def fetch_one(
+    ctx: SourceContext,
+    source: SourceSettings,
+    url: str,
+    parse: Callable[[FetchResult], list[Posting]],
+) -> ScrapeResult:
+    """One conditional GET and one parse: a 304 is "unchanged" and costs no parsing.
+
+    The validators are stored only after the parse succeeded, so a body we could not read is
+    fetched in full again next run.
+    """
+    fetcher = fetcher_of(ctx, source)
+    result = await fetcher.get(url, source=source.name, robots=source.robots, conditional=True)
+    if result.not_modified:
+        return ScrapeResult(unchanged=True)
+    try:
+        postings = parse(result)
+    except ParseError as exc:
+        raise reraise(exc, source, result.url) from None
+    fetcher.remember(result)
+    return ScrapeResult(postings=tuple(postings))
+
+
+def load_json(text: str) -> Any:
+    """JSON from text; ParseError that says where it broke (truncated bodies end early)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except ValueError as exc:  # e.g. a body of nothing but a BOM
+        raise ParseError(f"invalid JSON: {exc}") from None
+
+
+def expect_list(data: Any, what: str, key: str | None = None) -> list[Any]:
+    """`data` (or `data[key]`) as a list of objects, else ParseError naming what was found."""
+    if key is not None:
+        if not isinstance(data, dict) or key not in data:
+            found = f"keys {sorted(data)[:6]}" if isinstance(data, dict) else type(data).__name__
+            raise ParseError(f"expected {what} with a {key!r} list, got {found}")
+        data = data[key]
+        if data is None:
+            return []
+    if not isinstance(data, list):
+        raise ParseError(f"expected a list of {what}, got {type(data).__name__}")
+    return [item for item in data if isinstance(item, dict)]
+
+
+def line(text: str | None) -> str:
+    """`clean_line` with a fast path for text that needs no mojibake repair."""
+    if not text:
+        return ""
+    if _NEEDS_REPAIR.search(text) is None:
+        text = text.strip()
+        return _SPACES.sub(" ", text) if _ODD_SPACE.search(text) else text
+    return clean_line(text)
+
+
+def absolute(base_url: str, href: str) -> str:
+    """`href` resolved against the page (most board links are absolute already)."""
+    href = href.strip()
+    if href.startswith(("https://", "http://")):
+        return href
+    return urljoin(base_url, href)
+
+
+def text_of(value: Any) -> str:
+    """A JSON scalar as a clean one-line string ('' for null, lists and objects)."""
+    if value is None or isinstance(value, dict | list | bool):
+        return ""
+    return line(str(value))
+
+
+def join(parts: Iterable[Any], sep: str = ", ") -> str:
+    """Non-empty distinct parts, in order."""
+    seen: dict[str, None] = {}
+    for part in parts:
+        text = text_of(part)
+        if text:
+            seen.setdefault(text, None)
+    return sep.join(seen)
+
+
+def tags(*values: Any) -> tuple[str, ...]:
+    """Distinct non-empty tags from scalars and lists."""
+    found: dict[str, None] = {}
+    for value in values:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            text = text_of(item)
+            if text:
+                found.setdefault(text, None)
+    return tuple(found)
+
+
+def is_remote(*texts: str) -> bool:
+    return any(REMOTE.search(text) for text in texts if text)
+
+
+def parse_date(value: Any) -> datetime | None:
+    """Epoch seconds/ms, ISO 8601 (with Z or ' UTC'), date-only or RFC 2822; None otherwise."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 10**11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return parse_date(int(text))
+    iso = text.replace(" UTC", "+00:00").replace("Z", "+00:00")
+    if len(iso) >= 19 and iso[10] == " ":
+        iso = f"{iso[:10]}T{iso[11:]}"
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def money(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return text_of(value)
+    if number <= 0:
+        return ""
+    return f"{number:,.0f}"
+
+
+def salary(low: Any, high: Any, currency: Any = "", period: Any = "") -> str:
+    """`USD 150,000–250,000 per year` from whichever parts are given."""
+    lo, hi = money(low), money(high)
+    amount = f"{lo}–{hi}" if lo and hi and lo != hi else lo or hi
+    if not amount:
+        return ""
+    unit = text_of(period).lower().replace("_", " ").replace("-", " ")
+    words = [text_of(currency), amount]
+    if unit:
+        words.append(unit if unit.startswith("per ") else f"per {unit}")
+    return " ".join(word for word in words if word)
+
+
+def segments(url: str) -> list[str]:
+    return [part for part in urlsplit(url).path.split("/") if part]
+
+
+def with_query(url: str, params: Mapping[str, Any]) -> str:
+    """`url` with `params` set in its query (existing keys replaced, order kept)."""
+    from urllib.parse import parse_qsl
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update({k: str(v) for k, v in params.items()})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def option_str(options: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = options.get(key, default)
+    return value if isinstance(value, str) else default
+
+
+def option_int(options: Mapping[str, Any], key: str, default: int) -> int:
+    value = options.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def check_options(
+    options: Mapping[str, Any],
+    *,
+    strings: Sequence[str] = (),
+    ints: Mapping[str, tuple[int, int]] | None = None,
+    bools: Sequence[str] = (),
+) -> None:
+    """Type- and range-check kind options; ValueError names the key and what it expected."""
+    for key in strings:
+        if key in options and not isinstance(options[key], str):
+            raise ValueError(f"{key} must be a string, got {options[key]!r}")
+    for key, (low, high) in (ints or {}).items():
+        if key in options:
+            value = options[key]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{key} must be an integer, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{key} = {value} is out of range ({low} to {high})")
+    for key in bools:
+        if key in options and not isinstance(options[key], bool):
+            raise ValueError(f"{key} must be true or false, got {options[key]!r}")

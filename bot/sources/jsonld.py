@@ -1,0 +1,394 @@
+"""Job pages carrying schema.org `JobPosting` JSON-LD, found through a sitemap or a listing page.
+
+The configured URL is a sitemap index (its newest `max_shards` shards are read), a sitemap
+urlset, or an HTML listing page whose links lead to job pages. Only job pages whose URL is not
+stored yet are fetched, newest first, at most `max_pages` a run. remotewlb.com works this way:
+`/sitemap.xml` → monthly shards `/sitemaps/jobs/YYYY-MM-1` listed oldest first → `/job/<slug>-<id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import html as htmllib
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from bot.errors import FetchError, ParseError
+from bot.models import Posting, ScrapeResult
+from bot.sources import common
+from bot.sources.base import SourceContext, SourceKind
+from bot.text import EXCERPT_CHARS, html_to_text
+
+if TYPE_CHECKING:
+    from bot.config import SourceSettings
+    from bot.fetch import FetchResult
+
+OPTIONS = frozenset({"pattern", "max_pages", "max_shards", "company"})
+DEFAULT_MAX_PAGES = 50
+DEFAULT_MAX_SHARDS = 2
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
+DEFAULT_PATTERN = re.compile(r"/(jobs?|careers?|positions?|vacanc(y|ies)|openings?)/", re.I)
+_SITEMAP_NS = re.compile(r"^\{[^}]*\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Sitemap:
+    """A parsed sitemap: an index of other sitemaps or a set of page URLs, in document order."""
+
+    is_index: bool
+    entries: tuple[tuple[str, str], ...]  # (loc, lastmod or "")
+
+    def newest_first(self) -> list[str]:
+        """Locations newest first: by lastmod when every entry has one, else reversed order
+        (shards and urlsets are commonly listed oldest first)."""
+        if self.entries and all(lastmod for _, lastmod in self.entries):
+            ordered = sorted(self.entries, key=lambda e: _sort_key(e[1]), reverse=True)
+            return [loc for loc, _ in ordered]
+        return [loc for loc, _ in reversed(self.entries)]
+
+
+def _sort_key(lastmod: str) -> float:
+    when = common.parse_date(lastmod)
+    return when.timestamp() if when is not None else 0.0
+
+
+def looks_like_sitemap(content: bytes) -> bool:
+    """A gzip file, or XML whose root is <urlset> or <sitemapindex>."""
+    if content.startswith(b"\x1f\x8b"):
+        return True
+    head = content[:4096]
+    if not head.lstrip().startswith(b"<"):
+        return False
+    return b"<urlset" in head or b"<sitemapindex" in head
+
+
+def sitemap_text(result: FetchResult) -> str:
+    """The XML of a sitemap answer, gunzipped when it is a `.xml.gz` file."""
+    if result.content.startswith(b"\x1f\x8b"):
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(result.content)) as stream:
+                raw = stream.read(MAX_SITEMAP_BYTES + 1)
+        except (OSError, EOFError) as exc:
+            raise ParseError(f"invalid gzip sitemap ({exc})") from None
+        if len(raw) > MAX_SITEMAP_BYTES:
+            raise ParseError(f"sitemap is larger than {MAX_SITEMAP_BYTES} bytes uncompressed")
+        return raw.decode("utf-8", errors="replace")
+    return result.text
+
+
+def parse_sitemap(text: str) -> Sitemap:
+    """A sitemap index or urlset; ParseError for anything else."""
+    body = text.lstrip("\ufeff \t\r\n")
+    if body.startswith("<?xml"):
+        body = body[body.find("?>") + 2 :]
+    if "<!ENTITY" in body[:4096]:
+        raise ParseError("the sitemap declares XML entities; refusing to expand them")
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ParseError(f"invalid sitemap XML ({exc})") from None
+    tag = _SITEMAP_NS.sub("", root.tag)
+    if tag not in ("sitemapindex", "urlset"):
+        raise ParseError(f"not a sitemap (root element <{tag}>)")
+    entries: list[tuple[str, str]] = []
+    for child in root:
+        loc = lastmod = ""
+        for field in child:
+            name = _SITEMAP_NS.sub("", field.tag)
+            if name == "loc" and field.text:
+                loc = field.text.strip()
+            elif name == "lastmod" and field.text:
+                lastmod = field.text.strip()
+        if loc:
+            entries.append((loc, lastmod))
+    return Sitemap(is_index=tag == "sitemapindex", entries=tuple(entries))
+
+
+def job_links(html: str, *, base_url: str, pattern: re.Pattern[str] | None = None) -> list[str]:
+    """Links on a listing page that look like job pages, on the listing's own host, in order."""
+    tree = LexborHTMLParser(html)
+    host = common.host_of(base_url)
+    seen: dict[str, None] = {}
+    for anchor in tree.css("a[href]"):
+        href = (anchor.attributes.get("href") or "").strip()
+        if not href or href.startswith(("#", "mailto:", "javascript:")):
+            continue
+        url = urljoin(base_url, href).split("#", 1)[0]
+        if common.host_of(url) != host or url.rstrip("/") == base_url.rstrip("/"):
+            continue
+        if (pattern or DEFAULT_PATTERN).search(urlsplit(url).path):
+            seen.setdefault(url, None)
+    return list(seen)
+
+
+# -- JSON-LD -----------------------------------------------------------------------------------
+
+
+def json_ld_blocks(html: str) -> Iterator[Any]:
+    """Every `application/ld+json` script's data; unreadable blocks are skipped."""
+    tree = LexborHTMLParser(html)
+    for script in tree.css("script"):
+        kind = (script.attributes.get("type") or "").strip().lower()
+        if kind != "application/ld+json":
+            continue
+        raw = (script.text(deep=True) or "").strip()
+        raw = raw.removeprefix("<!--").removesuffix("-->").strip()
+        if raw.startswith("//<![CDATA["):
+            raw = raw.removeprefix("//<![CDATA[").removesuffix("//]]>")
+        try:
+            yield json.loads(raw, strict=False)
+        except ValueError:
+            continue
+
+
+def job_postings(data: Any) -> Iterator[Mapping[str, Any]]:
+    """The JobPosting nodes in JSON-LD data: top level, arrays, `@graph`, ItemList elements."""
+    if isinstance(data, list):
+        for item in data:
+            yield from job_postings(item)
+        return
+    if not isinstance(data, dict):
+        return
+    types = data.get("@type")
+    type_list = types if isinstance(types, list) else [types]
+    if "JobPosting" in type_list:
+        yield data
+    for key in ("@graph", "itemListElement", "item", "mainEntity"):
+        if key in data:
+            yield from job_postings(data[key])
+
+
+def parse_job_page(html: str, *, url: str, company: str = "") -> list[Posting]:
+    """The postings a job page describes in JSON-LD (usually one); [] when there is none."""
+    found: list[Posting] = []
+    for block in json_ld_blocks(html):
+        for node in job_postings(block):
+            posting = posting_from_jsonld(node, page_url=url, company=company)
+            if posting is not None:
+                found.append(posting)
+    return found
+
+
+def _name(value: Any) -> str:
+    if isinstance(value, dict):
+        return common.text_of(value.get("name"))
+    if isinstance(value, list):
+        return common.join(_name(item) for item in value)
+    return common.text_of(value)
+
+
+def _place(value: Any) -> str:
+    if isinstance(value, list):
+        return common.join((_place(item) for item in value), "; ")
+    if not isinstance(value, dict):
+        return common.text_of(value)
+    address = value.get("address", value)
+    if not isinstance(address, dict):
+        return common.text_of(address) or _name(value)
+    parts = [
+        address.get("addressLocality"),
+        address.get("addressRegion"),
+        _name(address.get("addressCountry")),
+    ]
+    return common.join(p for p in parts if common.text_of(p).upper() != "UNAVAILABLE")
+
+
+def _salary(node: Mapping[str, Any]) -> str:
+    base = node.get("baseSalary") or node.get("estimatedSalary")
+    if isinstance(base, list) and base:
+        base = base[0]
+    if isinstance(base, dict):
+        value = base.get("value")
+        currency = base.get("currency") or node.get("salaryCurrency")
+        if isinstance(value, dict):
+            low = value.get("minValue", value.get("value"))
+            return common.salary(low, value.get("maxValue"), currency, value.get("unitText"))
+        return common.salary(value, None, currency, base.get("unitText"))
+    if isinstance(base, int | float | str) and common.money(base):
+        return common.salary(base, None, node.get("salaryCurrency"))
+    currency = common.text_of(node.get("salaryCurrency"))
+    return currency if len(currency) > 3 else ""  # iCIMS puts the whole range in salaryCurrency
+
+
+def _description(raw: Any) -> str:
+    text = str(raw or "")
+    if "<" not in text and "&lt;" in text:  # an HTML-escaped description
+        text = htmllib.unescape(text)
+    return html_to_text(text, limit=EXCERPT_CHARS)
+
+
+def posting_from_jsonld(
+    node: Mapping[str, Any], *, page_url: str, company: str = ""
+) -> Posting | None:
+    """A Posting from one JobPosting node; the page URL is its identity."""
+    title = common.text_of(node.get("title") or node.get("name"))
+    if not title:
+        return None
+    remote = "TELECOMMUTE" in str(node.get("jobLocationType") or "").upper()
+    location = _place(node.get("jobLocation"))
+    requirements = _name(node.get("applicantLocationRequirements"))
+    if remote:
+        location = common.join(["Remote", requirements]) if requirements else "Remote"
+    elif not location:
+        location = requirements
+    apply_url = common.text_of(node.get("url")) or page_url
+    extra = {
+        k: v
+        for k, v in (
+            ("valid_through", common.text_of(node.get("validThrough"))),
+            ("identifier", _name(node.get("identifier"))),
+        )
+        if v
+    }
+    return Posting(
+        url=page_url,
+        title=title,
+        company=company or _name(node.get("hiringOrganization")),
+        location=location,
+        remote=remote or common.is_remote(location),
+        tags=common.tags(node.get("employmentType") or [], node.get("occupationalCategory")),
+        posted_at=common.parse_date(node.get("datePosted")),
+        salary=_salary(node),
+        description=_description(node.get("description")),
+        apply_url=apply_url,
+        extra=extra,
+    )
+
+
+# -- collect ------------------------------------------------------------------------------------
+
+
+async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
+    """Discover job URLs, then fetch the ones not stored yet; failed pages become warnings."""
+    fetcher = common.fetcher_of(ctx, source)
+    options = source.options
+    pattern_text = common.option_str(options, "pattern")
+    pattern = re.compile(pattern_text) if pattern_text else None
+    company = common.option_str(options, "company")
+    max_pages = common.option_int(options, "max_pages", DEFAULT_MAX_PAGES)
+    first = await common.get(ctx, source, source.url)
+    shards: list[FetchResult] = []
+    page_postings: list[Posting] = []
+    try:
+        if looks_like_sitemap(first.content):
+            sitemap = parse_sitemap(sitemap_text(first))
+            if sitemap.is_index:
+                max_shards = common.option_int(options, "max_shards", DEFAULT_MAX_SHARDS)
+                shard_urls = _job_shards(sitemap.newest_first())[:max_shards]
+                shards = await _fetch_shards(ctx, source, shard_urls)
+                if shards and all(s.not_modified for s in shards):
+                    return ScrapeResult(unchanged=True)
+                urls = [
+                    loc
+                    for shard in shards
+                    for loc in parse_sitemap(sitemap_text(shard)).newest_first()
+                ]
+            else:
+                urls = sitemap.newest_first()
+            urls = _job_urls(urls, pattern)
+        else:
+            page_postings = [
+                p
+                for p in parse_job_page(first.text, url=first.url, company=company)
+                if p.url != first.url  # a listing's own JSON-LD names other pages
+            ]
+            urls = job_links(first.text, base_url=first.url, pattern=pattern)
+    except ParseError as exc:
+        raise common.reraise(exc, source, exc.url or first.url) from None
+    known = ctx.known_urls(urls) if urls else set()
+    unknown = [url for url in dict.fromkeys(urls) if url not in known]
+    if not unknown and not page_postings:
+        for shard in shards:
+            fetcher.remember(shard)
+        return ScrapeResult(unchanged=True)
+    todo = unknown[:max_pages]
+    outcomes = await asyncio.gather(*(_job_page(ctx, source, url, company) for url in todo))
+    postings = list(page_postings)
+    warnings: list[str] = []
+    transient = False
+    for outcome in outcomes:
+        if isinstance(outcome, str):
+            warnings.append(outcome)
+        elif isinstance(outcome, FetchError):
+            warnings.append(f"<{outcome.url}>: {outcome.detail}")
+            transient = True
+        else:
+            postings.extend(outcome)
+    if todo and not postings:
+        raise ParseError(
+            f"none of {len(todo)} job pages could be read; first: {warnings[0]}",
+            source=source.name,
+            url=source.url,
+        )
+    if not transient and len(unknown) <= max_pages:
+        for shard in shards:  # every job of these shards is handled: a 304 next time is safe
+            fetcher.remember(shard)
+    return ScrapeResult(
+        postings=tuple(postings), warnings=tuple(warnings), complete=len(unknown) <= max_pages
+    )
+
+
+def _job_shards(locations: list[str]) -> list[str]:
+    """Of an index's sitemaps, the ones about jobs when some are named so, else all."""
+    jobs = [loc for loc in locations if "job" in loc.lower()]
+    return jobs or locations
+
+
+def _job_urls(urls: list[str], pattern: re.Pattern[str] | None) -> list[str]:
+    if pattern is not None:
+        return [url for url in urls if pattern.search(url)]
+    jobs = [url for url in urls if DEFAULT_PATTERN.search(urlsplit(url).path)]
+    return jobs or urls
+
+
+async def _fetch_shards(
+    ctx: SourceContext, source: SourceSettings, urls: list[str]
+) -> list[FetchResult]:
+    """The shards, conditionally; when any changed, the unchanged ones are fetched in full
+    (their job URLs are needed too, and we keep no copy of them)."""
+    results = list(
+        await asyncio.gather(*(common.get(ctx, source, url, conditional=True) for url in urls))
+    )
+    if any(r.not_modified for r in results) and not all(r.not_modified for r in results):
+        for i, result in enumerate(results):
+            if result.not_modified:
+                results[i] = await common.get(ctx, source, urls[i])
+    return results
+
+
+async def _job_page(
+    ctx: SourceContext, source: SourceSettings, url: str, company: str
+) -> list[Posting] | str | FetchError:
+    try:
+        result = await common.get(ctx, source, url)
+    except FetchError as exc:
+        return exc
+    postings = parse_job_page(result.text, url=url, company=company)
+    if not postings:
+        return f"<{url}>: no JobPosting JSON-LD on the page"
+    return postings[:1]  # one page, one posting: extra nodes are usually related jobs
+
+
+def validate(options: Mapping[str, Any]) -> None:
+    common.check_options(
+        options,
+        strings=("pattern", "company"),
+        ints={"max_pages": (1, 1000), "max_shards": (1, 100)},
+    )
+    if "pattern" in options:
+        try:
+            re.compile(options["pattern"])
+        except re.error as exc:
+            raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+
+
+KIND = SourceKind("jsonld", collect, options=OPTIONS, validate=validate)

@@ -1,0 +1,116 @@
+"""SmartRecruiters: `GET https://api.smartrecruiters.com/v1/companies/<co>/postings`.
+
+Answers `{offset, limit, totalFound, content[]}`; pages of up to 100 by `offset`. Postings are
+public at `https://jobs.smartrecruiters.com/<company>/<id>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from bot.errors import FetchError, ParseError
+from bot.models import Posting, ScrapeResult
+from bot.sources import common
+from bot.sources.base import SourceContext, SourceKind
+
+if TYPE_CHECKING:
+    from bot.config import SourceSettings
+
+API_ROOT = "https://api.smartrecruiters.com/v1/companies"
+PUBLIC_ROOT = "https://jobs.smartrecruiters.com"
+PAGE_SIZE = 100
+
+
+def company_of(url: str) -> str:
+    path = common.segments(url)
+    if "companies" in path and path.index("companies") + 1 < len(path):
+        return path[path.index("companies") + 1]
+    if not path:
+        raise ParseError(f"no SmartRecruiters company in {url!r}")
+    return path[0]
+
+
+def api_url(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    if host.endswith("smartrecruiters.com") and host != "api.smartrecruiters.com":
+        return f"{API_ROOT}/{company_of(url)}/postings"
+    return url.split("?", 1)[0]
+
+
+def parse_page(text: str, *, company: str = "") -> tuple[list[Posting], int]:
+    """One page of postings, and the total the board reports."""
+    data = common.load_json(text)
+    items = common.expect_list(data, "a SmartRecruiters postings page", "content")
+    total = data.get("totalFound")
+    postings = [p for p in (_posting(item, company) for item in items) if p is not None]
+    return postings, total if isinstance(total, int) else len(items)
+
+
+def _label(value: Any) -> str:
+    return common.text_of(value.get("label")) if isinstance(value, dict) else ""
+
+
+def _posting(item: Mapping[str, Any], company: str) -> Posting | None:
+    posting_id = common.text_of(item.get("id"))
+    title = common.text_of(item.get("name"))
+    raw_company = item.get("company")
+    owner: Mapping[str, Any] = raw_company if isinstance(raw_company, dict) else {}
+    identifier = common.text_of(owner.get("identifier"))
+    if not posting_id or not title or not identifier:
+        return None
+    url = f"{PUBLIC_ROOT}/{identifier}/{posting_id}"
+    raw_location = item.get("location")
+    where: Mapping[str, Any] = raw_location if isinstance(raw_location, dict) else {}
+    location = common.text_of(where.get("fullLocation")) or common.join(
+        [where.get("city"), where.get("region"), common.text_of(where.get("country")).upper()]
+    )
+    return Posting(
+        url=url,
+        title=title,
+        company=company or common.text_of(owner.get("name")) or identifier,
+        location=location,
+        remote=where.get("remote") is True or common.is_remote(location),
+        tags=common.tags(
+            _label(item.get("department")),
+            _label(item.get("function")),
+            _label(item.get("typeOfEmployment")),
+        ),
+        posted_at=common.parse_date(item.get("releasedDate")),
+        apply_url=url,
+        extra={"id": posting_id, "experience": _label(item.get("experienceLevel"))},
+    )
+
+
+async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
+    url = api_url(source.url)
+    company = common.option_str(source.options, "company")
+    max_pages = common.option_int(source.options, "max_pages", common.DEFAULT_MAX_PAGES)
+    postings: list[Posting] = []
+    warnings: list[str] = []
+    for page in range(max_pages):
+        page_url = common.with_query(url, {"limit": PAGE_SIZE, "offset": page * PAGE_SIZE})
+        try:
+            result = await common.get(ctx, source, page_url)
+            found, total = parse_page(result.text, company=company)
+        except (FetchError, ParseError) as exc:
+            if page == 0:
+                if isinstance(exc, ParseError):
+                    raise common.reraise(exc, source, page_url) from None
+                raise
+            warnings.append(f"offset {page * PAGE_SIZE}: {exc.detail}")
+            break
+        postings.extend(found)
+        if not found or (page + 1) * PAGE_SIZE >= total:
+            break
+    return ScrapeResult(postings=tuple(postings), warnings=tuple(warnings))
+
+
+def validate(options: Mapping[str, Any]) -> None:
+    common.check_options(options, strings=("company",), ints={"max_pages": (1, 1000)})
+
+
+KIND = SourceKind(
+    "smartrecruiters", collect, options=frozenset({"company", "max_pages"}), validate=validate
+)

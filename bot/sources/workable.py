@@ -1,0 +1,114 @@
+"""Workable: `POST https://apply.workable.com/api/v3/accounts/<acct>/jobs` with `{"query": ""}`.
+
+Pages are 10 jobs; the answer's `nextPage` cursor goes back as `"token"`. The list carries no
+description (that is one more request per job, `/api/v2/accounts/<acct>/jobs/<shortcode>`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bot.errors import FetchError, ParseError
+from bot.models import Posting, ScrapeResult
+from bot.sources import common
+from bot.sources.base import SourceContext, SourceKind
+
+if TYPE_CHECKING:
+    from bot.config import SourceSettings
+
+PUBLIC_ROOT = "https://apply.workable.com"
+
+
+def account_of(url: str) -> str:
+    """The account in `apply.workable.com/<acct>/` or `/api/v3/accounts/<acct>/jobs`."""
+    path = common.segments(url)
+    if "accounts" in path and path.index("accounts") + 1 < len(path):
+        return path[path.index("accounts") + 1]
+    if not path:
+        raise ParseError(f"no Workable account in {url!r}")
+    return path[0]
+
+
+def api_url(url: str) -> str:
+    parts = urlsplit(url)
+    if "/api/" in parts.path:
+        return url
+    return urlunsplit(
+        (parts.scheme, parts.netloc, f"/api/v3/accounts/{account_of(url)}/jobs", "", "")
+    )
+
+
+def parse_page(text: str, *, account: str, company: str = "") -> tuple[list[Posting], str | None]:
+    """One page of the v3 jobs list and the cursor of the next page (None at the end)."""
+    data = common.load_json(text)
+    items = common.expect_list(data, "a Workable jobs page", "results")
+    postings = [p for p in (_posting(item, account, company) for item in items) if p is not None]
+    cursor = data.get("nextPage")
+    return postings, cursor if isinstance(cursor, str) and cursor else None
+
+
+def _posting(item: Mapping[str, Any], account: str, company: str) -> Posting | None:
+    shortcode = common.text_of(item.get("shortcode"))
+    title = common.text_of(item.get("title"))
+    if not shortcode or not title:
+        return None
+    url = f"{PUBLIC_ROOT}/{account}/j/{shortcode}/"
+    raw_location = item.get("location")
+    where: Mapping[str, Any] = raw_location if isinstance(raw_location, dict) else {}
+    location = common.text_of(where.get("display")) or common.join(
+        [where.get("city"), where.get("region"), where.get("country")]
+    )
+    workplace = common.text_of(item.get("workplace"))
+    remote = item.get("remote") is True or workplace == "remote"
+    return Posting(
+        url=url,
+        title=title,
+        company=company or account,
+        location=location or ("Remote" if remote else ""),
+        remote=remote,
+        tags=common.tags(item.get("department") or [], item.get("type"), workplace),
+        posted_at=common.parse_date(item.get("published")),
+        apply_url=f"{url}apply/",
+        extra={"id": common.text_of(item.get("id")), "shortcode": shortcode},
+    )
+
+
+async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
+    """Every page of the list; a failing later page is a warning, the rest still counts."""
+    fetcher = common.fetcher_of(ctx, source)
+    url = api_url(source.url)
+    account = account_of(url)
+    company = common.option_str(source.options, "company")
+    max_pages = common.option_int(source.options, "max_pages", common.DEFAULT_MAX_PAGES)
+    postings: list[Posting] = []
+    warnings: list[str] = []
+    cursor: str | None = None
+    for page in range(1, max_pages + 1):
+        body: dict[str, Any] = {"query": ""}
+        if cursor:
+            body["token"] = cursor
+        try:
+            result = await fetcher.post_json(url, body, source=source.name, robots=source.robots)
+            found, cursor = parse_page(result.text, account=account, company=company)
+        except (FetchError, ParseError) as exc:
+            if page == 1:
+                if isinstance(exc, ParseError):
+                    raise common.reraise(exc, source, url) from None
+                raise
+            warnings.append(f"page {page}: {exc.detail}")
+            break
+        postings.extend(found)
+        if cursor is None or not found:
+            break
+    return ScrapeResult(postings=tuple(postings), warnings=tuple(warnings))
+
+
+def validate(options: Mapping[str, Any]) -> None:
+    common.check_options(options, strings=("company",), ints={"max_pages": (1, 1000)})
+
+
+KIND = SourceKind(
+    "workable", collect, options=frozenset({"company", "max_pages"}), validate=validate
+)

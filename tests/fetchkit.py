@@ -1,0 +1,92 @@
+"""Shared helpers for the fetch and source tests: settings, a fetcher on a test server, a store."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.config import FetchSettings, SourceSettings
+from bot.fetch import Fetcher, make_client
+from bot.schedule import parse_schedule
+from bot.sources.base import SourceContext
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+T = TypeVar("T")
+# Fast settings: no politeness delay, short timeouts, retries that never really sleep.
+FAST = FetchSettings(
+    connect_timeout=2.0,
+    read_timeout=2.0,
+    total_timeout=5.0,
+    host_delay=0.0,
+    retries=2,
+    backoff=0.01,
+)
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+async def within(awaitable: Awaitable[T], seconds: float = 20.0) -> T:
+    """Fail loudly instead of hanging."""
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+class DictValidators:
+    """An in-memory ValidatorStore."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[str | None, str | None]] = {}
+
+    def get_validators(self, url: str) -> tuple[str | None, str | None] | None:
+        return self.data.get(url)
+
+    def put_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self.data[url] = (etag, last_modified)
+
+
+class Sleeps:
+    """An injectable sleep that records the waits and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+@asynccontextmanager
+async def fetcher(
+    settings: FetchSettings = FAST, validators: Any = None, **kwargs: Any
+) -> AsyncIterator[Fetcher]:
+    async with make_client(settings) as client:
+        yield Fetcher(settings, client, validators, **kwargs)
+
+
+def settings(**changes: Any) -> FetchSettings:
+    return dataclasses.replace(FAST, **changes)
+
+
+def source(kind: str, url: str, *, robots: bool = False, **options: Any) -> SourceSettings:
+    return SourceSettings(
+        name=f"test-{kind}",
+        kind=kind,
+        url=url,
+        schedule=parse_schedule("1h"),
+        robots=robots,
+        options=options,
+    )
+
+
+def context(fetch: Fetcher | None, known: Iterable[str] = ()) -> SourceContext:
+    stored = set(known)
+    return SourceContext(fetcher=fetch, known_urls=lambda urls: {u for u in urls if u in stored})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 
 _TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+MAX_FAULT_CHARS = 300
 _TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
 
 
@@ -42,10 +44,47 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ExpectedFaultFilter(logging.Filter):
+    """Libraries log tracebacks for faults we expect (python-telegram-bot does for a 502 page):
+    shorten those to one line naming the fault. Tracebacks of anything else stay: they are bugs.
+    """
+
+    def __init__(
+        self, expected: tuple[type[BaseException], ...], prefixes: tuple[str, ...]
+    ) -> None:
+        super().__init__()
+        self.expected = expected
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes) or not record.exc_info:
+            return True
+        error = record.exc_info[1]
+        if isinstance(error, self.expected):
+            # Some carry the whole answer (an nginx error page): keep the line short.
+            text = " ".join(f"{record.getMessage()} ({error.__class__.__name__}: {error})".split())
+            record.msg = text if len(text) <= MAX_FAULT_CHARS else text[:MAX_FAULT_CHARS] + "…"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _telegram_faults() -> tuple[type[BaseException], ...]:
+    from telegram.error import NetworkError, RetryAfter, TimedOut
+
+    # JSONDecodeError: python-telegram-bot logs one with a traceback (logger
+    # telegram.request.BaseRequest) when Telegram's proxy answers a 5xx HTML page.
+    return (NetworkError, TimedOut, RetryAfter, json.JSONDecodeError)
+
+
 def setup_logging(level: int = logging.INFO, secrets: tuple[str, ...] = ()) -> None:
     """The one logging configuration, called by the entry point."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(ExpectedFaultFilter(_telegram_faults(), ("telegram",)))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -83,34 +83,31 @@ def _check(settings: Settings) -> int:
 
 
 def _latest(settings: Settings, count: int, query_text: str) -> int:
+    from bot.query import parse_query
     from bot.store import Store
+    from bot.subscriptions import latest_matching
 
     if not 1 <= count <= LATEST_MAX:
         print(f"jobhound: -n must be between 1 and {LATEST_MAX}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        queries = [parse_query(query_text)] if query_text.strip() else []
+    except QueryError as exc:
+        print(f"jobhound: bad query: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if not settings.storage.path.exists():
         print(f"No postings stored yet ({settings.storage.path} is missing): try `make run`.")
         return EXIT_OK
     store = Store.open(settings.storage.path)
     try:
-        postings = _select(store, count, query_text)
-    except QueryError as exc:
-        print(f"jobhound: bad query: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        postings = latest_matching(store, queries, count)
     finally:
         store.close()
     if not postings:
-        print("No stored posting matches." if query_text else "No postings stored yet.")
+        print("No stored posting matches." if queries else "No postings stored yet.")
     for posting in postings:
         print(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}")
     return EXIT_OK
-
-
-def _select(store: object, count: int, query_text: str) -> list:  # type: ignore[type-arg]
-    from bot.store import Store
-
-    assert isinstance(store, Store)
-    return store.latest(count)
 
 
 def _once(settings: Settings) -> int:

@@ -55,9 +55,24 @@ async def open_resources(
 
 
 async def run_once(settings: Settings) -> list[SourceOutcome]:
-    """One cycle over every enabled source, then return."""
+    """One cycle over every enabled source (fetch, store, match, deliver), then return."""
     async with open_resources(settings) as res:
-        return await res.pipeline.run_all(settings.enabled_sources)
+        if settings.telegram.token is None:
+            return await res.pipeline.run_all(settings.enabled_sources)
+        from bot.deliver import Sender
+        from bot.subscriptions import Subscriptions
+        from bot.telegram.app import build_application
+
+        subs = Subscriptions(
+            res.store, cap_per_cycle=settings.delivery.max_alerts_per_chat_per_cycle
+        )
+        res.pipeline.matcher = lambda: subs.matcher
+        res.pipeline.publish = None
+        outcomes = await res.pipeline.run_all(settings.enabled_sources)
+        app = build_application(settings)
+        async with app:
+            await Sender(res.store, app.bot).drain()
+        return outcomes
 
 
 async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -67,13 +82,15 @@ async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> N
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    async with open_resources(settings) as res:
+    async with open_resources(settings) as res, contextlib.AsyncExitStack() as stack:
         if settings.telegram.token is None:
             log.info(
                 "console mode: no TELEGRAM_BOT_TOKEN set, new postings are printed here. "
                 "To alert Telegram chats, create a bot with @BotFather and start with "
                 "TELEGRAM_BOT_TOKEN=<token> make run"
             )
+        else:
+            await _connect_telegram(res, stack, stop)
         inflight: set[asyncio.Task[Any]] = set()
 
         def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
@@ -106,6 +123,24 @@ async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> N
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
     log.info("stopped")
+
+
+async def _connect_telegram(
+    res: Resources, stack: contextlib.AsyncExitStack, stop: asyncio.Event
+) -> None:
+    """Matching feeds the outbox, and the sender is woken whenever a scrape queued alerts."""
+    from bot.subscriptions import Subscriptions
+    from bot.telegram.app import telegram_front
+
+    cap = res.settings.delivery.max_alerts_per_chat_per_cycle
+    subs = Subscriptions(res.store, cap_per_cycle=cap)
+    front = await stack.enter_async_context(telegram_front(res.settings, res.store, subs, stop))
+
+    async def wake(_: object) -> None:
+        front.sender.wake()
+
+    res.pipeline.matcher = lambda: subs.matcher
+    res.pipeline.publish = wake
 
 
 async def _drain(tasks: set[asyncio.Task[Any]]) -> None:

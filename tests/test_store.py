@@ -145,3 +145,11 @@ def test_latest_is_newest_first(store: Store) -> None:
     store.ingest("board", [posting(1)], now=T0)
     store.ingest("board", [posting(2)], now=T0 + timedelta(hours=1))
     assert [p.title for p in store.latest(5)] == ["Job 2", "Job 1"]
+
+
+def test_baseline_stays_open_while_a_crawl_catches_up(store: Store) -> None:
+    assert store.ingest("board", [posting(1)], now=T0, complete=False).baseline
+    # the backlog's next page is still baseline: no alerts for postings that are merely old
+    assert store.ingest("board", [posting(2)], now=T0, complete=False).baseline
+    assert store.ingest("board", [posting(3)], now=T0, complete=True).baseline
+    assert not store.ingest("board", [posting(4)], now=T0).baseline

@@ -1,0 +1,159 @@
+"""Subscriptions as a service: the saved queries, their match index, and the outbox matcher.
+
+Matching runs inside the scrape's transaction (see `Store.ingest`): new postings are matched
+through the index, never by evaluating every subscription against every posting, and each
+(chat, posting) becomes one pending delivery, however many of the chat's queries it matches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from bot.errors import QueryError
+from bot.matching import MatchIndex
+from bot.models import StoredPosting
+from bot.query import Document, Query, parse_query
+from bot.store import PendingDelivery, Store, Subscription
+
+log = logging.getLogger(__name__)
+
+MAX_PER_CHAT = 50
+# /latest and "matches N stored postings" scan at most this many of the newest postings.
+SCAN_LIMIT = 20_000
+
+
+class LimitError(QueryError):
+    """A bound on subscriptions was reached; the message says which."""
+
+
+@dataclass(frozen=True)
+class Added:
+    subscription: Subscription
+    query: Query
+
+
+class Subscriptions:
+    """The chats' saved queries and the index that matches new postings against them."""
+
+    def __init__(
+        self, store: Store, *, max_per_chat: int = MAX_PER_CHAT, cap_per_cycle: int = 20
+    ) -> None:
+        self.store = store
+        self.max_per_chat = max_per_chat
+        self.cap_per_cycle = cap_per_cycle
+        self.index = MatchIndex()
+        self._queries: dict[int, Query] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the index from the store (at start-up, and after a chat migrates)."""
+        self.index = MatchIndex()
+        self._queries.clear()
+        for sub in self.store.subscriptions_all():
+            try:
+                query = parse_query(sub.query)
+            except QueryError as exc:  # saved by an older parser: keep it, skip matching
+                log.warning("subscription %d (%r) no longer parses: %s", sub.id, sub.query, exc)
+                continue
+            self._queries[sub.id] = query
+            self.index.add(sub.id, sub.chat_id, query)
+
+    def add(self, chat_id: int, text: str) -> Added:
+        """Parse and save a query; QueryError (or LimitError) says what is wrong."""
+        query = parse_query(text)
+        if len(self.store.subscriptions(chat_id)) >= self.max_per_chat:
+            raise LimitError(
+                f"This chat already has the maximum of {self.max_per_chat} subscriptions; "
+                "remove one with /unsubscribe first."
+            )
+        sub = self.store.add_subscription(chat_id, str(query))
+        self._queries[sub.id] = query
+        self.index.add(sub.id, chat_id, query)
+        return Added(sub, query)
+
+    def remove(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]:
+        """Remove some (or all) of a chat's subscriptions; returns the ids removed."""
+        removed = self.store.remove_subscriptions(chat_id, ids)
+        for sub_id in removed:
+            self._queries.pop(sub_id, None)
+            self.index.remove(sub_id)
+        return removed
+
+    def query(self, sub_id: int) -> Query | None:
+        return self._queries.get(sub_id)
+
+    def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+        """The deliveries new postings cause: one per (chat, posting), capped per chat."""
+        per_chat: dict[int, list[PendingDelivery]] = defaultdict(list)
+        for posting in postings:
+            doc = Document.from_posting(posting)
+            hits: dict[int, list[int]] = defaultdict(list)
+            for sub_id, chat_id in self.index.match(doc):
+                hits[chat_id].append(sub_id)
+            for chat_id, sub_ids in hits.items():
+                terms: list[str] = []
+                for sub_id in sub_ids:
+                    terms.extend(self._queries[sub_id].matched_terms(doc))
+                per_chat[chat_id].append(
+                    PendingDelivery(
+                        chat_id, posting.id, tuple(sorted(sub_ids)), tuple(dict.fromkeys(terms))
+                    )
+                )
+        if not per_chat:
+            return []
+        chats = {c.id: c for c in self.store.chats(list(per_chat))}
+        result: list[PendingDelivery] = []
+        for chat_id, deliveries in per_chat.items():
+            chat = chats.get(chat_id)
+            if chat is None or not chat.active or chat.paused:
+                continue
+            result.extend(self._capped(deliveries))
+        return result
+
+    def _capped(self, deliveries: list[PendingDelivery]) -> Iterator[PendingDelivery]:
+        """The first `cap_per_cycle` go out; the rest are recorded as held back and counted."""
+        cap = self.cap_per_cycle
+        if len(deliveries) <= cap:
+            yield from deliveries
+            return
+        kept, held = deliveries[:cap], deliveries[cap:]
+        yield from kept[:-1]
+        last = kept[-1]
+        yield PendingDelivery(
+            last.chat_id, last.posting_id, last.subscription_ids, last.terms, overflow=len(held)
+        )
+        for d in held:
+            yield PendingDelivery(d.chat_id, d.posting_id, d.subscription_ids, d.terms, capped=True)
+
+
+def latest_matching(
+    store: Store, queries: Iterable[Query], count: int, *, scan_limit: int = SCAN_LIMIT
+) -> list[StoredPosting]:
+    """The `count` newest stored postings matching any of `queries` (all when none given)."""
+    wanted = list(queries)
+    if not wanted:
+        return store.latest(count)
+    found: list[StoredPosting] = []
+    for scanned, posting in enumerate(store.iter_postings()):
+        if scanned >= scan_limit:
+            break
+        doc = Document.from_posting(posting)
+        if any(query.matches(doc) for query in wanted):
+            found.append(posting)
+            if len(found) >= count:
+                break
+    return found
+
+
+def count_matching(store: Store, query: Query, *, scan_limit: int = SCAN_LIMIT) -> tuple[int, bool]:
+    """How many stored postings `query` matches, and whether the scan stopped at its limit."""
+    total = 0
+    for scanned, posting in enumerate(store.iter_postings()):
+        if scanned >= scan_limit:
+            return total, True
+        if query.matches(Document.from_posting(posting)):
+            total += 1
+    return total, False

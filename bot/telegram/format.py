@@ -1,0 +1,169 @@
+"""Alert messages: HTML with every scraped string escaped, packed under Telegram's 4096 limit.
+
+Pure: postings and deliveries in, message texts and buttons out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.models import StoredPosting
+
+MESSAGE_LIMIT = 4096
+# Room kept free under the limit; Telegram counts UTF-16 code units of the visible text.
+_SAFETY = 96
+BUTTON_LABEL_CHARS = 40
+FIELD_CHARS = {"title": 200, "company": 100, "location": 120, "salary": 80}
+# Telegram allows up to 100 inline buttons; a message of many alerts gets one per posting.
+MAX_BUTTONS = 20
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """One posting to announce to one chat, with the words that made it match."""
+
+    delivery_id: int
+    posting: StoredPosting
+    terms: tuple[str, ...] = ()
+    # Alerts held back by the per-cycle cap, announced after this item.
+    overflow: int = 0
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One Telegram message covering one or more deliveries."""
+
+    html: str
+    plain: str
+    buttons: tuple[Button, ...] = ()
+    delivery_ids: tuple[int, ...] = field(default=())
+    posting_ids: tuple[str, ...] = field(default=())
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def highlight(text: str, terms: Sequence[str]) -> str:
+    """Escape `text` and underline whole-word occurrences of the matched terms."""
+    words = sorted(
+        {t.strip('"').rstrip("*").lower() for t in terms if t.strip('"*')}, key=len, reverse=True
+    )
+    if not words:
+        return html.escape(text, quote=False)
+    pattern = re.compile(
+        r"(?<![\w+#.])(" + "|".join(re.escape(w) for w in words) + r")(?![\w+#])", re.IGNORECASE
+    )
+    pieces: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        pieces.append(html.escape(text[last : match.start()], quote=False))
+        pieces.append(f"<u>{html.escape(match.group(0), quote=False)}</u>")
+        last = match.end()
+    pieces.append(html.escape(text[last:], quote=False))
+    return "".join(pieces)
+
+
+def _details(posting: StoredPosting) -> list[str]:
+    parts = []
+    if posting.company:
+        parts.append(f"🏢 {_cut(posting.company, FIELD_CHARS['company'])}")
+    if posting.location:
+        parts.append(f"📍 {_cut(posting.location, FIELD_CHARS['location'])}")
+    if posting.remote and "remote" not in posting.location.lower():
+        parts.append("🌍 Remote")
+    if posting.salary:
+        parts.append(f"💰 {_cut(posting.salary, FIELD_CHARS['salary'])}")
+    return parts
+
+
+def render_item(item: AlertItem) -> tuple[str, str]:
+    """The HTML and plain-text block announcing one posting."""
+    posting = item.posting
+    title = _cut(posting.title, FIELD_CHARS["title"])
+    link = html.escape(posting.url, quote=True)
+    details = _details(posting)
+    html_lines = [f'<b><a href="{link}">{highlight(title, item.terms)}</a></b>']
+    plain_lines = [title]
+    if details:
+        html_lines.append(html.escape(" · ".join(details), quote=False))
+        plain_lines.append(" · ".join(details))
+    if item.terms:
+        shown = ", ".join(item.terms[:8])
+        html_lines.append(f"🔎 <i>{html.escape(shown, quote=False)}</i>")
+        plain_lines.append(f"🔎 {shown}")
+    plain_lines.append(posting.url)
+    if item.overflow:
+        more = f"…and {item.overflow} more, see /latest"
+        html_lines.append(f"\n<i>{html.escape(more, quote=False)}</i>")
+        plain_lines.append(f"\n{more}")
+    return "\n".join(html_lines), "\n".join(plain_lines)
+
+
+def _button(item: AlertItem, numbered: bool, index: int) -> Button:
+    title = _cut(item.posting.title, BUTTON_LABEL_CHARS)
+    label = f"{index}. Apply: {title}" if numbered else f"Apply: {title}"
+    return Button(
+        label=_cut(label, BUTTON_LABEL_CHARS + 12), url=item.posting.apply_url or item.posting.url
+    )
+
+
+def pack_alerts(items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT) -> list[Message]:
+    """As few messages as the length limit allows, each listing several postings."""
+    budget = limit - _SAFETY
+    messages: list[Message] = []
+    batch: list[tuple[AlertItem, str, str]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        several = len(batch) > 1
+        header = (
+            f"🔔 <b>{len(batch)} new postings</b>\n\n" if several else "🔔 <b>New posting</b>\n"
+        )
+        plain_header = f"🔔 {len(batch)} new postings\n\n" if several else "🔔 New posting\n"
+        numbered_html = [
+            f"{i}. {block}" if several else block for i, (_, block, _) in enumerate(batch, 1)
+        ]
+        numbered_plain = [
+            f"{i}. {block}" if several else block for i, (_, _, block) in enumerate(batch, 1)
+        ]
+        buttons = tuple(_button(item, several, i) for i, (item, _, _) in enumerate(batch, 1))
+        messages.append(
+            Message(
+                html=header + "\n\n".join(numbered_html),
+                plain=plain_header + "\n\n".join(numbered_plain),
+                buttons=buttons[:MAX_BUTTONS],
+                delivery_ids=tuple(item.delivery_id for item, _, _ in batch),
+                posting_ids=tuple(item.posting.id for item, _, _ in batch),
+            )
+        )
+        batch.clear()
+
+    size = 0
+    for item in items:
+        block_html, block_plain = render_item(item)
+        # Buttons cap a message's items too: one Apply button each.
+        cost = utf16_len(block_html) + 8
+        if batch and (size + cost > budget - 40 or len(batch) >= MAX_BUTTONS):
+            flush()
+            size = 0
+        batch.append((item, block_html, block_plain))
+        size += cost
+    flush()
+    return messages

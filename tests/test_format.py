@@ -63,9 +63,11 @@ def test_fields_shown() -> None:
 def test_highlight_whole_words_only() -> None:
     assert highlight("Java & JavaScript dev", ["java"]) == "<u>Java</u> &amp; JavaScript dev"
     assert highlight("C++ and C# folks", ["c++", "c#"]) == "<u>C++</u> and <u>C#</u> folks"
+    assert highlight("Engineering lead", ["engineer*"]) == "<u>Engineering</u> lead"
+    assert highlight("München & Köln", ["munchen"]) == "<u>München</u> &amp; Köln"
     assert (
-        highlight("Engineering", ["engineer*"]) == "Engineering"
-    )  # prefix terms are not underlined
+        highlight("Site Reliability Eng", ['"site reliability"']) == "<u>Site Reliability</u> Eng"
+    )
     assert highlight("a <b>", []) == "a &lt;b&gt;"
 
 

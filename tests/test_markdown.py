@@ -83,6 +83,8 @@ def test_not_a_posting_is_a_parse_error(text: str) -> None:
 
 def test_tags_from_corpus_layout() -> None:
     assert tags_from_path(Path("Java/2024-05/x.md")) == ("Java",)
+    assert tags_from_path(Path("remotewlb/Java/2024-05/x.md")) == ("Java",)
+    assert tags_from_path(Path("2024-05/x.md")) == ()
     assert tags_from_path(Path("x.md")) == ()
 
 

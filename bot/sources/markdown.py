@@ -174,8 +174,15 @@ def _plain(lines: list[str]) -> str:
 
 
 def tags_from_path(relative: Path) -> tuple[str, ...]:
-    """Folder names above a file, less month folders: `Java/2024-05/x.md` → ("Java",)."""
-    return tuple(part for part in relative.parent.parts if not _MONTH_DIR.match(part))
+    """The folder a posting is filed under, month folders skipped: `Java/2024-05/x.md` → ("Java",).
+
+    Only the nearest such folder: those above it (`remotewlb/Java/…`) name the collection, not
+    the posting.
+    """
+    for part in reversed(relative.parent.parts):
+        if not _MONTH_DIR.match(part):
+            return (part,)
+    return ()
 
 
 def read_folder(root: Path) -> ScrapeResult:

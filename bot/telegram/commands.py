@@ -59,7 +59,7 @@ COMMANDS = (
     ("help", "What this bot does and the query syntax"),
 )
 
-HELP = """<b>jobhound</b> watches job boards and sends new postings that match your filters.
+HELP = """<b>jobhound</b> watches job boards and sends you new postings that match your filters.
 
 <b>Commands</b>
 /subscribe <i>query</i> (or /sub) — alert this chat about matching postings
@@ -70,17 +70,20 @@ HELP = """<b>jobhound</b> watches job boards and sends new postings that match y
 /sources — the watched boards and their health
 
 <b>Queries</b>
-<code>rust remote</code> — all words (any order, whole words)
-<code>(rust OR golang) backend</code> — either word, plus backend
+<code>rust remote</code> — all the words, any order
+<code>rust OR golang</code> — either word
+<code>(rust OR golang) backend</code> — groups (OR binds tighter than AND)
 <code>python -django</code> or <code>python NOT django</code> — exclude a word
 <code>"site reliability"</code> — an exact phrase
-<code>title:senior company:binance location:berlin tag:crypto</code> — search one field
+<code>title:senior company:acme location:berlin tag:python</code> — one field only \
+(also <code>title:"site reliability"</code>, <code>title:(rust OR go)</code>)
 <code>engineer*</code> — any word starting with engineer
-Tech names stay whole: <code>java</code> is not <code>javascript</code>, \
-<code>go</code> is not <code>good</code>; \
-<code>c++</code>, <code>c#</code>, <code>.net</code>, <code>node.js</code> work. \
-Case and accents do not matter. At most 200 characters and 20 terms per query, 50 subscriptions \
-per chat.
+
+Whole words, tech names intact: <code>java</code> is not JavaScript, <code>go</code> is not \
+"good"; <code>c++</code>, <code>c#</code>, <code>.net</code>, <code>node.js</code> work. Case \
+and accents don't matter (<code>munchen</code> = München). To search for or/and/not, quote it. \
+A query needs a word to look for (<code>-php</code> alone is refused). Limits: 200 characters, \
+20 terms, 50 subscriptions per chat.
 
 In groups, only administrators can change subscriptions."""
 

@@ -6,11 +6,12 @@ Pure: postings and deliveries in, message texts and buttons out.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.errors import QueryError
 from bot.models import StoredPosting
+from bot.query import parse_query
 
 MESSAGE_LIMIT = 4096
 # Room kept free under the limit; Telegram counts UTF-16 code units of the visible text.
@@ -60,21 +61,20 @@ def _cut(text: str, limit: int) -> str:
 
 
 def highlight(text: str, terms: Sequence[str]) -> str:
-    """Escape `text` and underline whole-word occurrences of the matched terms."""
-    words = sorted(
-        {t.strip('"').rstrip("*").lower() for t in terms if t.strip('"*')}, key=len, reverse=True
-    )
-    if not words:
-        return html.escape(text, quote=False)
-    pattern = re.compile(
-        r"(?<![\w+#.])(" + "|".join(re.escape(w) for w in words) + r")(?![\w+#])", re.IGNORECASE
-    )
+    """Escape `text` and underline where the matched terms occur (as the query language
+    matches them: whole words, case and accents folded, `engineer*` prefixes, phrases)."""
+    spans: list[tuple[int, int]] = []
+    if terms:
+        try:
+            spans = parse_query(" OR ".join(terms)).highlight_spans(text)
+        except QueryError:  # terms come from our own parser; never let display break an alert
+            spans = []
     pieces: list[str] = []
     last = 0
-    for match in pattern.finditer(text):
-        pieces.append(html.escape(text[last : match.start()], quote=False))
-        pieces.append(f"<u>{html.escape(match.group(0), quote=False)}</u>")
-        last = match.end()
+    for start, end in spans:
+        pieces.append(html.escape(text[last:start], quote=False))
+        pieces.append(f"<u>{html.escape(text[start:end], quote=False)}</u>")
+        last = end
     pieces.append(html.escape(text[last:], quote=False))
     return "".join(pieces)
 

@@ -1,0 +1,207 @@
+"""The match index: on the real corpus it returns exactly what the naive loop returns."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from bot.matching import MatchIndex, TermStats, naive_match
+from bot.query import And, Document, Not, Query, Term, parse_query, tokenize
+from bot.sources.markdown import read_folder
+
+CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
+SEED = 20240
+
+
+@pytest.fixture(scope="module")
+def corpus_docs() -> list[Document]:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present beside the repository")
+    return [Document.from_posting(p) for p in read_folder(CORPUS).postings]
+
+
+@pytest.fixture(scope="module")
+def random_subs(corpus_docs: list[Document]) -> list[tuple[int, int, Query]]:
+    return _random_subscriptions(corpus_docs, 3000, random.Random(SEED))
+
+
+def _random_subscriptions(
+    docs: list[Document], count: int, rng: random.Random
+) -> list[tuple[int, int, Query]]:
+    """Queries exercising every construct: fields, phrases, prefixes, OR, NOT, nested groups."""
+    title_words: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for doc in docs:
+        title = doc.sequences["title"]
+        title_words.update(title)
+        pairs.update(f"{a} {b}" for a, b in pairwise(title) if a and b)
+    words = [w for w, _ in title_words.most_common(400)]
+    phrases = [p for p, _ in pairs.most_common(100)]
+    rare = [w for w, n in title_words.items() if n == 1][:200]
+    fields = ("title:", "company:", "location:", "tag:")
+
+    def term() -> str:
+        roll = rng.random()
+        if roll < 0.08:
+            text = f'"{rng.choice(phrases)}"'
+        elif roll < 0.16:
+            word = rng.choice(words)
+            text = (word[: rng.randint(2, len(word))] if len(word) > 2 else word) + "*"
+        elif roll < 0.22:
+            text = rng.choice(rare)
+        else:
+            text = rng.choice(words)
+        if text.strip('"*') in ("or", "and", "not"):
+            text = f'"{text.strip(chr(34))}"'
+        if rng.random() < 0.15:
+            text = rng.choice(fields) + text
+        return text
+
+    def expression(depth: int) -> str:
+        parts = []
+        for _ in range(rng.randint(1, 3)):
+            roll = rng.random()
+            if depth < 2 and roll < 0.2:
+                group = " OR ".join(expression(depth + 1) for _ in range(rng.randint(2, 3)))
+                parts.append(f"({group})")
+            else:
+                parts.append(term())
+        return " ".join(parts)
+
+    subs = []
+    while len(subs) < count:
+        text = expression(0)
+        roll = rng.random()
+        if roll < 0.2:
+            text += " -" + term()
+        elif roll < 0.25:
+            text += f" NOT ({term()} OR {term()})"
+        elif roll < 0.3:
+            text = f"{term()} OR {text}"
+        elif roll < 0.33:  # an OR too big to expand into conjunctions
+            text = " ".join(f"({term()} OR {term()} OR {term()})" for _ in range(3))
+        try:
+            query = parse_query(text)
+        except Exception:  # only QueryError is possible; skip what the bounds refuse
+            continue
+        sub_id = len(subs) + 1
+        subs.append((sub_id, 100 + sub_id % 37, query))
+    return subs
+
+
+def _sorted(results: list) -> list:  # type: ignore[type-arg]
+    return sorted(results)
+
+
+def test_index_equals_naive_loop_on_corpus(
+    corpus_docs: list[Document], random_subs: list[tuple[int, int, Query]]
+) -> None:
+    index = MatchIndex(random_subs, stats=TermStats.from_documents(corpus_docs[::3]))
+    total = 0
+    for doc in corpus_docs:
+        expected = naive_match(random_subs, doc)
+        assert _sorted(index.match(doc)) == expected
+        total += len(expected)
+    assert total > 10_000  # the queries do match: the comparison is not vacuous
+
+
+def test_match_many_equals_match(
+    corpus_docs: list[Document], random_subs: list[tuple[int, int, Query]]
+) -> None:
+    index = MatchIndex(random_subs)  # no statistics: the rough guess picks the anchors
+    batch = corpus_docs[:400]
+    for doc, found in zip(batch, index.match_many(batch), strict=True):
+        assert _sorted(found) == naive_match(random_subs, doc)
+    assert index.match_many(batch[:3]) == [index.match(doc) for doc in batch[:3]]
+
+
+def test_add_and_remove_keep_index_equal_to_naive(
+    corpus_docs: list[Document], random_subs: list[tuple[int, int, Query]]
+) -> None:
+    rng = random.Random(SEED + 1)
+    index = MatchIndex(random_subs)
+    live = dict((s, (c, q)) for s, c, q in random_subs)
+    removed = rng.sample(sorted(live), len(live) // 2)
+    for sub_id in removed:
+        assert index.remove(sub_id)
+        del live[sub_id]
+    assert not index.remove(removed[0])
+    assert len(index) == len(live)
+    # replace some ids with other queries, re-add some removed ones
+    for sub_id in rng.sample(sorted(live), 200):
+        chat_id, _ = live[sub_id]
+        query = random_subs[rng.randrange(len(random_subs))][2]
+        index.add(sub_id, chat_id, query)
+        live[sub_id] = (chat_id, query)
+    for sub_id in removed[:300]:
+        index.add(sub_id, 7, random_subs[sub_id - 1][2])
+        live[sub_id] = (7, random_subs[sub_id - 1][2])
+    subs = [(s, c, q) for s, (c, q) in live.items()]
+    assert sorted(s for s, _, _ in index) == sorted(live)
+    docs = corpus_docs[::5]
+    for doc, found in zip(docs, index.match_many(docs), strict=True):
+        assert _sorted(found) == naive_match(subs, doc)
+    for sub_id in list(live):
+        index.remove(sub_id)
+    assert len(index) == 0 and index.distinct_queries == 0
+    assert index.match(docs[0]) == []
+    assert not index._root.children and not index._universe and not index._prefixes
+
+
+def _doc(title: str, description: str = "", **fields: object) -> Document:
+    return Document.from_fields(title=title, description=description, **fields)  # type: ignore[arg-type]
+
+
+def test_or_query_matches_once_and_groups_by_chat() -> None:
+    index = MatchIndex()
+    index.add(1, 10, parse_query("rust OR golang"))
+    index.add(2, 10, parse_query("(rust OR golang) backend -intern"))
+    index.add(3, 20, parse_query("rust OR golang"))  # same query, another chat
+    index.add(4, 20, parse_query("engineer* OR developer*"))
+    doc = _doc("Rust and Golang Backend Engineer", "Engineering, engineers.")
+    assert sorted(index.match(doc)) == [(1, 10), (2, 10), (3, 20), (4, 20)]
+    assert index.match_chats(doc) == {10: [1, 2], 20: [3, 4]}
+    assert index.distinct_queries == 3
+    assert sorted(index.match(_doc("Rust Backend Intern"))) == [(1, 10), (3, 20)]
+
+
+def test_hand_built_query_without_anchor_is_still_matched() -> None:
+    """Queries parse_query refuses (only exclusions) are evaluated on every document."""
+    only_excludes = Query(Not(Term(("php",))))
+    index = MatchIndex([(1, 1, only_excludes), (2, 1, Query(And((Term(("go",)),))))])
+    assert index.match(_doc("Rust Engineer")) == [(1, 1)]
+    assert index.match(_doc("PHP Engineer")) == []
+
+
+def test_prefix_and_field_keys() -> None:
+    index = MatchIndex()
+    index.add(1, 1, parse_query("title:eng* -tag:php"))
+    index.add(2, 1, parse_query("title:eng*"))
+    index.add(3, 1, parse_query("developer -java*"))
+    docs = [
+        _doc("Engineer", tags=("PHP",)),
+        _doc("Engineering lead"),
+        _doc("Developer", "JavaScript"),
+        _doc("Developer", "Python"),
+        _doc("Developer", company="Engage"),
+    ]
+    assert [sorted(index.match(d)) for d in docs] == [
+        [(2, 1)],
+        [(1, 1), (2, 1)],
+        [],
+        [(3, 1)],
+        [(3, 1)],
+    ]
+    index.remove(2)
+    index.remove(1)
+    assert [sorted(index.match(d)) for d in docs] == [[], [], [], [(3, 1)], [(3, 1)]]
+    assert set(index._prefixes) == {""}
+
+
+def test_tokenize_is_what_documents_use() -> None:
+    doc = _doc("C++ / Node.js")
+    assert set(tokenize("C++ / Node.js")) <= doc.fields["title"]

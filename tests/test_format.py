@@ -77,10 +77,9 @@ def test_many_alerts_are_packed_under_the_limit() -> None:
         for n in range(100)
     ]
     messages = pack_alerts(items)
-    assert 1 < len(messages) < 100
+    assert 1 < len(messages) <= 10
     for message in messages:
         assert utf16_len(visible(message.html)) <= MESSAGE_LIMIT
-        assert utf16_len(message.plain) <= MESSAGE_LIMIT
         assert len(message.buttons) == len(message.delivery_ids)
     delivered = [d for m in messages for d in m.delivery_ids]
     assert delivered == list(range(100))

@@ -93,7 +93,8 @@ async def telegram_front(
     Commands(settings, store, subs).register(app)
     app.add_error_handler(on_error)
     await _initialize(app, stop)
-    sender = Sender(store, app.bot)
+    # A migrated group's subscriptions moved to the new chat id: the index must follow.
+    sender = Sender(store, app.bot, on_migrate=lambda _old, _new: subs.reload())
     sender_task: asyncio.Task[None] | None = None
     try:
         await app.start()

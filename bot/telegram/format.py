@@ -6,6 +6,7 @@ Pure: postings and deliveries in, message texts and buttons out.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -14,12 +15,13 @@ from bot.models import StoredPosting
 from bot.query import parse_query
 
 MESSAGE_LIMIT = 4096
+_TAG = re.compile(r"<[^>]*>")
 # Room kept free under the limit; Telegram counts UTF-16 code units of the visible text.
 _SAFETY = 96
 BUTTON_LABEL_CHARS = 40
 FIELD_CHARS = {"title": 200, "company": 100, "location": 120, "salary": 80}
 # Telegram allows up to 100 inline buttons; a message of many alerts gets one per posting.
-MAX_BUTTONS = 20
+MAX_BUTTONS = 50
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class Message:
     buttons: tuple[Button, ...] = ()
     delivery_ids: tuple[int, ...] = field(default=())
     posting_ids: tuple[str, ...] = field(default=())
+
+
+def visible_text(markup: str) -> str:
+    """What a user sees of our HTML (it only ever holds tags and entities we wrote)."""
+    return html.unescape(_TAG.sub("", markup))
 
 
 def utf16_len(text: str) -> int:
@@ -158,8 +165,8 @@ def pack_alerts(items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT) -> list[
     size = 0
     for item in items:
         block_html, block_plain = render_item(item)
-        # Buttons cap a message's items too: one Apply button each.
-        cost = utf16_len(block_html) + 8
+        # Telegram counts the text after entity parsing: tags and entities cost nothing.
+        cost = utf16_len(visible_text(block_html)) + 8
         if batch and (size + cost > budget - 40 or len(batch) >= MAX_BUTTONS):
             flush()
             size = 0

@@ -1,0 +1,509 @@
+"""The sender: works the outbox, within Telegram's limits, through every Telegram fault.
+
+Matching wrote one pending delivery per (chat, posting) in the scrape's transaction; here each
+is marked sent only after Telegram accepted the message that carried it. A kill at any moment
+loses nothing: at worst a message in flight at the kill is sent again after the restart.
+
+Telegram's limits are respected by design, by `FloodLimiter` (python-telegram-bot's rate
+limiter interface): at most 30 messages in any second overall, one per second per private
+chat, 20 per minute per group. A 429 still pauses the whole sender for `retry_after`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import BaseRateLimiter
+
+from bot.store import Store, now_utc
+from bot.telegram.format import MESSAGE_LIMIT, AlertItem, Message, pack_alerts, utf16_len
+
+log = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's flood limits, with a margin so network jitter never tips us over."""
+
+    overall: int = 30
+    overall_period: float = 1.0
+    private: int = 1
+    private_period: float = 1.0
+    group: int = 20
+    group_period: float = 60.0
+    # Windows are stretched by this factor: the server counts arrivals, we count departures.
+    # The overall window is also paced evenly (see SlidingWindow), so arrivals never bunch up
+    # and 2 % is enough: 29.4 messages/s, 98 % of Telegram's 30.
+    margin: float = 1.02
+    max_retries: int = 3
+
+
+class SlidingWindow:
+    """At most `rate` acquisitions in any window of `period` seconds.
+
+    With `paced`, acquisitions are also spread evenly (`period / rate` apart, up to `burst`
+    at once to absorb a late event loop) instead of `rate` at the start of every window: a
+    backlog then leaves as a steady stream, and few requests are ever in flight together
+    (fewer duplicates when the process is killed mid-send).
+    """
+
+    def __init__(
+        self,
+        rate: int,
+        period: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        paced: bool = False,
+        burst: int = 3,
+    ) -> None:
+        self.rate = rate
+        self.period = period
+        self.clock = clock
+        self._interval = period / rate if paced else 0.0
+        self._slack = self._interval * (max(burst, 1) - 1)
+        # The theoretical time of the next evenly paced acquisition (GCRA).
+        self._next = 0.0
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def idle(self) -> bool:
+        """True when nothing was acquired within the last period (the window can be dropped)."""
+        return not self._times or self.clock() - self._times[-1] >= self.period
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self.clock()
+                while self._times and now - self._times[0] >= self.period:
+                    self._times.popleft()
+                wait = self._next - self._slack - now if self._interval else 0.0
+                if len(self._times) >= self.rate:
+                    wait = max(wait, self._times[0] + self.period - now)
+                if wait <= 0:
+                    self._times.append(now)
+                    self._next = max(self._next, now) + self._interval
+                    return
+                await asyncio.sleep(wait)
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class FloodLimiter(BaseRateLimiter[int]):
+    """python-telegram-bot rate limiter with Telegram's three limits, per-private-chat included.
+
+    A RetryAfter from any request pauses every request for `retry_after`, then the same request
+    is retried (up to `max_retries` times, then raised to the caller).
+    """
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        lim = self.limits
+        self._overall = SlidingWindow(lim.overall, lim.overall_period * lim.margin, paced=True)
+        self._chats: dict[int | str, SlidingWindow] = {}
+        # time.monotonic() before which nothing is sent: the last 429's retry_after.
+        self._paused_until = 0.0
+        self.retry_after_count = 0
+        # Whether any message went through this limiter: until then it knows no history.
+        self.has_sent = False
+
+    def paused_for(self) -> float:
+        """Seconds left of the pause a 429 imposed on every request (0 when not paused)."""
+        return max(0.0, self._paused_until - time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for `seconds` (longer pauses already running are kept)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def window_seconds(self) -> float:
+        """How long a message counts against the overall limit."""
+        return self.limits.overall_period * self.limits.margin
+
+    async def _unpaused(self) -> None:
+        while (left := self.paused_for()) > 0:
+            await asyncio.sleep(left)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def _chat_window(self, chat_id: int | str) -> SlidingWindow:
+        if len(self._chats) > 4096:
+            for key in [k for k, w in self._chats.items() if w.idle()]:
+                del self._chats[key]
+        window = self._chats.get(chat_id)
+        if window is None:
+            lim = self.limits
+            group = isinstance(chat_id, str) or chat_id < 0
+            rate, period = (
+                (lim.group, lim.group_period) if group else (lim.private, lim.private_period)
+            )
+            window = self._chats[chat_id] = SlidingWindow(rate, period * lim.margin)
+        return window
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat_id = data.get("chat_id")
+        counted = chat_id is not None and endpoint.startswith(("send", "copy", "forward"))
+        if counted:
+            with contextlib.suppress(TypeError, ValueError):
+                chat_id = int(chat_id)  # type: ignore[arg-type]
+        retries = self.limits.max_retries if rate_limit_args is None else rate_limit_args
+        attempt = 0
+        while True:
+            await self._unpaused()
+            if counted:
+                await self._chat_window(chat_id).acquire()  # type: ignore[arg-type]
+                await self._overall.acquire()
+                if self.paused_for() > 0:
+                    # A 429 arrived while we queued. Sending when it ends would release every
+                    # request queued meanwhile in one burst: take fresh slots after the pause.
+                    continue
+                self.has_sent = True
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.retry_after_count += 1
+                pause = _retry_seconds(exc) + 0.1
+                # Telegram expects the whole bot to wait, whether or not this request retries.
+                self.pause(pause)
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                log.warning(
+                    "Telegram asked to slow down (429): pausing all sends for %.1fs, then retrying",
+                    pause,
+                )
+
+
+def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> float:
+    """Exponential backoff with full jitter for a delivery's n-th failure."""
+    ceiling = min(cap, base * float(2 ** min(attempts, 20)))
+    jitter: float = random.uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter
+
+
+def _is_gone(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "chat not found" in text or "user not found" in text or "peer_id_invalid" in text
+
+
+def _cut_utf16(text: str, limit: int) -> tuple[str, str]:
+    """The longest head of `text` within `limit` UTF-16 units, and the rest."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return text[:index], text[index:]
+    return text, ""
+
+
+def split_plain(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """`text` in messages of at most `limit` UTF-16 units, cut between paragraphs if possible."""
+    parts: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if utf16_len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        current = paragraph
+        while utf16_len(current) > limit:
+            head, current = _cut_utf16(current, limit)
+            parts.append(head)
+    if current:
+        parts.append(current)
+    return [part for part in parts if part.strip()]
+
+
+class Sender:
+    """Works the outbox: one task per chat with due deliveries, many chats at once.
+
+    A chat's failure is that chat's: it is deferred, dropped or moved, and the others go on.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        bot: Bot,
+        *,
+        concurrency: int = 32,
+        batch_limit: int = 200,
+        idle_poll: float = 30.0,
+        retry_base: float = 5.0,
+        stop_grace: float = 2.0,
+        on_migrate: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.bot = bot
+        self.concurrency = concurrency
+        self.batch_limit = batch_limit
+        self.idle_poll = idle_poll
+        # First backoff after a network error, timeout or 5xx; doubles with each failure.
+        self.retry_base = retry_base
+        self.stop_grace = stop_grace
+        # Told (old id, new id) after a group became a supergroup, e.g. to rebuild a match index.
+        self.on_migrate = on_migrate
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.sent_messages = 0
+
+    def wake(self) -> None:
+        """New deliveries were queued: look at the outbox now."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; sends in flight get `stop_grace` seconds to finish."""
+        slots = asyncio.Semaphore(self.concurrency)
+        self._stopping = False
+        self._hold_after_restart()
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                for chat_id in self.store.due_chats(limit=self.concurrency * 4):
+                    if chat_id in self._busy:
+                        continue
+                    self._busy.add(chat_id)
+                    task = asyncio.create_task(self._chat_task(chat_id, slots))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                await self._sleep_until_work(stop)
+        finally:
+            # No new message starts; one cancelled mid-request would be sent again next time.
+            self._stopping = True
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=self.stop_grace)
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=2)
+            self._stopping = False
+
+    def _hold_after_restart(self) -> None:
+        """A process killed a moment ago may have just used up Telegram's overall window, which
+        a new limiter cannot know: when the outbox shows messages sent in the last seconds,
+        hold every send for one window rather than start with a burst of 429s."""
+        limiter = getattr(self.bot, "rate_limiter", None)
+        if not isinstance(limiter, FloodLimiter) or limiter.has_sent:
+            return
+        row = self.store.db.execute(
+            "SELECT max(sent_at) FROM deliveries WHERE status = 'sent'"
+        ).fetchone()
+        last = datetime.fromisoformat(row[0]) if row and row[0] else None
+        # sent_at has whole seconds: "within 3 s" covers anything in the last two.
+        if last is not None and now_utc() - last < timedelta(seconds=3):
+            log.info("messages went out moments ago (a restart?): first send in one second")
+            limiter.pause(limiter.window_seconds())
+
+    async def _sleep_until_work(self, stop: asyncio.Event) -> None:
+        timeout = self.idle_poll
+        due = self.store.next_due_at()
+        if due is not None:
+            wait = (due - now_utc()).total_seconds()
+            # Due already yet not started means its chat is busy: a finishing task wakes us.
+            timeout = min(timeout, wait if wait > 0 else 0.5)
+        if self._busy:
+            timeout = min(timeout, 0.5)
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(
+                waiters, timeout=max(timeout, 0.05), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Deliver everything due now and return (for `once` and tests)."""
+        stop = asyncio.Event()
+        runner = asyncio.create_task(self.run(stop))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            if not self._busy and not self.store.due_chats(limit=1):
+                break
+        stop.set()
+        await runner
+
+    async def _chat_task(self, chat_id: int, slots: asyncio.Semaphore) -> None:
+        try:
+            async with slots:
+                await self.deliver_chat(chat_id)
+        except Exception:  # a bug: keep the sender alive, the deliveries stay pending
+            log.exception("delivering to chat %s failed unexpectedly; will retry", chat_id)
+            pending = [d.id for d in self.store.pending_for_chat(chat_id, limit=self.batch_limit)]
+            self.store.defer(pending, now_utc() + timedelta(minutes=5), "internal error")
+        finally:
+            self._busy.discard(chat_id)
+            self._wake.set()
+
+    async def deliver_chat(self, chat_id: int) -> None:
+        """Send a chat's pending deliveries, packed into as few messages as fit."""
+        if self._stopping:
+            return
+        chat = self.store.get_chat(chat_id)
+        deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit)
+        if not deliveries:
+            return
+        if chat is not None and (not chat.active or chat.paused):
+            reason = "chat inactive" if not chat.active else "chat paused"
+            self.store.mark_dropped([d.id for d in deliveries], reason)
+            return
+        postings = self.store.get_postings([d.posting_id for d in deliveries])
+        items = [
+            AlertItem(d.id, postings[d.posting_id], d.terms, d.overflow)
+            for d in deliveries
+            if d.posting_id in postings
+        ]
+        attempts = {d.id: d.attempts for d in deliveries}
+        for message in pack_alerts(items):
+            if self._stopping or not await self._send(chat_id, message, attempts):
+                return
+
+    async def _send(self, chat_id: int, message: Message, attempts: dict[int, int]) -> bool:
+        """Send one message; False when the chat's remaining deliveries must wait or stop."""
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b.label, url=b.url)] for b in message.buttons]
+        )
+        try:
+            await self.bot.send_message(
+                chat_id,
+                message.html,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=markup if message.buttons else None,
+            )
+        except BadRequest as exc:
+            if _is_gone(exc):
+                return self._failed(chat_id, message, exc, attempts)
+            # Malformed markup, too long, a button URL Telegram refuses: the words still go out.
+            return await self._send_plain(chat_id, message, exc, attempts)
+        except TelegramError as exc:
+            return self._failed(chat_id, message, exc, attempts)
+        self._delivered(message)
+        return True
+
+    async def _send_plain(
+        self, chat_id: int, message: Message, cause: BadRequest, attempts: dict[int, int]
+    ) -> bool:
+        """Telegram rejected the HTML: send the same alert as plain text rather than drop it."""
+        log.warning(
+            "chat %s: Telegram rejected the alert (%s) for posting(s) %s; sending plain text",
+            chat_id,
+            cause.message,
+            ", ".join(message.posting_ids),
+        )
+        try:
+            for part in split_plain(message.plain):
+                await self.bot.send_message(
+                    chat_id, part, link_preview_options=LinkPreviewOptions(is_disabled=True)
+                )
+        except TelegramError as exc:
+            return self._failed(chat_id, message, exc, attempts, plain=True)
+        self._delivered(message)
+        return True
+
+    def _delivered(self, message: Message) -> None:
+        self.store.mark_sent(list(message.delivery_ids))
+        self.sent_messages += 1
+
+    def _failed(
+        self,
+        chat_id: int,
+        message: Message,
+        exc: TelegramError,
+        attempts: dict[int, int],
+        *,
+        plain: bool = False,
+    ) -> bool:
+        """Settle `message` after Telegram refused it; False stops the chat's other messages."""
+        ids = list(message.delivery_ids)
+        if isinstance(exc, ChatMigrated):
+            new_id = int(exc.new_chat_id)
+            log.info("chat %s became supergroup %s: moving its subscriptions", chat_id, new_id)
+            self.store.migrate_chat(chat_id, new_id)
+            if self.on_migrate is not None:
+                self.on_migrate(chat_id, new_id)
+            self._wake.set()
+            return False
+        if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest) and _is_gone(exc)):
+            self._chat_gone(chat_id, exc.message)
+            return False
+        if isinstance(exc, BadRequest) and plain:
+            log.warning(
+                "chat %s refused the alert even as plain text (%s): posting(s) %s dropped",
+                chat_id,
+                exc.message,
+                ", ".join(message.posting_ids),
+            )
+            self.store.mark_dropped(ids, exc.message)
+            return True
+        if isinstance(exc, RetryAfter):
+            wait = _retry_seconds(exc)
+            log.warning(
+                "chat %s: still rate limited after retries; trying again in %.0fs", chat_id, wait
+            )
+            self.store.defer(ids, now_utc() + timedelta(seconds=wait + 1), "429 Too Many Requests")
+            return False
+        # Timeouts, connection faults, 5xx (NetworkError) and anything unforeseen: try again.
+        wait = backoff_seconds(max(attempts.get(i, 0) for i in ids), base=self.retry_base)
+        log.warning(
+            "chat %s: sending failed (%s: %s); retrying in %.0fs",
+            chat_id,
+            exc.__class__.__name__,
+            exc,
+            wait,
+        )
+        self.store.defer(
+            ids, now_utc() + timedelta(seconds=wait), f"{exc.__class__.__name__}: {exc}"
+        )
+        return False
+
+    def _chat_gone(self, chat_id: int, reason: str) -> None:
+        log.warning(
+            "chat %s is unreachable (%s): alerts stop until someone writes to the bot there; "
+            "subscriptions kept",
+            chat_id,
+            reason,
+        )
+        self.store.set_active(chat_id, False)
+        pending = [d.id for d in self.store.pending_for_chat(chat_id, limit=100_000)]
+        self.store.mark_dropped(pending, f"chat inactive: {reason}")

@@ -20,7 +20,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -324,10 +324,7 @@ class Sender:
         limiter = getattr(self.bot, "rate_limiter", None)
         if not isinstance(limiter, FloodLimiter) or limiter.has_sent:
             return
-        row = self.store.db.execute(
-            "SELECT max(sent_at) FROM deliveries WHERE status = 'sent'"
-        ).fetchone()
-        last = datetime.fromisoformat(row[0]) if row and row[0] else None
+        last = self.store.last_sent_at()
         # sent_at has whole seconds: "within 3 s" covers anything in the last two.
         if last is not None and now_utc() - last < timedelta(seconds=3):
             log.info("messages went out moments ago (a restart?): first send in one second")

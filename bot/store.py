@@ -180,6 +180,7 @@ class IngestResult:
     seen: int
     new: tuple[StoredPosting, ...]
     baseline: bool
+    # Rows written to the outbox (pending, and those the per-cycle cap held back).
     deliveries: int = 0
 
 
@@ -486,6 +487,13 @@ class Store:
             )
             for row in cursor.fetchall()
         ]
+
+    def last_sent_at(self) -> datetime | None:
+        """When Telegram last accepted an alert (whole seconds)."""
+        row = self.db.execute(
+            "SELECT max(sent_at) FROM deliveries WHERE status = 'sent'"
+        ).fetchone()
+        return _from_iso(row[0]) if row else None
 
     def pending_count(self) -> int:
         row = self.db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()

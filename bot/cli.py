@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "once":
             return _once(settings)
         return _run(settings)
+    except ConfigError as exc:  # found only once running, e.g. Telegram rejecting the token
+        log.error("%s", exc)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
 

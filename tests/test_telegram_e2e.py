@@ -7,6 +7,9 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from bot.config import parse_settings
 from bot.daemon import run_daemon
 from tests.conftest import ROOT
@@ -76,3 +79,19 @@ async def _wait_for_baseline(db: Path, timeout: float = 20) -> None:
                 conn.close()
         await asyncio.sleep(0.1)
     raise AssertionError("the start-up scrape did not store the seeds")
+
+
+def test_a_rejected_token_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeTelegram(rate_limits=None) as tg:
+        config = tmp_path / "j.toml"
+        config.write_text(
+            f'[telegram]\napi_url = "{tg.url}"\n[storage]\npath = "{tmp_path / "db.sqlite"}"\n'
+        )
+        wrong = "987654321:" + "x" * 35
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", wrong)
+        assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in err
+    assert "Traceback" not in err and wrong not in err

@@ -10,10 +10,15 @@ only the branches whose keys it has, by set intersection. At the end of a path:
 - a query that is exactly those keys matches: its subscriptions are appended in one
   `list.extend` of a tuple kept per node;
 - one that also excludes keys is appended the same way unless the document has one of them;
+  the node keeps those queries grouped by what they exclude, so a document with an excluded
+  key gets the slices between the spans that key vetoes (in a batch: once for all such
+  documents);
 - an OR's conjunctions are first made exclusive, when extra exclusions can say so (`a OR b` →
   `a`, `b -a`), so that no query is reached twice;
 - anything else (a phrase's word order, a NOT over a group, an OR too big to expand) is
-  checked there with the query's compiled closure, once per document.
+  checked there with the query's compiled closure, once per document; closures are shared by
+  equal conditions and evaluated once per document (a phrase is the rest of many queries), a
+  phrase of any field as the phrase in each field that has its words.
 
 `match_many` walks the trie once for a whole batch, carrying the set of documents at each node.
 Which key is rarest comes from `TermStats` built from sample documents (say, the stored
@@ -24,12 +29,25 @@ results are exactly those of the naive loop over every subscription (`naive_matc
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import NamedTuple
 
-from bot.query import PREFIXES, And, Document, Matcher, Node, Not, Or, Query, Term, compile_node
+from bot.query import (
+    FIELDS,
+    PREFIXES,
+    And,
+    Document,
+    Matcher,
+    Node,
+    Not,
+    Or,
+    Query,
+    Term,
+    compile_node,
+)
 from bot.query import term_key as _key
 
 # Without statistics: a rough share of postings containing a word, by field.
@@ -39,7 +57,6 @@ _PREFIX_GUESS = 4.0  # a prefix stands for several words
 MAX_CONJUNCTIONS = 16
 _HEAD = 2  # prefixes are bucketed by their first letters; parse_query wants at least 2
 _MEMO_WORDS = 200_000  # words remembered per field by the prefix lookup
-_NONE: frozenset[int] = frozenset()
 
 
 class Match(NamedTuple):
@@ -101,8 +118,9 @@ class _Check(NamedTuple):
 
     group: _Group
     excluded: frozenset[str]
-    rest: Matcher
+    rest: Matcher  # shared by every check of the same node: evaluated once per document
     dedupe: bool  # the query is filed more than once (an OR): count it once
+    source: Node | None = None  # what `rest` evaluates (None: the whole query, or nothing)
 
 
 class _Filing(NamedTuple):
@@ -120,6 +138,8 @@ class _Node:
         "children",
         "direct",
         "direct_tuple",
+        "excluded",
+        "spans",
         "veto",
         "veto_keys",
         "vetoable",
@@ -130,42 +150,71 @@ class _Node:
         self.children: dict[str, _Node] = {}
         self.direct: dict[int, Match] = {}  # queries that are exactly these keys
         self.vetoable: dict[int, Match] = {}  # these keys, and none of some others:
+        self.excluded: dict[int, frozenset[str]] = {}  # sub_id -> the keys it excludes
         self.veto: dict[str, set[int]] = {}  # an excluded key -> the sub_ids it vetoes
         self.veto_keys: frozenset[str] = frozenset()
         # the matches as tuples, rebuilt when they change: appended 3x faster than dict values
         self.direct_tuple: tuple[Match, ...] | None = ()
         self.vetoable_tuple: tuple[Match, ...] | None = ()
         self.checks: list[_Check] = []
+        # vetoable_tuple holds the matches grouped by what they exclude, one span per group;
+        # an excluded key -> the (start, end) spans it vetoes, in order
+        self.spans: dict[str, tuple[tuple[int, int], ...]] = {}
 
     def empty(self) -> bool:
         return not (self.children or self.direct or self.vetoable or self.checks)
 
     def direct_matches(self) -> tuple[Match, ...]:
         if self.direct_tuple is None:
-            self.direct_tuple = _fresh(self.direct)
+            self.direct_tuple = _fresh(self.direct.values())
         return self.direct_tuple
 
     def vetoable_matches(self) -> tuple[Match, ...]:
         if self.vetoable_tuple is None:
-            self.vetoable_tuple = _fresh(self.vetoable)
+            groups: dict[frozenset[str], list[Match]] = {}
+            for sub_id, match in self.vetoable.items():
+                groups.setdefault(self.excluded[sub_id], []).append(match)
+            ordered: list[Match] = []
+            spans: dict[str, list[tuple[int, int]]] = {}
+            for excluded, matches in groups.items():
+                span = (len(ordered), len(ordered) + len(matches))
+                for key in excluded:
+                    spans.setdefault(key, []).append(span)
+                ordered.extend(matches)
+            self.vetoable_tuple = _fresh(ordered)
+            self.spans = {key: tuple(found) for key, found in spans.items()}
         return self.vetoable_tuple
 
-    def unvetoed(self, present: Iterable[str]) -> list[Match]:
-        """The vetoable matches none of the `present` excluded keys vetoes."""
-        vetoed = set().union(*(self.veto[key] for key in present))
-        return [m for m in self.vetoable_matches() if m.sub_id not in vetoed]
+    def add_unvetoed(self, found: list[Match], present: frozenset[str]) -> None:
+        """Append the vetoable matches none of the `present` excluded keys vetoes: the slices
+        between the vetoed spans."""
+        matches = self.vetoable_matches()
+        if len(present) == 1:
+            (key,) = present
+            vetoed: Iterable[tuple[int, int]] = self.spans[key]
+        else:
+            vetoed = sorted({span for key in present for span in self.spans[key]})
+        start = 0
+        for begin, end in vetoed:
+            if begin > start:
+                found.extend(matches[start:begin])
+            start = end
+        if start < len(matches):
+            found.extend(matches[start:] if start else matches)
 
 
 class _Prefixes:
     """The prefixes in use for one field ("" = any), and which words start with them."""
 
-    __slots__ = ("buckets", "memo", "misses", "used")
+    __slots__ = ("buckets", "field", "hits", "memo", "misses", "used")
 
-    def __init__(self) -> None:
+    def __init__(self, field: str) -> None:
+        self.field = field
         self.used: set[str] = set()
         self.buckets: dict[str, tuple[int, ...]] = {}  # first letters -> prefix lengths
-        self.memo: dict[str, tuple[str, ...]] = {}  # word -> the prefixes it starts with
+        self.memo: dict[str, tuple[str, ...]] = {}  # word -> the keys of its prefixes (`eng*`)
         self.misses: set[str] = set()  # words starting with none of them
+        self.hits: set[str] = set()  # the memo's words, as a set: intersected in C
 
     def change(self, prefix: str, used: bool) -> None:
         if used:
@@ -178,25 +227,31 @@ class _Prefixes:
         self.buckets = {head: tuple(sorted(sizes)) for head, sizes in lengths.items()}
         self.memo.clear()
         self.misses.clear()
+        self.hits.clear()
 
     def present(self, words: frozenset[str]) -> set[str]:
-        """The prefixes some of the words start with."""
-        found: set[str] = set()
-        memo, used = self.memo, self.used
-        for word in words - self.misses if self.misses else words:
-            hit = memo.get(word)
-            if hit is None:
-                sizes = self.buckets.get(word[:_HEAD], ())
-                hit = tuple(word[:n] for n in sizes if n <= len(word) and word[:n] in used)
-                if len(memo) + len(self.misses) > _MEMO_WORDS:
-                    memo.clear()
-                    self.misses.clear()
-                if not hit:
-                    self.misses.add(word)
-                    continue
-                memo[word] = hit
-            found.update(hit)
-        return found
+        """The prefix keys (`eng*`, `title:eng*`) of the prefixes some of the words start with."""
+        memo, used, name = self.memo, self.used, self.field
+        new = words.difference(memo)  # in C, as are the intersection and union below
+        if new and self.misses:
+            new -= self.misses
+        if new:
+            if len(memo) + len(self.misses) + len(new) > _MEMO_WORDS:
+                memo.clear()
+                self.misses.clear()
+                self.hits.clear()
+            buckets, misses = self.buckets, self.misses
+            for word in new:
+                sizes = buckets.get(word[:_HEAD])
+                if sizes is not None:
+                    hit = [word[:n] for n in sizes if n <= len(word)]
+                    hit = [_key(p + "*", name) for p in hit if p in used]
+                    if hit:
+                        memo[word] = tuple(hit)
+                        self.hits.add(word)
+                        continue
+                misses.add(word)
+        return set().union(*map(memo.__getitem__, words & self.hits))
 
 
 class MatchIndex:
@@ -212,6 +267,7 @@ class MatchIndex:
         self._universe: Counter[str] = Counter()  # keys on trie paths or vetoing
         self._prefixes: dict[str, _Prefixes] = {}  # field ("" = any) -> prefixes in use
         self._unanchored: dict[_Group, None] = {}
+        self._matchers: dict[Node, tuple[Matcher, int]] = {}  # node -> its closure, users
         for sub_id, chat_id, query in items:
             self.add(sub_id, chat_id, query)
         self._seal(self._root)
@@ -257,6 +313,7 @@ class MatchIndex:
                 node.direct_tuple = None
             elif filing.kind == "vetoable":
                 node.vetoable[sub_id] = match
+                node.excluded[sub_id] = filing.excluded
                 node.vetoable_tuple = None
                 for key in filing.excluded:
                     if key not in node.veto:
@@ -278,6 +335,7 @@ class MatchIndex:
                 node.direct_tuple = None
             elif filing.kind == "vetoable":
                 del node.vetoable[sub_id]
+                del node.excluded[sub_id]
                 node.vetoable_tuple = None
                 for key in filing.excluded:
                     node.veto[key].discard(sub_id)
@@ -292,11 +350,11 @@ class MatchIndex:
 
     def keys(self, doc: Document) -> frozenset[str]:
         """The document's keys, with the prefix keys (`eng*`) of the prefixes in use."""
-        extra: list[str] = []
-        for name, prefixes in self._prefixes.items():
-            words = doc.fields[name] if name else doc.words
-            extra.extend(_key(p + "*", name) for p in prefixes.present(words))
-        return doc.keys.union(extra) if extra else doc.keys
+        extra = [
+            prefixes.present(doc.fields[name] if name else doc.words)
+            for name, prefixes in self._prefixes.items()
+        ]
+        return doc.keys.union(*extra) if extra else doc.keys
 
     def match(self, doc: Document) -> list[Match]:
         """The subscriptions whose query matches the document, in no particular order."""
@@ -317,7 +375,7 @@ class MatchIndex:
                     if node.veto_keys.isdisjoint(keys):
                         found.extend(node.vetoable_matches())
                     else:
-                        found.extend(node.unvetoed(node.veto_keys.intersection(keys)))
+                        node.add_unvetoed(found, node.veto_keys.intersection(keys))
                 if node.checks:
                     checks.extend(node.checks)
                 if node.children:
@@ -334,13 +392,14 @@ class MatchIndex:
         if len(batch) < 8:
             return [self.match(doc) for doc in batch]
         all_keys = [self.keys(doc) for doc in batch]
-        having: dict[str, set[int]] = {}  # key -> the documents that have it
-        universe = self._universe.keys()
+        collect: defaultdict[str, set[int]] = defaultdict(set)  # key -> the documents with it
+        universe = frozenset(self._universe)
         for i, keys in enumerate(all_keys):
-            for key in universe & keys:
-                having.setdefault(key, set()).add(i)
+            _run(map(set.add, map(collect.__getitem__, keys & universe), repeat(i)))
+        having = dict(collect)
         found: list[list[Match]] = [[] for _ in batch]
         checks: list[list[_Check]] = [[] for _ in batch]
+        extend = list.extend
         stack: list[tuple[_Node, set[int] | None]] = [(self._root, None)]
         while stack:
             parent, here = stack.pop()
@@ -351,22 +410,37 @@ class MatchIndex:
                 if not docs_here:
                     continue
                 if node.direct:
-                    matches = node.direct_matches()
-                    for i in docs_here:
-                        found[i].extend(matches)
+                    _run(
+                        map(
+                            extend, map(found.__getitem__, docs_here), repeat(node.direct_matches())
+                        )
+                    )
                 if node.vetoable:
-                    matches = node.vetoable_matches()
                     spoilt: set[int] = set()  # documents with a key some query excludes
+                    twice: set[int] = set()  # ... with several such keys
+                    by_key: list[tuple[str, set[int]]] = []
                     for excluded in node.veto_keys:
                         if excluded in having:
-                            spoilt |= docs_here & having[excluded]
-                    for i in docs_here - spoilt if spoilt else docs_here:
-                        found[i].extend(matches)
-                    for i in spoilt:
-                        found[i].extend(node.unvetoed(node.veto_keys.intersection(all_keys[i])))
+                            hit = docs_here & having[excluded]
+                            if hit:
+                                if not spoilt.isdisjoint(hit):
+                                    twice |= spoilt & hit
+                                spoilt |= hit
+                                by_key.append((excluded, hit))
+                    clean = docs_here - spoilt if spoilt else docs_here
+                    matches = node.vetoable_matches()
+                    _run(map(extend, map(found.__getitem__, clean), repeat(matches)))
+                    for excluded, hit in by_key:  # the same matches for all these documents
+                        if twice:
+                            hit -= twice
+                        if hit:
+                            left: list[Match] = []
+                            node.add_unvetoed(left, frozenset((excluded,)))
+                            _run(map(extend, map(found.__getitem__, hit), repeat(left)))
+                    for i in twice:
+                        node.add_unvetoed(found[i], node.veto_keys.intersection(all_keys[i]))
                 if node.checks:
-                    for i in docs_here:
-                        checks[i].extend(node.checks)
+                    _run(map(extend, map(checks.__getitem__, docs_here), repeat(node.checks)))
                 if node.children:
                     stack.append((node, docs_here))
         return [self._finish(doc, all_keys[i], found[i], checks[i]) for i, doc in enumerate(batch)]
@@ -386,10 +460,16 @@ class MatchIndex:
         """The closures: the part of matching done per document."""
         if checks:
             passed: set[_Group] = set()
-            for group, excluded, rest, dedupe in checks:
+            known: dict[Matcher, bool] = {}  # a phrase is often the rest of several queries
+            for group, excluded, rest, dedupe, _ in checks:
                 if dedupe and group in passed:
                     continue
-                if (not excluded or excluded.isdisjoint(keys)) and rest(doc):
+                if excluded and not excluded.isdisjoint(keys):
+                    continue
+                ok = known.get(rest)
+                if ok is None:
+                    ok = known[rest] = rest(doc)
+                if ok:
                     if dedupe:
                         passed.add(group)
                     else:
@@ -421,8 +501,9 @@ class MatchIndex:
         dedupe = len(conjunctions) > 1
         for c in conjunctions:
             path = tuple(sorted(c.required, key=self._rarity))
-            rest = compile_node(_all(c.rest)) if c.rest else _always
-            check = _Check(group, c.excluded, rest, dedupe)
+            source = _per_field(_all(c.rest)) if c.rest else None
+            rest = self._matcher(source, 1) if source is not None else _always
+            check = _Check(group, c.excluded, rest, dedupe, source)
             self._node(path, create=True).checks.append(check)
             for key in c.excluded:  # so that prefix keys among them are computed
                 self._use(key, 1)
@@ -443,10 +524,22 @@ class MatchIndex:
         self._unanchored.pop(group, None)
         for filing in group.filed:
             if filing.kind == "check":
-                self._node(filing.path).checks.remove(_only(filing.check))
+                check = _only(filing.check)
+                self._node(filing.path).checks.remove(check)
+                if check.source is not None:
+                    self._matcher(check.source, -1)
                 for key in filing.excluded:
                     self._use(key, -1)
             self._prune(filing.path)
+
+    def _matcher(self, node: Node, delta: int) -> Matcher:
+        """The closure evaluating `node`, one per distinct node in use; counted in or out."""
+        matcher, users = self._matchers.get(node) or (compile_node(node), 0)
+        if users + delta > 0:
+            self._matchers[node] = (matcher, users + delta)
+        else:
+            del self._matchers[node]
+        return matcher
 
     def _rarity(self, key: str) -> tuple[float, str]:
         return self.stats.share(key), key
@@ -486,7 +579,7 @@ class MatchIndex:
         if key.endswith("*") and (count == 1 if delta > 0 else count == 0):
             name, colon, word = key.partition(":")
             name, word = (name, word) if colon else ("", key)
-            prefixes = self._prefixes.setdefault(name, _Prefixes())
+            prefixes = self._prefixes.setdefault(name, _Prefixes(name))
             prefixes.change(word[:-1], delta > 0)
             if not prefixes.used:
                 del self._prefixes[name]
@@ -497,9 +590,14 @@ def naive_match(subs: Iterable[tuple[int, int, Query]], doc: Document) -> list[M
     return sorted(Match(s, c) for s, c, q in subs if q.matches(doc))
 
 
-def _fresh(matches: dict[int, Match]) -> tuple[Match, ...]:
+def _fresh(matches: Iterable[Match]) -> tuple[Match, ...]:
     """Copies allocated side by side: appending them touches a few cache lines, not many."""
-    return tuple(Match(m.sub_id, m.chat_id) for m in matches.values())
+    return tuple(Match(m.sub_id, m.chat_id) for m in matches)
+
+
+def _run(calls: Iterator[object]) -> None:
+    """Make the calls of a `map`: a loop in C, for the hot loops over a batch's documents."""
+    deque(calls, maxlen=0)
 
 
 def _always(doc: Document) -> bool:
@@ -581,6 +679,22 @@ def _expand(node: Node) -> list[_Conjunction]:
             for b in expanded
         ]
     return partials
+
+
+def _per_field(node: Node) -> Node:
+    """The same condition with each phrase of any field as an OR of the phrase in each field.
+
+    Equivalent (a phrase matches when its words are consecutive in one field), and cheaper:
+    `Document.has_phrase` first checks that the field has the words, so most fields are
+    skipped without building their word pairs, and no pairs are built for all fields at once.
+    """
+    if isinstance(node, Term):
+        if node.field is not None or node.prefix or len(node.words) < 2:
+            return node
+        return Or(tuple(Term(node.words, name) for name in FIELDS))
+    if isinstance(node, Not):
+        return Not(_per_field(node.child))
+    return type(node)(tuple(_per_field(child) for child in node.children))
 
 
 def _all(nodes: tuple[Node, ...]) -> Node:

@@ -24,7 +24,6 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Protocol, TypeAlias
 
 from bot.errors import QueryError
@@ -124,6 +123,8 @@ class Document:
     """Each field's words in order, for phrases; tags are separated by an empty word."""
     keys: frozenset[str]
     """`words` plus `field:word` for each prefixable field: what MatchIndex looks up."""
+    dotted: frozenset[str] = frozenset()
+    """The fields with a dotted token (`node.js`), where a phrase may hide inside one."""
     _cache: dict[tuple[str, str | None], object] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -157,7 +158,10 @@ class Document:
             fields["location"] = fields["location"] | {"remote"}
         words = frozenset().union(*fields.values())
         keys = words.union([term_key(w, name) for name in PREFIXES for w in fields[name]])
-        return cls(words, fields, sequences, keys)
+        dotted = frozenset(
+            name for name, seq in sequences.items() if any("." in t[1:] for t in seq)
+        )
+        return cls(words, fields, sequences, keys, dotted)
 
     @classmethod
     def from_posting(cls, posting: PostingLike) -> Document:
@@ -184,29 +188,16 @@ class Document:
 
     def has_phrase(self, words: Sequence[str], field: str | None = None) -> bool:
         """Whether `words` occur consecutively in the field (in one field when None)."""
-        if not (self.words if field is None else self.fields[field]).issuperset(words):
-            return False
-        names = FIELDS if field is None else (field,)
-        if all(f"{a} {b}" in self._pairs(field) for a, b in pairwise(words)):
-            if len(words) == 2:
+        for name in FIELDS if field is None else (field,):
+            # Most fields lack one of the words: a set test rules them out before any scan.
+            if not self.fields[name].issuperset(words):
+                continue
+            if self._scan(self.sequences[name], words):
                 return True
-            if any(self._scan(self.sequences[name], words) for name in names):
+            # a phrase word may be part of a dotted token (`vue developer` in `Vue.js developer`)
+            if name in self.dotted and self._dotted_phrase(name, words):
                 return True
-        # a phrase word may be part of a dotted token (`vue developer` in `Vue.js developer`)
-        return any(self._dotted_phrase(name, words) for name in names)
-
-    def _pairs(self, field: str | None) -> frozenset[str]:
-        """Adjacent words (`site reliability`) of the field, or of each field when None."""
-        key = ("pairs", field)
-        pairs = self._cache.get(key)
-        if pairs is None:
-            if field is None:
-                pairs = frozenset().union(*(self._pairs(name) for name in FIELDS))
-            else:
-                pairs = frozenset(map(" ".join, pairwise(self.sequences[field])))
-            self._cache[key] = pairs
-        assert isinstance(pairs, frozenset)
-        return pairs
+        return False
 
     @staticmethod
     def _scan(sequence: tuple[str, ...], words: Sequence[str]) -> bool:

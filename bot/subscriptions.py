@@ -88,10 +88,11 @@ class Subscriptions:
     def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
         """The deliveries new postings cause: one per (chat, posting), capped per chat."""
         per_chat: dict[int, list[PendingDelivery]] = defaultdict(list)
-        for posting in postings:
-            doc = Document.from_posting(posting)
+        docs = [Document.from_posting(posting) for posting in postings]
+        # One walk of the index for the whole scrape.
+        for posting, doc, matches in zip(postings, docs, self.index.match_many(docs), strict=True):
             hits: dict[int, list[int]] = defaultdict(list)
-            for sub_id, chat_id in self.index.match(doc):
+            for sub_id, chat_id in matches:
                 hits[chat_id].append(sub_id)
             for chat_id, sub_ids in hits.items():
                 terms: list[str] = []

@@ -205,3 +205,66 @@ def test_prefix_and_field_keys() -> None:
 def test_tokenize_is_what_documents_use() -> None:
     doc = _doc("C++ / Node.js")
     assert set(tokenize("C++ / Node.js")) <= doc.fields["title"]
+
+
+def test_phrases_are_checked_field_by_field_like_the_naive_loop() -> None:
+    """A phrase of any field is checked as the phrase in each field: same answers, including
+    dotted names, phrases spanning two fields or two tags, and longer phrases."""
+    texts = [
+        '"vue developer"',
+        '"node js"',
+        '"senior vue developer" -php',
+        '"rust backend"',
+        '"backend rust"',
+        '"lead rust engineer"',
+        'title:"rust engineer"',
+        '"berlin remote" OR "engineer berlin"',
+        'NOT "rust engineer" backend',
+    ]
+    subs = [(i, i, parse_query(t)) for i, t in enumerate(texts, start=1)]
+    docs = [
+        _doc("Senior Vue.js Developer", "Node.js and PHP"),
+        _doc("Rust", "Backend work", tags=("rust", "backend")),
+        _doc("Lead Rust Engineer", company="Backend Rust GmbH", location="Berlin"),
+        _doc("Engineer", location="Berlin, remote", tags=("rust engineer",)),
+        _doc("Backend", "We use rust. Engineer wanted.", tags=("lead", "rust engineer")),
+        _doc("Senior Vue developer", "node js"),
+        _doc("node.js backend", "Rust engineer needed"),
+        _doc("Rust backend engineer", "lead rust engineer", remote=True),
+    ]
+    index = MatchIndex(subs)
+    for doc in docs:
+        assert sorted(index.match(doc)) == naive_match(subs, doc)
+    for doc, found in zip(docs, index.match_many(docs), strict=True):
+        assert sorted(found) == naive_match(subs, doc)
+
+
+def test_exclusions_at_one_node_in_a_batch() -> None:
+    """Queries sharing a trie node with different exclusions (one, several, via an OR): each
+    document gets exactly the unvetoed ones, alone and in a batch."""
+    texts = [
+        "rust",
+        "rust -php",
+        "rust -php",
+        "rust -java",
+        "rust -php -java",
+        "rust -go",
+        "rust OR golang",
+        "(rust OR golang) -intern",
+        "rust -title:senior",
+        "rust -sen*",
+    ]
+    subs = [(i, 100 + i % 3, parse_query(t)) for i, t in enumerate(texts, start=1)]
+    words = ["php", "java", "go", "intern", "golang", "senior", "sensor"]
+    rng = random.Random(SEED + 2)
+    docs = [_doc("Rust " + " ".join(rng.sample(words, rng.randint(0, 3)))) for _ in range(40)]
+    docs += [_doc("Senior", "rust"), _doc("Golang intern"), _doc("Rust", tags=("php", "go"))]
+    index = MatchIndex(subs)
+    for doc, found in zip(docs, index.match_many(docs), strict=True):
+        assert sorted(found) == naive_match(subs, doc)
+        assert sorted(index.match(doc)) == naive_match(subs, doc)
+    index.remove(2)
+    index.add(11, 5, parse_query("rust -php -go"))
+    subs = [s for s in subs if s[0] != 2] + [(11, 5, parse_query("rust -php -go"))]
+    for doc, found in zip(docs, index.match_many(docs), strict=True):
+        assert sorted(found) == naive_match(subs, doc)

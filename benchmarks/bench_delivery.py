@@ -36,6 +36,7 @@ from bot.deliver import FloodLimiter, Limits, Sender  # noqa: E402
 from bot.models import Posting  # noqa: E402
 from bot.sources.markdown import read_folder  # noqa: E402
 from bot.store import PendingDelivery, Store  # noqa: E402
+from bot.telegram.format import MAX_BUTTONS  # noqa: E402
 from tests.fake_telegram import FakeTelegram, RateLimits  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "remotewlb"
@@ -138,7 +139,8 @@ async def one_chat(count: int) -> None:
     floor = -(-sum(lengths) // 4096)
     print(f"(b) {count} alerts to one private chat")
     print(f"    messages:      {len(sent)} (listing {listed} postings; text lengths {lengths})")
-    print(f"    at least {floor} messages by total length, {-(-count // 20)} by the 20-button cap")
+    by_buttons = -(-count // MAX_BUTTONS)
+    print(f"    at least {floor} messages by length, {by_buttons} by the {MAX_BUTTONS}-button cap")
     print(f"    seconds:       {sent[-1].at - sent[0].at:.2f} first→last, wall {wall:.2f}")
     if gaps:
         print(f"    spacing:       min {min(gaps):.2f} s, mean {sum(gaps) / len(gaps):.2f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,23 @@ def load_json(text: str) -> Any:
         ) from None
     except ValueError as exc:  # e.g. a body of nothing but a BOM
         raise ParseError(f"invalid JSON: {exc}") from None
+
+
+def load_xml(text: str, what: str) -> ET.Element:
+    """The root of an XML document already decoded to text; ParseError names `what` failed.
+
+    Entity declarations are refused outright: a job board has no use for them, an attacker does.
+    """
+    # ElementTree wants the declared encoding gone once the text is already decoded.
+    body = text.lstrip("\ufeff \t\r\n")
+    if body.startswith("<?xml"):
+        body = body[body.find("?>") + 2 :]
+    if "<!ENTITY" in body[:4096]:
+        raise ParseError(f"the {what} declares XML entities; refusing to expand them")
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ParseError(f"invalid XML in the {what} ({exc})") from None
 
 
 def expect_list(data: Any, what: str, key: str | None = None) -> list[Any]:

@@ -14,7 +14,6 @@ import html as htmllib
 import io
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -87,15 +86,7 @@ def sitemap_text(result: FetchResult) -> str:
 
 def parse_sitemap(text: str) -> Sitemap:
     """A sitemap index or urlset; ParseError for anything else."""
-    body = text.lstrip("\ufeff \t\r\n")
-    if body.startswith("<?xml"):
-        body = body[body.find("?>") + 2 :]
-    if "<!ENTITY" in body[:4096]:
-        raise ParseError("the sitemap declares XML entities; refusing to expand them")
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise ParseError(f"invalid sitemap XML ({exc})") from None
+    root = common.load_xml(text, "sitemap")
     tag = _SITEMAP_NS.sub("", root.tag)
     if tag not in ("sitemapindex", "urlset"):
         raise ParseError(f"not a sitemap (root element <{tag}>)")

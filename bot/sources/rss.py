@@ -30,16 +30,7 @@ def parse_feed(
     text: str, *, company: str = "", company_in_title: bool = False, remote: bool = False
 ) -> list[Posting]:
     """Postings from an RSS 2.0 or Atom document."""
-    # ElementTree wants the declared encoding gone once the text is already decoded.
-    body = text.lstrip("\ufeff \t\r\n")
-    if body.startswith("<?xml"):
-        body = body[body.find("?>") + 2 :]
-    if "<!ENTITY" in body[:4096]:
-        raise ParseError("the feed declares XML entities; refusing to expand them")
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise ParseError(f"invalid XML ({exc})") from None
+    root = common.load_xml(text, "feed")
     if root.tag == f"{ATOM}feed":
         return [
             p

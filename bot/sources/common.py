@@ -99,7 +99,7 @@ def load_xml(text: str, what: str) -> ET.Element:
     try:
         return ET.fromstring(body)
     except ET.ParseError as exc:
-        raise ParseError(f"invalid XML in the {what} ({exc})") from None
+        raise ParseError(f"invalid {what} (invalid XML: {exc})") from None
 
 
 def expect_list(data: Any, what: str, key: str | None = None) -> list[Any]:

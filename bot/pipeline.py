@@ -5,6 +5,7 @@ A failing source is recorded and logged in one line; it never stops or delays th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -111,8 +112,6 @@ class Pipeline:
 
     async def run_all(self, sources: Sequence[SourceSettings]) -> list[SourceOutcome]:
         """Run every source concurrently (the fetcher keeps per-host politeness)."""
-        import asyncio
-
         return list(await asyncio.gather(*(self.run(source) for source in sources)))
 
 

@@ -1,6 +1,9 @@
 """SQLite storage through sqlite-utils: postings (deduped by canonical URL), source health,
 HTTP validators, chats, subscriptions and the delivery outbox.
 
+A single statement commits by itself (sqlite-utils' `execute`); several that must land
+together run in `db.atomic()`.
+
 The schema is a list of sqlite-utils migrations applied at start-up. Every SQL statement is
 parameterised. One write transaction per scrape: postings and their pending deliveries land
 together or not at all.
@@ -367,7 +370,6 @@ class Store:
             "last_new = excluded.last_new",
             [source, stamp, stamp, count, new],
         )
-        self.db.conn.commit()
 
     def record_failure(self, source: str, error: str, *, now: datetime | None = None) -> int:
         """A run that failed; returns the number of consecutive failures so far."""
@@ -380,7 +382,6 @@ class Store:
             "consecutive_failures = sources.consecutive_failures + 1",
             [source, stamp, error[:500], stamp],
         )
-        self.db.conn.commit()
         return self.health(source).consecutive_failures  # type: ignore[union-attr]
 
     def health(self, source: str) -> SourceHealth | None:
@@ -421,7 +422,6 @@ class Store:
                 "last_modified = excluded.last_modified, updated_at = excluded.updated_at",
                 [url, etag, last_modified, _iso(now_utc())],
             )
-        self.db.conn.commit()
 
     # -- outbox -----------------------------------------------------------------------------
 
@@ -444,12 +444,14 @@ class Store:
         if not rows:
             return 0
         before = self.db.conn.total_changes
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_ids, terms, "
-            "status, created_at, attempts, next_attempt_at, overflow) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            rows,
-        )
+        # Part of the scrape's transaction inside ingest; its own transaction when alone.
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_ids, terms, "
+                "status, created_at, attempts, next_attempt_at, overflow) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                rows,
+            )
         return self.db.conn.total_changes - before
 
     def due_chats(self, *, now: datetime | None = None, limit: int = 1000) -> list[int]:
@@ -515,14 +517,12 @@ class Store:
             [_iso(until), error[:500]],
             ids,
         )
-        self.db.conn.commit()
 
     def _set_status(
         self, ids: Sequence[int], status: str, assignment: str, values: list[Any]
     ) -> None:
         sql = f"UPDATE deliveries SET status = ?, {assignment} WHERE id IN ({{marks}})"  # noqa: S608
         self._in(sql, [status, *values], ids)
-        self.db.conn.commit()
 
     # -- chats and subscriptions ------------------------------------------------------------
 
@@ -537,7 +537,6 @@ class Store:
             "title = excluded.title, active = 1, updated_at = excluded.updated_at",
             [chat_id, type, title[:200], stamp, stamp],
         )
-        self.db.conn.commit()
         chat = self.get_chat(chat_id)
         assert chat is not None
         return chat
@@ -558,11 +557,9 @@ class Store:
 
     def set_paused(self, chat_id: int, paused: bool) -> None:
         self.db.execute("UPDATE chats SET paused = ? WHERE id = ?", [int(paused), chat_id])
-        self.db.conn.commit()
 
     def set_active(self, chat_id: int, active: bool) -> None:
         self.db.execute("UPDATE chats SET active = ? WHERE id = ?", [int(active), chat_id])
-        self.db.conn.commit()
 
     def migrate_chat(self, old_id: int, new_id: int, *, now: datetime | None = None) -> None:
         """A group became a supergroup: its subscriptions and pending alerts move to `new_id`."""
@@ -598,7 +595,6 @@ class Store:
             "INSERT INTO subscriptions (chat_id, query, created_at) VALUES (?, ?, ?)",
             [chat_id, query, _iso(created)],
         )
-        self.db.conn.commit()
         assert cursor.lastrowid is not None
         return Subscription(cursor.lastrowid, chat_id, query, _from_iso(_iso(created)) or created)
 
@@ -630,7 +626,6 @@ class Store:
         self._in(
             "DELETE FROM subscriptions WHERE chat_id = ? AND id IN ({marks})", [chat_id], doomed
         )
-        self.db.conn.commit()
         return doomed
 
     def source_health(self) -> list[SourceHealth]:

@@ -84,6 +84,8 @@ def test_new_postings_after_baseline_reach_the_matcher_in_the_same_transaction(
     assert seen == [posting(2).id] and result.deliveries == 1
     # the unique (chat, posting) constraint: queuing the same alert again adds nothing
     assert store.enqueue([PendingDelivery(chat_id=5, posting_id=posting(2).id)]) == 0
+    # regression: a lone enqueue once left its implicit transaction open
+    assert not store.db.conn.in_transaction
 
 
 def test_a_failing_matcher_rolls_the_whole_scrape_back(store: Store) -> None:

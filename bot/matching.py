@@ -28,6 +28,7 @@ results are exactly those of the naive loop over every subscription (`naive_matc
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -206,15 +207,15 @@ class _Node:
 class _Prefixes:
     """The prefixes in use for one field ("" = any), and which words start with them."""
 
-    __slots__ = ("buckets", "field", "hits", "memo", "misses", "used")
+    __slots__ = ("buckets", "field", "hits", "memo", "used")
 
     def __init__(self, field: str) -> None:
         self.field = field
         self.used: set[str] = set()
         self.buckets: dict[str, tuple[int, ...]] = {}  # first letters -> prefix lengths
-        self.memo: dict[str, tuple[str, ...]] = {}  # word -> the keys of its prefixes (`eng*`)
-        self.misses: set[str] = set()  # words starting with none of them
-        self.hits: set[str] = set()  # the memo's words, as a set: intersected in C
+        # word -> the keys of its prefixes (`eng*`); () for a word starting with none of them
+        self.memo: dict[str, tuple[str, ...]] = {}
+        self.hits: set[str] = set()  # the memo's words with some, as a set: intersected in C
 
     def change(self, prefix: str, used: bool) -> None:
         if used:
@@ -226,32 +227,32 @@ class _Prefixes:
             lengths.setdefault(known[:_HEAD], set()).add(len(known))
         self.buckets = {head: tuple(sorted(sizes)) for head, sizes in lengths.items()}
         self.memo.clear()
-        self.misses.clear()
         self.hits.clear()
 
     def present(self, words: frozenset[str]) -> set[str]:
         """The prefix keys (`eng*`, `title:eng*`) of the prefixes some of the words start with."""
-        memo, used, name = self.memo, self.used, self.field
+        memo = self.memo
         new = words.difference(memo)  # in C, as are the intersection and union below
-        if new and self.misses:
-            new -= self.misses
         if new:
-            if len(memo) + len(self.misses) + len(new) > _MEMO_WORDS:
+            if len(memo) + len(new) > _MEMO_WORDS:
                 memo.clear()
-                self.misses.clear()
                 self.hits.clear()
-            buckets, misses = self.buckets, self.misses
+            buckets, used, name, hits = self.buckets, self.used, self.field, self.hits
             for word in new:
                 sizes = buckets.get(word[:_HEAD])
                 if sizes is not None:
-                    hit = [word[:n] for n in sizes if n <= len(word)]
-                    hit = [_key(p + "*", name) for p in hit if p in used]
+                    hit = tuple(
+                        _key(word[:n] + "*", name)
+                        for n in sizes
+                        if n <= len(word) and word[:n] in used
+                    )
                     if hit:
-                        memo[word] = tuple(hit)
-                        self.hits.add(word)
+                        memo[word] = hit
+                        hits.add(word)
                         continue
-                misses.add(word)
-        return set().union(*map(memo.__getitem__, words & self.hits))
+                memo[word] = ()
+        found = words & self.hits
+        return set().union(*map(memo.__getitem__, found)) if found else set()
 
 
 class MatchIndex:
@@ -391,11 +392,32 @@ class MatchIndex:
         batch = list(docs)
         if len(batch) < 8:
             return [self.match(doc) for doc in batch]
-        all_keys = [self.keys(doc) for doc in batch]
-        collect: defaultdict[str, set[int]] = defaultdict(set)  # key -> the documents with it
+        # a batch allocates millions of objects, none of them cyclic garbage: without the
+        # cyclic GC's passes over them (restored after, if it was on)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._match_batch(batch)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _match_batch(self, batch: list[Document]) -> list[list[Match]]:
+        # `keys`, less the keys no query looks at (the prefix keys are all looked at)
         universe = frozenset(self._universe)
+        prefixes = list(self._prefixes.items())
+        all_keys: list[frozenset[str]] = []
+        for doc in batch:
+            keys = doc.keys & universe
+            if prefixes:
+                fields = doc.fields
+                keys = keys.union(
+                    *[p.present(fields[name] if name else doc.words) for name, p in prefixes]
+                )
+            all_keys.append(keys)
+        collect: defaultdict[str, set[int]] = defaultdict(set)  # key -> the documents with it
         for i, keys in enumerate(all_keys):
-            _run(map(set.add, map(collect.__getitem__, keys & universe), repeat(i)))
+            _run(map(set.add, map(collect.__getitem__, keys), repeat(i)))
         having = dict(collect)
         found: list[list[Match]] = [[] for _ in batch]
         checks: list[list[_Check]] = [[] for _ in batch]
@@ -437,8 +459,18 @@ class MatchIndex:
                             left: list[Match] = []
                             node.add_unvetoed(left, frozenset((excluded,)))
                             _run(map(extend, map(found.__getitem__, hit), repeat(left)))
-                    for i in twice:
-                        node.add_unvetoed(found[i], node.veto_keys.intersection(all_keys[i]))
+                    if twice:  # grouped by the excluded keys they have: often the same
+                        several: dict[frozenset[str], list[int]] = {}
+                        veto_keys = node.veto_keys
+                        for i in twice:
+                            several.setdefault(veto_keys.intersection(all_keys[i]), []).append(i)
+                        for present, ids in several.items():
+                            if len(ids) == 1:
+                                node.add_unvetoed(found[ids[0]], present)
+                            else:
+                                left = []
+                                node.add_unvetoed(left, present)
+                                _run(map(extend, map(found.__getitem__, ids), repeat(left)))
                 if node.checks:
                     _run(map(extend, map(checks.__getitem__, docs_here), repeat(node.checks)))
                 if node.children:
@@ -501,7 +533,7 @@ class MatchIndex:
         dedupe = len(conjunctions) > 1
         for c in conjunctions:
             path = tuple(sorted(c.required, key=self._rarity))
-            source = _per_field(_all(c.rest)) if c.rest else None
+            source = _all(c.rest) if c.rest else None
             rest = self._matcher(source, 1) if source is not None else _always
             check = _Check(group, c.excluded, rest, dedupe, source)
             self._node(path, create=True).checks.append(check)
@@ -534,7 +566,7 @@ class MatchIndex:
 
     def _matcher(self, node: Node, delta: int) -> Matcher:
         """The closure evaluating `node`, one per distinct node in use; counted in or out."""
-        matcher, users = self._matchers.get(node) or (compile_node(node), 0)
+        matcher, users = self._matchers.get(node) or (_compile(node), 0)
         if users + delta > 0:
             self._matchers[node] = (matcher, users + delta)
         else:
@@ -679,6 +711,14 @@ def _expand(node: Node) -> list[_Conjunction]:
             for b in expanded
         ]
     return partials
+
+
+def _compile(node: Node) -> Matcher:
+    """`compile_node` of the condition, with a phrase alone checked by one `has_phrase` call."""
+    if isinstance(node, Term) and len(node.words) > 1 and not node.prefix:
+        words, name, has_phrase = node.words, node.field, Document.has_phrase
+        return lambda doc: has_phrase(doc, words, name)
+    return compile_node(_per_field(node))
 
 
 def _per_field(node: Node) -> Node:

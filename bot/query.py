@@ -211,31 +211,39 @@ class Document:
         return False
 
     def _dotted_phrase(self, name: str, words: Sequence[str]) -> bool:
-        key = ("positions", name)
-        positions = self._cache.get(key)
-        if positions is None:
-            positions = self._cache[key] = _positions(self.sequences[name])
-        assert isinstance(positions, dict)
-        if not positions:  # no dotted token in the field
-            return False
-        starts: set[int] = positions.get(words[0], set())
-        for offset, word in enumerate(words[1:], start=1):
-            at: set[int] = positions.get(word, set())
-            starts = {s for s in starts if s + offset in at}
-        return bool(starts)
+        """Whether `words` occur consecutively with some of them standing for a dotted
+        token's variant (`vue` for `vue.js`); called once `_scan` found no plain occurrence,
+        so only the spans over a dotted token are tried."""
+        key = ("dotted", name)
+        dotted = self._cache.get(key)
+        sequence = self.sequences[name]
+        if dotted is None:
+            dotted = self._cache[key] = _dotted_variants(sequence)
+        assert isinstance(dotted, dict)
+        size = len(words)
+        tried: set[int] = set()
+        for position in dotted:
+            for start in range(
+                max(0, position - size + 1), min(position, len(sequence) - size) + 1
+            ):
+                if start in tried:
+                    continue
+                tried.add(start)
+                for offset, word in enumerate(words, start=start):
+                    if sequence[offset] != word and word not in dotted.get(offset, ()):
+                        break
+                else:
+                    return True
+        return False
 
 
-def _positions(sequence: Sequence[str]) -> dict[str, set[int]]:
-    """Where each token and dotted-token variant occurs; empty when no token is dotted."""
-    if not any("." in token[1:] for token in sequence):
-        return {}
-    found: dict[str, set[int]] = {}
-    for i, token in enumerate(sequence):
-        found.setdefault(token, set()).add(i)
-        if "." in token[1:]:
-            for variant in variants(token):
-                found.setdefault(variant, set()).add(i)
-    return found
+def _dotted_variants(sequence: Sequence[str]) -> dict[int, frozenset[str]]:
+    """The positions of the dotted tokens, and the words each stands for besides itself."""
+    return {
+        i: frozenset(variants(token))
+        for i, token in enumerate(sequence)
+        if "." in token and "." in token[1:]
+    }
 
 
 # --- the query tree -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from collections import Counter
 from itertools import pairwise
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.matching import MatchIndex, TermStats, naive_match
+from bot.matching import Match, MatchIndex, TermStats, naive_match
 from bot.query import And, Document, Not, Query, Term, parse_query, tokenize
 from bot.sources.markdown import read_folder
 
@@ -268,3 +269,38 @@ def test_exclusions_at_one_node_in_a_batch() -> None:
     subs = [s for s in subs if s[0] != 2] + [(11, 5, parse_query("rust -php -go"))]
     for doc, found in zip(docs, index.match_many(docs), strict=True):
         assert sorted(found) == naive_match(subs, doc)
+
+
+def test_phrases_through_dotted_names_at_any_position() -> None:
+    """A phrase word may stand for a dotted name's part at the start, middle or end of a field,
+    or for parts of two dotted names in a row."""
+    texts = ['"vue developer"', '"senior vue"', '"js node"', '"node js react"', '"asp net core"']
+    texts += ['"vue node"', '"js developer"', '"developer vue"', '"net core"']
+    subs = [(i, i, parse_query(t)) for i, t in enumerate(texts, start=1)]
+    docs = [
+        _doc("Vue.js developer"),
+        _doc("Senior Vue.js"),
+        _doc("Vue.js Node.js React"),
+        _doc("ASP.NET Core developer", "node.js react"),
+        _doc("Developer", tags=("vue.js", "node.js react")),
+        _doc("Developer vue", "vue developer node"),
+    ]
+    index = MatchIndex(subs)
+    batch = docs * 2  # a batch of 8 or more: walked as one
+    for doc, found in zip(batch, index.match_many(batch), strict=True):
+        assert sorted(found) == naive_match(subs, doc)
+        assert sorted(index.match(doc)) == naive_match(subs, doc)
+
+
+def test_match_many_restores_the_garbage_collector() -> None:
+    index = MatchIndex([(1, 1, parse_query("rust"))])
+    docs = [_doc("Rust")] * 10
+    assert gc.isenabled()
+    assert all(found == [Match(1, 1)] for found in index.match_many(docs))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        index.match_many(docs)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

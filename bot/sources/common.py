@@ -50,6 +50,18 @@ def reraise(exc: ParseError, source: SourceSettings, url: str) -> ParseError:
     return ParseError(exc.detail, source=source.name, url=exc.url or url)
 
 
+def page_failed(
+    exc: FetchError | ParseError, source: SourceSettings, url: str, *, first: bool, where: str
+) -> str:
+    """A paged crawl's failure: on the first page it fails the run (raised, naming the source
+    and URL); on a later page it ends the crawl with a warning, keeping what came before."""
+    if first:
+        if isinstance(exc, ParseError):
+            raise reraise(exc, source, url) from None
+        raise exc
+    return f"{where}: {exc.detail}"
+
+
 async def fetch_one(
     ctx: SourceContext,
     source: SourceSettings,

@@ -189,11 +189,8 @@ async def collect_board(ctx: SourceContext, source: SourceSettings) -> ScrapeRes
             result = await common.get(ctx, source, page_url)
             found, has_next = parse_board(result.text, base_url=result.url, company=company)
         except (FetchError, ParseError) as exc:
-            if page == 1:
-                if isinstance(exc, ParseError):
-                    raise common.reraise(exc, source, page_url) from None
-                raise
-            warnings.append(f"page {page}: {exc.detail}")
+            where = f"page {page}"
+            warnings.append(common.page_failed(exc, source, page_url, first=page == 1, where=where))
             break
         postings.extend(found)
         if not has_next or not found:

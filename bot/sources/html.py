@@ -121,11 +121,9 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
                 result.text, selectors, base_url=result.url, company_name=company_name
             )
         except (FetchError, ParseError) as exc:
-            if page == 1:
-                if isinstance(exc, ParseError):
-                    raise common.reraise(exc, source, url or source.url) from None
-                raise
-            warnings.append(f"page {page}: {exc.detail}")
+            page_url = url or source.url
+            where = f"page {page}"
+            warnings.append(common.page_failed(exc, source, page_url, first=page == 1, where=where))
             break
         postings.extend(found)
     return ScrapeResult(postings=tuple(postings), warnings=tuple(warnings))

@@ -95,11 +95,8 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             result = await common.get(ctx, source, page_url)
             found, total = parse_page(result.text, company=company)
         except (FetchError, ParseError) as exc:
-            if page == 0:
-                if isinstance(exc, ParseError):
-                    raise common.reraise(exc, source, page_url) from None
-                raise
-            warnings.append(f"offset {page * PAGE_SIZE}: {exc.detail}")
+            where = f"offset {page * PAGE_SIZE}"
+            warnings.append(common.page_failed(exc, source, page_url, first=page == 0, where=where))
             break
         postings.extend(found)
         if not found or (page + 1) * PAGE_SIZE >= total:

@@ -93,11 +93,8 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             result = await fetcher.post_json(url, body, source=source.name, robots=source.robots)
             found, cursor = parse_page(result.text, account=account, company=company)
         except (FetchError, ParseError) as exc:
-            if page == 1:
-                if isinstance(exc, ParseError):
-                    raise common.reraise(exc, source, url) from None
-                raise
-            warnings.append(f"page {page}: {exc.detail}")
+            where = f"page {page}"
+            warnings.append(common.page_failed(exc, source, url, first=page == 1, where=where))
             break
         postings.extend(found)
         if cursor is None or not found:

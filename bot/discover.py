@@ -275,7 +275,7 @@ class NotPlaced:
         lines.append(f"  - its address against the known boards ({kinds}, RemoteOK, feeds)")
         lines.extend(f"  - {step}" for step in self.tried)
         host = (urlsplit(self.url).hostname or "board").removeprefix("www.")
-        lines.append("Describe the page with CSS selectors instead (an `html` source), e.g.:")
+        lines.append("Describe the page with CSS selectors instead (an `html` source), e.g.:\n")
         lines.append(HTML_TEMPLATE.format(name=source_name(host.split(".")[0]), url=self.url))
         return "\n".join(lines)
 
@@ -317,7 +317,16 @@ async def preview(fetcher: Fetcher, guess: Guess) -> Preview:
         options=dict(guess.options),
     )
     context = SourceContext(fetcher=fetcher, known_urls=_all_stored)
-    result = await KINDS[guess.kind].collect(context, source)
+    try:
+        result = await KINDS[guess.kind].collect(context, source)
+    except FetchError as exc:
+        detail = f"{guess.label} ({guess.kind} at {guess.url}): {exc.detail}"
+        raise FetchError(
+            detail, source=exc.source, url=exc.url, status=exc.status, retryable=exc.retryable
+        ) from None
+    except ParseError as exc:
+        detail = f"{guess.label} ({guess.kind} at {guess.url}): {exc.detail}"
+        raise ParseError(detail, source=exc.source, url=exc.url) from None
     return Preview(guess, result.postings, result.warnings)
 
 
@@ -350,6 +359,8 @@ def append_source(path: Path, entry: Mapping[str, Any]) -> Settings:
     when the entry makes the config invalid (a duplicate name, a bad schedule, …).
     """
     text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if text.strip():
+        text = text.rstrip() + "\n\n"  # a blank line between the last table and the new one
     document = tomlkit.parse(text)
     table = tomlkit.table()
     for key, value in entry.items():
@@ -362,6 +373,8 @@ def append_source(path: Path, entry: Mapping[str, Any]) -> Settings:
     else:
         sources.append(table)
     updated = tomlkit.dumps(document)
+    if not updated.endswith("\n"):
+        updated += "\n"
     settings = parse_settings(tomllib.loads(updated), path=path, env=os.environ)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -50,6 +50,9 @@ async def test_add_a_careers_page_with_a_feed_link(
     assert out.startswith("RSS/Atom feed 127.0.0.1: ") and ", newest: " in out
     after = path.read_text(encoding="utf-8")
     assert after.startswith(before)  # comments and layout kept; the entry is appended
+    assert after.endswith(
+        f'\n\n[[sources]]\nname = "127-0-0-1"\nkind = "rss"\nurl = "{feed}"\nschedule = "2h"\n'
+    )
     added = load_settings(path, env={}).sources[-1]
     assert (added.name, added.kind, added.url, added.schedule.text) == (
         "127-0-0-1",

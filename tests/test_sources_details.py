@@ -82,3 +82,23 @@ async def test_smartrecruiters_details_only_for_new_postings() -> None:
     assert len(result.postings) == 5 and not result.warnings
     assert result.postings[0].description.startswith("Job Description")
     assert all(p.description == "" for p in result.postings[1:])
+
+
+async def test_a_posting_listed_twice_is_detailed_once() -> None:
+    from dataclasses import replace
+
+    from bot.models import Posting
+    from bot.sources import details
+    from bot.sources.base import SourceContext
+
+    asked: list[str] = []
+
+    async def detail(posting: Posting) -> Posting:
+        asked.append(posting.url)
+        return replace(posting, description="filled")
+
+    twice = Posting(url="https://a.example/j/1", title="One")
+    other = Posting(url="https://a.example/j/2", title="Two")
+    filled = await within(details.fill_new(SourceContext(), [twice, other, twice], detail, limit=5))
+    assert sorted(asked) == ["https://a.example/j/1", "https://a.example/j/2"]
+    assert [p.description for p in filled.postings] == ["filled"] * 3 and filled.complete

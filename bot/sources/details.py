@@ -44,17 +44,17 @@ async def fill_new(
     is marked incomplete: they are detailed on a later run instead of being stored bare.
     """
     known = ctx.known_urls([p.url for p in postings]) if postings else set()
-    new = [p for p in postings if p.url not in known]
-    todo = new[:limit]
+    # One detail per URL, even when a board lists a posting twice (on two pages).
+    new = list({p.url: p for p in postings if p.url not in known}.values())
+    todo, waiting = new[:limit], {p.url for p in new[limit:]}
     outcomes = await asyncio.gather(*(_attempt(detail, p) for p in todo))
-    filled = {id(before): after for before, after in zip(todo, outcomes, strict=True)}
+    filled = {p.url: after for p, after in zip(todo, outcomes, strict=True)}
     warnings = [after for after in outcomes if isinstance(after, str)]
-    waiting = {id(p) for p in new[limit:]}
     kept: list[Posting] = []
     for posting in postings:
-        if id(posting) in waiting:
+        if posting.url in waiting:
             continue
-        after = filled.get(id(posting), posting)
+        after = filled.get(posting.url, posting)
         kept.append(after if isinstance(after, Posting) else posting)
     return Filled(tuple(kept), tuple(warnings), complete=not waiting)
 

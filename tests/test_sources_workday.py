@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from bot.sources import workday
 from bot.sources.base import SourceContext
 from tests.boardserver import Reply, Request, serve
 from tests.fetchkit import fetcher, fixture, fixture_text, source, within
+from tests.fieldkit import once, stored, write_config
 
 NVIDIA = "workday_cxs_jobs_nvidia.json"
 TREND = "workday_cxs_jobs_trendmicro.json"
@@ -189,3 +191,27 @@ async def test_failing_detail_keeps_the_posting_and_the_rest_wait_past_max_detai
     ]
     assert not result.complete and len(result.warnings) == 2
     assert all("HTTP 404" in w for w in result.warnings)
+
+
+async def test_second_run_through_the_store_asks_no_detail_again(tmp_path: Path) -> None:
+    """Through the real once cycle: details for the first run's new postings only."""
+    async with serve() as server:
+        jobs = "/wday/cxs/trendmicro/External/jobs"
+        # The same 5 rows at every offset (total 42: 3 pages): each URL is still detailed once.
+        server.add(jobs, body=fixture(TREND))
+        detail = "/wday/cxs/trendmicro/External/job/Taipei/XMLNAME--Sr--Backend-Engineer_R0006260-1"
+        server.add(detail, body=fixture(TREND_DETAIL))
+        settings = write_config(
+            tmp_path, [{"name": "trend", "kind": "workday", "url": server.url(jobs)}]
+        )
+        first = await within(once(settings))
+        details_first = [r.path for r in server.requests if r.method == "GET"]
+        second = await within(once(settings))
+        details_second = [r.path for r in server.requests if r.method == "GET"][
+            len(details_first) :
+        ]
+    assert first[0].ok and first[0].seen == 5 and second[0].ok and second[0].new == 0
+    assert len([p for p in details_first if "/job/" in p]) == 5
+    assert [p for p in details_second if "/job/" in p] == []
+    kept = {p.title: p for p in stored(settings)}
+    assert kept["(Sr.) Backend Engineer"].description.startswith("Join Trend")

@@ -1,4 +1,4 @@
-"""The command line: `run`, `once`, `latest`, `check` (also installed as `jobhound`)."""
+"""The command line: `run`, `once`, `latest`, `check`, `add` (also installed as `jobhound`)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser("check", help="validate the config and list the sources")
     check.add_argument("--config", help=config_help)
+    add = commands.add_parser("add", help="work out a board's source entry from a URL, add it")
+    add.add_argument("url", help="a board page, a posting on it, its API URL or a careers page")
+    add.add_argument("--name", help="source name (default: from the company)")
+    add.add_argument("--schedule", help='crontab or interval, e.g. "2h" (default: defaults)')
+    add.add_argument("--config", help=config_help)
     return parser
 
 
@@ -62,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _latest(settings, args.n, " ".join(args.query))
         if args.command == "once":
             return _once(settings)
+        if args.command == "add":
+            return _add(settings, args.url, args.name, args.schedule)
         return _run(settings)
     except ConfigError as exc:  # found only once running, e.g. Telegram rejecting the token
         log.error("%s", exc)
@@ -126,6 +133,22 @@ def _once(settings: Settings) -> int:
         else:
             print(f"{outcome.source}: FAILED: {outcome.error}")
     return EXIT_FAILED if outcomes and not any(o.ok for o in outcomes) else EXIT_OK
+
+
+def _add(settings: Settings, url: str, name: str | None, schedule: str | None) -> int:
+    from bot.discover import NotPlaced, add_source
+    from bot.errors import SourceError
+
+    try:
+        outcome = asyncio.run(add_source(settings, url, name=name, schedule=schedule))
+    except SourceError as exc:
+        print(f"jobhound: could not read that board: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(outcome, NotPlaced):
+        print(outcome.message())
+        return EXIT_FAILED
+    print(outcome.message())
+    return EXIT_OK
 
 
 def _run(settings: Settings) -> int:

@@ -8,15 +8,20 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings, SourceSettings
+from bot.config import Settings, SourceSettings, load_settings
 from bot.console import ConsoleAlerts
+from bot.errors import ConfigError
 from bot.pipeline import Pipeline, SourceOutcome
 from bot.schedule import build_scheduler
 from bot.sources import SourceContext
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +80,12 @@ async def run_once(settings: Settings) -> list[SourceOutcome]:
         return outcomes
 
 
-async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run every source at start-up and then on its schedule until SIGINT/SIGTERM or `stop`."""
+async def run_daemon(
+    settings: Settings, stop: asyncio.Event | None = None, *, watch_interval: float = 5.0
+) -> None:
+    """Run every source at start-up and then on its schedule until SIGINT/SIGTERM or `stop`;
+    sources added, changed or removed in the config file are picked up every `watch_interval`
+    seconds."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -109,9 +118,18 @@ async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> N
         scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
         scheduler.start()
         log.info("watching %d sources; Ctrl-C stops", len(sources))
+        watcher = asyncio.create_task(
+            watch_config(
+                settings,
+                stop,
+                lambda old, new: reschedule(scheduler, old, new, job_for),
+                interval=watch_interval,
+            )
+        )
         try:
             await stop.wait()
         finally:
+            watcher.cancel()
             log.info(
                 "stopping: waiting up to %.0fs for %d running sources",
                 STOP_GRACE_SECONDS,
@@ -153,3 +171,75 @@ async def _drain(tasks: set[asyncio.Task[Any]]) -> None:
     if pending:
         await asyncio.wait(pending, timeout=2)
         log.info("abandoned %d unfinished source runs; they will run again next time", len(pending))
+
+
+def reschedule(
+    scheduler: AsyncIOScheduler,
+    old: Settings,
+    new: Settings,
+    job_for: Callable[[SourceSettings], Callable[[], Awaitable[None]]],
+) -> list[str]:
+    """Bring the running scheduler from `old`'s enabled sources to `new`'s: removed or changed
+    ones lose their job, added or changed ones get one that runs now. Returns "+name"/"-name"."""
+    from apscheduler.jobstores.base import JobLookupError
+
+    before = {source.name: source for source in old.enabled_sources}
+    after = {source.name: source for source in new.enabled_sources}
+    changes: list[str] = []
+    for name, source in before.items():
+        if after.get(name) != source:
+            with contextlib.suppress(JobLookupError):
+                scheduler.remove_job(name)
+            changes.append(f"-{name}")
+    now = datetime.now(UTC)
+    for name, source in after.items():
+        if before.get(name) != source:
+            scheduler.add_job(
+                job_for(source),
+                trigger=source.schedule.trigger(),
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=now,
+            )
+            changes.append(f"+{name}")
+    return changes
+
+
+async def watch_config(
+    settings: Settings,
+    stop: asyncio.Event,
+    apply: Callable[[Settings, Settings], list[str]],
+    *,
+    interval: float,
+) -> None:
+    """Every `interval` seconds, re-read the config file; when its text changed and it is
+    valid, `apply(old, new)` (an invalid edit is one warning, and the running sources stay)."""
+    path, current = settings.path, settings
+    # Not the file's text now: it may have changed since `settings` were read from it.
+    last: str | None = None
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        text = _read_text(path)
+        if stop.is_set() or text == last:
+            continue
+        last = text
+        try:
+            fresh = load_settings(path)
+        except ConfigError as exc:
+            log.warning("config changed but is invalid (%s); keeping the running sources", exc)
+            continue
+        changes = apply(current, fresh)
+        current = fresh
+        if changes:
+            log.info("config changed: sources %s", " ".join(changes))
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None

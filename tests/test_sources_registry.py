@@ -23,6 +23,11 @@ BOARD_KINDS = {
     "smartrecruiters",
     "recruitee",
     "html",
+    "workday",
+    "personio",
+    "teamtailor",
+    "bamboohr",
+    "breezy",
 }
 
 

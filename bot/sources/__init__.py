@@ -7,16 +7,21 @@ from __future__ import annotations
 
 from bot.sources import (
     ashby,
+    bamboohr,
+    breezy,
     greenhouse,
     html,
     jsonld,
     lever,
     markdown,
+    personio,
     recruitee,
     remoteok,
     rss,
     smartrecruiters,
+    teamtailor,
     workable,
+    workday,
 )
 from bot.sources.base import SourceContext, SourceKind
 
@@ -35,6 +40,11 @@ KINDS: dict[str, SourceKind] = {
         workable.KIND,
         smartrecruiters.KIND,
         recruitee.KIND,
+        workday.KIND,
+        personio.KIND,
+        teamtailor.KIND,
+        bamboohr.KIND,
+        breezy.KIND,
         html.KIND,
     )
 }

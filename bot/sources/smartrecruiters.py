@@ -1,19 +1,24 @@
 """SmartRecruiters: `GET https://api.smartrecruiters.com/v1/companies/<co>/postings`.
 
 Answers `{offset, limit, totalFound, content[]}`; pages of up to 100 by `offset`. Postings are
-public at `https://jobs.smartrecruiters.com/<company>/<id>`.
+public at `https://jobs.smartrecruiters.com/<company>/<id>`. The list has no description: the
+detail `GET .../postings/<id>` has it in `jobAd.sections` (`jobDescription`, `qualifications`,
+`additionalInformation`, `companyDescription`, each `{title, text}` HTML), fetched once for each
+posting not stored yet (../shared/fixtures/FORMATS.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.errors import FetchError, ParseError
 from bot.models import Posting, ScrapeResult
-from bot.sources import common
+from bot.sources import common, details
 from bot.sources.base import SourceContext, SourceKind
+from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
     from bot.config import SourceSettings
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 API_ROOT = "https://api.smartrecruiters.com/v1/companies"
 PUBLIC_ROOT = "https://jobs.smartrecruiters.com"
 PAGE_SIZE = 100
+SECTIONS = ("jobDescription", "qualifications", "additionalInformation", "companyDescription")
 
 
 def company_of(url: str) -> str:
@@ -101,13 +107,57 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
         postings.extend(found)
         if not found or (page + 1) * PAGE_SIZE >= total:
             break
-    return ScrapeResult(postings=tuple(postings), warnings=tuple(warnings))
+    filled = await _details(ctx, source, url, postings)
+    return ScrapeResult(
+        postings=filled.postings,
+        warnings=(*warnings, *filled.warnings),
+        complete=filled.complete,
+    )
+
+
+def parse_detail(text: str, posting: Posting) -> Posting:
+    """`posting` with the text of its detail's `jobAd.sections`, the job's own sections first.
+
+    Raises ParseError when the body has no `jobAd`.
+    """
+    data = common.load_json(text)
+    ad = data.get("jobAd") if isinstance(data, dict) else None
+    if not isinstance(ad, dict):
+        raise ParseError("expected a SmartRecruiters posting with a 'jobAd' object")
+    raw = ad.get("sections")
+    sections: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    parts: list[str] = []
+    for key in SECTIONS:
+        section = sections.get(key)
+        if isinstance(section, dict) and section.get("text"):
+            parts.append(f"<h3>{section.get('title') or ''}</h3>{section['text']}")
+    return replace(posting, description=html_to_text("".join(parts), limit=EXCERPT_CHARS))
+
+
+async def _details(
+    ctx: SourceContext, source: SourceSettings, url: str, postings: list[Posting]
+) -> details.Filled:
+    async def detail(posting: Posting) -> Posting:
+        target = f"{url}/{posting.extra['id']}"
+        answer = await common.get(ctx, source, target)
+        try:
+            return parse_detail(answer.text, posting)
+        except ParseError as exc:
+            raise common.reraise(exc, source, target) from None
+
+    limit = common.option_int(source.options, "max_details", details.DEFAULT_MAX_DETAILS)
+    return await details.fill_new(ctx, postings, detail, limit=limit)
 
 
 def validate(options: Mapping[str, Any]) -> None:
-    common.check_options(options, strings=("company",), ints={"max_pages": (1, 1000)})
+    common.check_options(
+        options, strings=("company",), ints={"max_pages": (1, 1000), "max_details": (0, 10000)}
+    )
 
 
 KIND = SourceKind(
-    "smartrecruiters", collect, options=frozenset({"company", "max_pages"}), validate=validate
+    "smartrecruiters",
+    collect,
+    options=frozenset({"company", "max_pages", "max_details"}),
+    validate=validate,
 )

@@ -1,19 +1,23 @@
 """Workable: `POST https://apply.workable.com/api/v3/accounts/<acct>/jobs` with `{"query": ""}`.
 
 Pages are 10 jobs; the answer's `nextPage` cursor goes back as `"token"`. The list carries no
-description (that is one more request per job, `/api/v2/accounts/<acct>/jobs/<shortcode>`).
+description: that is one more request per job, `GET /api/v2/accounts/<acct>/jobs/<shortcode>`
+(`description`, `requirements`, `benefits` as HTML; 404 text/plain for an unknown job), made
+once for each posting not stored yet (../shared/fixtures/FORMATS.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import FetchError, ParseError
 from bot.models import Posting, ScrapeResult
-from bot.sources import common
+from bot.sources import common, details
 from bot.sources.base import SourceContext, SourceKind
+from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
     from bot.config import SourceSettings
@@ -99,13 +103,56 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
         postings.extend(found)
         if cursor is None or not found:
             break
-    return ScrapeResult(postings=tuple(postings), warnings=tuple(warnings))
+    filled = await _details(ctx, source, url, account, postings)
+    return ScrapeResult(
+        postings=filled.postings,
+        warnings=(*warnings, *filled.warnings),
+        complete=filled.complete,
+    )
+
+
+def detail_url(list_url: str, account: str, shortcode: str) -> str:
+    """The v2 detail of a job, on the host the list came from."""
+    parts = urlsplit(list_url)
+    return f"{parts.scheme}://{parts.netloc}/api/v2/accounts/{account}/jobs/{shortcode}"
+
+
+def parse_detail(text: str, posting: Posting) -> Posting:
+    """`posting` with the description (then requirements and benefits) of its v2 detail.
+
+    Raises ParseError when the body is not a job object.
+    """
+    data = common.load_json(text)
+    if not isinstance(data, dict) or "shortcode" not in data:
+        raise ParseError("expected a Workable job object with a 'shortcode'")
+    body = "".join(str(data.get(key) or "") for key in ("description", "requirements", "benefits"))
+    return replace(posting, description=html_to_text(body, limit=EXCERPT_CHARS))
+
+
+async def _details(
+    ctx: SourceContext, source: SourceSettings, url: str, account: str, postings: list[Posting]
+) -> details.Filled:
+    async def detail(posting: Posting) -> Posting:
+        target = detail_url(url, account, posting.extra["shortcode"])
+        answer = await common.get(ctx, source, target)
+        try:
+            return parse_detail(answer.text, posting)
+        except ParseError as exc:
+            raise common.reraise(exc, source, target) from None
+
+    limit = common.option_int(source.options, "max_details", details.DEFAULT_MAX_DETAILS)
+    return await details.fill_new(ctx, postings, detail, limit=limit)
 
 
 def validate(options: Mapping[str, Any]) -> None:
-    common.check_options(options, strings=("company",), ints={"max_pages": (1, 1000)})
+    common.check_options(
+        options, strings=("company",), ints={"max_pages": (1, 1000), "max_details": (0, 10000)}
+    )
 
 
 KIND = SourceKind(
-    "workable", collect, options=frozenset({"company", "max_pages"}), validate=validate
+    "workable",
+    collect,
+    options=frozenset({"company", "max_pages", "max_details"}),
+    validate=validate,
 )

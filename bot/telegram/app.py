@@ -22,6 +22,7 @@ from bot.deliver import FloodLimiter, Limits, Sender
 from bot.errors import ConfigError
 from bot.store import Store
 from bot.subscriptions import Subscriptions
+from bot.telegram.admin import Admin
 from bot.telegram.commands import Commands
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ async def telegram_front(
     """Start polling and the sender; stop both when the block ends."""
     app = build_application(settings, limits)
     Commands(settings, store, subs).register(app)
+    Admin(settings).register(app)
     app.add_error_handler(on_error)
     await _initialize(app, stop)
     # A migrated group's subscriptions moved to the new chat id: the index must follow.

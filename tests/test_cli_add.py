@@ -1,0 +1,124 @@
+"""`python main.py add URL`: place the board, preview it once, append it to the config file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import discover
+from bot.cli import main
+from bot.config import load_settings
+from bot.errors import ConfigError
+from tests.boardserver import Reply, Request, serve
+from tests.fetchkit import fetcher, fixture, within
+
+REPO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "jobhound.toml"
+
+
+def config(tmp_path: Path) -> Path:
+    """The repository's own config (comments and all), with a test database and fast fetching."""
+    path = tmp_path / "jobhound.toml"
+    text = REPO_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('path = "data/jobhound.db"', f'path = "{tmp_path / "db.sqlite"}"')
+    text = text.replace("[fetch]\n", "[fetch]\nhost_delay = 0\nretries = 0\n", 1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_add_a_careers_page_with_a_feed_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    async with serve() as server:
+        server.add(
+            "/careers",
+            body=b'<html><head><link rel="alternate" type="application/rss+xml" '
+            b'href="/careers/jobs.rss"></head><body>Work with us</body></html>',
+        )
+        server.add("/careers/jobs.rss", body=fixture("weworkremotely_remote_jobs_rss.xml"))
+        argv = ["add", server.url("/careers"), "--schedule", "2h", "--config", str(path)]
+        status = await within(asyncio.to_thread(main, argv))
+        feed = server.url("/careers/jobs.rss")
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.startswith("RSS/Atom feed 127.0.0.1: ") and ", newest: " in out
+    after = path.read_text(encoding="utf-8")
+    assert after.startswith(before)  # comments and layout kept; the entry is appended
+    assert after.endswith(
+        f'\n\n[[sources]]\nname = "127-0-0-1"\nkind = "rss"\nurl = "{feed}"\nschedule = "2h"\n'
+    )
+    added = load_settings(path, env={}).sources[-1]
+    assert (added.name, added.kind, added.url, added.schedule.text) == (
+        "127-0-0-1",
+        "rss",
+        feed,
+        "2h",
+    )
+
+
+async def test_a_page_it_cannot_place_gets_the_html_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    async with serve() as server:
+        server.add("/jobs", body=b"<html><body><ul><li>Engineer</li></ul></body></html>")
+        argv = ["add", server.url("/jobs"), "--config", str(path)]
+        status = await within(asyncio.to_thread(main, argv))
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.startswith(f"Could not tell which job board {server.url('/jobs')} is. Tried:")
+    assert "no embedded known board, no schema.org JobPosting JSON-LD" in out
+    assert 'kind = "html"' in out and 'item = "li.job"' in out
+    assert path.read_text(encoding="utf-8") == before
+
+
+async def test_workday_preview_line() -> None:
+    def jobs(request: Request) -> Reply:
+        if json.loads(request.body)["offset"] == 0:
+            return Reply(200, fixture("workday_cxs_jobs_nvidia.json"))
+        return Reply(200, b'{"total": 0, "jobPostings": []}')
+
+    async with serve() as server, fetcher() as fetch:
+        server.add("/wday/cxs/nvidia/NVIDIAExternalCareerSite/jobs", handler=jobs)
+        url = server.url("/wday/cxs/nvidia/NVIDIAExternalCareerSite/jobs")
+        guess = discover.Guess("workday", url, "nvidia", "nvidia")
+        shown = await within(discover.preview(fetch, guess))
+    asked = [r.method for r in server.requests if r.path != "/robots.txt"]
+    assert asked == ["POST", "POST"]  # the list only, no posting details
+    line = shown.line()
+    assert line.startswith("Workday board of nvidia: 20 postings, newest: ")
+    # "Posted 3 Days Ago" is the newest of the page.
+    assert re.fullmatch(r".*newest: Software Golang Kubernetes Engineer \(\d{4}-\d\d-\d\d\)", line)
+
+
+def test_a_duplicate_name_is_refused_and_the_file_left_alone(tmp_path: Path) -> None:
+    path = config(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    guess = discover.Guess("breezy", "https://acme.breezy.hr", "acme", "acme")
+    settings = load_settings(path, env={})
+    with pytest.raises(ConfigError, match="duplicate source name 'seeds'"):
+        discover.append_source(path, discover.entry_for(guess, settings, name="seeds"))
+    assert path.read_text(encoding="utf-8") == before
+    # Without --name a taken name gets a suffix.
+    taken = discover.Guess("breezy", "https://seeds.breezy.hr", "seeds", "seeds")
+    assert discover.entry_for(taken, settings)["name"] == "seeds-2"
+
+
+def test_append_to_a_config_without_sources(tmp_path: Path) -> None:
+    path = tmp_path / "jobhound.toml"
+    shutil.copy(REPO_CONFIG, path)
+    text = path.read_text(encoding="utf-8").split("[[sources]]")[0]
+    path.write_text(text, encoding="utf-8")
+    guess = discover.Guess(
+        "teamtailor", "https://tiptapp.teamtailor.com/jobs", "tiptapp", "tiptapp"
+    )
+    settings = discover.append_source(path, discover.entry_for(guess, load_settings(path, env={})))
+    assert [s.name for s in settings.sources] == ["tiptapp"]
+    assert "# jobhound configuration." in path.read_text(encoding="utf-8")

@@ -403,12 +403,13 @@ class Store:
             "ON CONFLICT(name) DO UPDATE SET identity = excluded.identity",
             [source, identity.fingerprint],
         )
-        log.info(
-            "%s: url_ignore/id_pattern changed: %d stored postings re-keyed, %d merged",
-            source,
-            len(rows),
-            merged,
-        )
+        if rows:
+            log.info(
+                "%s: url_ignore/id_pattern changed: %d stored postings re-keyed, %d merged",
+                source,
+                len(rows),
+                merged,
+            )
 
     def known_urls(self, urls: Iterable[str], identity: Identity = URL_IDENTITY) -> set[str]:
         """Which of `urls` are stored already, compared by the id `identity` gives them."""

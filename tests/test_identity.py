@@ -298,3 +298,23 @@ def test_migration_recomputes_old_ids_and_merges_what_now_collides(tmp_path: Pat
     )
     assert (result.seen, result.new, result.deliveries) == (2, (), 0)
     store.close()
+
+
+def test_adding_id_pattern_merges_the_copies_a_token_made_keeping_the_first() -> None:
+    store = Store.open(":memory:")
+    store.touch_chat(1, type="private", title="c", now=T0)
+    for hour, token in enumerate(("aaa", "bbb", "ccc")):
+        posting = Posting(url=f"https://x.test/xf-{token}/opp/101-engineer", title=token)
+        store.ingest("s", [posting], now=T0 + timedelta(hours=hour))
+        store.enqueue([PendingDelivery(1, posting.id)], now=T0)
+    store.mark_sent([1], now=T0)  # chat 1 got the first copy; the two others wait, pending
+    identity = Identity(scope="s", id_pattern=re.compile(r"/opp/(\d+)"))
+    again = Posting(url="https://x.test/xf-ddd/opp/101-engineer", title="ddd")
+    result = store.ingest("s", [again], identity=identity, now=T0 + timedelta(hours=5))
+    assert (result.seen, result.new) == (1, ())
+    rows = store.db.execute("SELECT id, title, first_seen, last_seen FROM postings").fetchall()
+    pid = identity.posting_id(again.url)
+    assert rows == [(pid, "aaa", T0.isoformat(), (T0 + timedelta(hours=5)).isoformat())]
+    deliveries = store.db.execute("SELECT chat_id, posting_id, status FROM deliveries").fetchall()
+    assert deliveries == [(1, pid, "sent")]
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -149,16 +149,14 @@ def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> in
     (the sent one if any). Runs in the caller's transaction; alerts nobody. Returns the number
     of rows merged away."""
     groups: dict[str, list[tuple[Any, ...]]] = {}
-    urls: dict[str, str] = {}
     for rowid, old_id, url, first_seen, last_seen in rows:
         new_id = identity.posting_id(url)
-        groups.setdefault(new_id, []).append((first_seen, rowid, old_id, last_seen))
-        urls[new_id] = canonical_url(url)
+        groups.setdefault(new_id, []).append((first_seen, rowid, old_id, last_seen, url))
     members = {row[1] for rows_ in groups.values() for row in rows_}
     # Stored rows outside `rows` that already hold one of the new ids join their group.
     for new_id in [g for g, rs in groups.items() if any(r[2] != g for r in rs)]:
         held = db.execute(
-            "SELECT first_seen, rowid, id, last_seen FROM postings WHERE id = ?", [new_id]
+            "SELECT first_seen, rowid, id, last_seen, url FROM postings WHERE id = ?", [new_id]
         ).fetchone()
         if held is not None and held[1] not in members:
             groups[new_id].append(tuple(held))
@@ -178,7 +176,12 @@ def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> in
         # A temporary id first: the new id may still be held by a row of another group.
         db.execute(
             "UPDATE postings SET id = ?, url = ?, last_seen = ? WHERE rowid = ?",
-            [f"rekey {new_id}", urls[new_id], max(row[3] for row in group), survivor[1]],
+            [
+                f"rekey {new_id}",
+                canonical_url(survivor[4]),
+                max(row[3] for row in group),
+                survivor[1],
+            ],
         )
     db.execute("UPDATE postings SET id = substr(id, 7) WHERE id LIKE 'rekey %'")
     return merged

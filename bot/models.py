@@ -161,7 +161,7 @@ class Posting:
 
     @property
     def id(self) -> str:
-        """The dedupe key: the hash of the canonical URL."""
+        """The dedupe key under plain URL identity (a source may set its own: `Identity`)."""
         return posting_id(self.url)
 
     @property

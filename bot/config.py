@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
+from bot.models import URL_IDENTITY, Identity
 from bot.schedule import Schedule, parse_schedule
 
 DEFAULT_CONFIG = Path("config/jobhound.toml")
@@ -68,6 +69,8 @@ class SourceSettings:
     enabled: bool = True
     robots: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How this source's postings are told apart (`url_ignore`, `id_pattern`).
+    identity: Identity = URL_IDENTITY
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def _source(reader: _Reader, entry: Any, key: str, default_schedule: Schedule) -
 
     if not isinstance(entry, dict):
         reader.fail(key, "expected a table")
-    common = {"name", "kind", "url", "schedule", "enabled", "robots"}
+    common = {"name", "kind", "url", "schedule", "enabled", "robots", "url_ignore", "id_pattern"}
     name = reader.required_string(entry, key, "name")
     if not _SOURCE_NAME.match(name):
         reader.fail(f"{key}.name", f"{name!r} must be 1-40 characters of a-z, 0-9, '_' or '-'")
@@ -238,7 +241,28 @@ def _source(reader: _Reader, entry: Any, key: str, default_schedule: Schedule) -
         enabled=reader.get(entry, key, "enabled", bool, True),
         robots=reader.get(entry, key, "robots", bool, True),
         options=options,
+        identity=_identity(reader, entry, key, name),
     )
+
+
+def _identity(reader: _Reader, entry: Mapping[str, Any], key: str, name: str) -> Identity:
+    """`url_ignore` (regexes removed from the URL) and `id_pattern` (one group: the job id)."""
+    ignore = reader.get(entry, key, "url_ignore", list, [])
+    url_ignore = tuple(
+        reader.regex(pattern, f"{key}.url_ignore[{i}]") for i, pattern in enumerate(ignore)
+    )
+    id_pattern = None
+    if "id_pattern" in entry:
+        id_pattern = reader.regex(reader.string(entry, key, "id_pattern", ""), f"{key}.id_pattern")
+        if id_pattern.groups != 1:
+            reader.fail(
+                f"{key}.id_pattern",
+                f"{id_pattern.pattern!r} has {id_pattern.groups} groups; it needs exactly one "
+                r"(the job id), e.g. '/opp/(\d+)'",
+            )
+    if not url_ignore and id_pattern is None:
+        return URL_IDENTITY
+    return Identity(scope=name, url_ignore=url_ignore, id_pattern=id_pattern)
 
 
 class _Reader:
@@ -311,6 +335,14 @@ class _Reader:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.fail(key, f"{value!r} is not an http(s) URL with a host")
+
+    def regex(self, value: Any, key: str) -> re.Pattern[str]:
+        if not isinstance(value, str) or not value:
+            self.fail(key, f"expected a regular expression (non-empty string), got {value!r}")
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            self.fail(key, f"{value!r} is not a valid regular expression: {exc}")
 
     def schedule(self, value: str, key: str) -> Schedule:
         try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
 
 # Query parameters that only say where a visitor came from; they never change the posting.
 TRACKING_PARAMS = frozenset(
@@ -32,19 +35,48 @@ TRACKING_PARAMS = frozenset(
     }
 )
 TRACKING_PREFIXES = ("utm_", "__hs", "_ga")
+# Session identifiers of the common server stacks (Java, PHP, ASP, ColdFusion and generic ones):
+# a visitor's session, never the posting. Removed as query parameters and as `;name=` path
+# parameters alike (Java servlets put `;jsessionid=` in the path).
+SESSION_PARAMS = frozenset(
+    {"jsessionid", "phpsessid", "sid", "sessionid", "session_id", "cfid", "cftoken"}
+)
+SESSION_PREFIXES = ("aspsessionid",)
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_SESSION_PATH_PARAM = re.compile(
+    r";(?:jsessionid|phpsessid|sid|sessionid|session_id|cfid|cftoken|aspsessionid[^=;/]*)"
+    r"=[^;/]*",
+    re.IGNORECASE,
+)
 
 
-def _is_tracking(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+def _is_volatile(name: str) -> bool:
+    lowered = unquote_plus(name).lower()
+    return (
+        lowered in TRACKING_PARAMS
+        or lowered in SESSION_PARAMS
+        or lowered.startswith(TRACKING_PREFIXES)
+        or lowered.startswith(SESSION_PREFIXES)
+    )
 
 
 def canonical_url(url: str) -> str:
-    """Return the URL a posting is known by: tracking, fragment, default port and case removed."""
-    parts = urlsplit(url.strip())
+    """Return the URL a posting is known by (RFC 3986 section 6 normalisation, then noise removed).
+
+    w3lib's `canonicalize_url` does the syntax-based part (RFC 3986 6.2.2 and RFC 3987 3.1):
+    percent-escapes in upper case, unreserved characters decoded, an IRI's non-ASCII path and
+    query percent-encoded as UTF-8, IDN hosts in punycode, dot segments removed, the query sorted,
+    empty query and fragment dropped. On top: scheme and host lower case, the default port
+    dropped (6.2.3), a trailing slash dropped, and tracking (`utm_*`, `gh_src`, ...) and session
+    parameters (`;jsessionid=` path parameters, `PHPSESSID`, `sid`, `sessionid`, `aspsessionid*`,
+    `cfid`/`cftoken` query parameters) removed. Parameters that identify a job (`gh_jid`,
+    `jobId`, `id`) stay. Idempotent: `canonical_url(canonical_url(u)) == canonical_url(u)`.
+    """
+    parts = urlsplit(canonicalize_url(url.strip(), keep_blank_values=True))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     try:
         port = parts.port
     except ValueError:
@@ -52,18 +84,63 @@ def canonical_url(url: str) -> str:
     netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
-    path = parts.path or "/"
+    path = _SESSION_PATH_PARAM.sub("", parts.path) or "/"
     if len(path) > 1:
         path = path.rstrip("/") or "/"
-    query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    # canonicalize_url has sorted and re-encoded the pairs: filter them as they are.
+    query = "&".join(
+        pair for pair in parts.query.split("&") if pair and not _is_volatile(pair.split("=")[0])
     )
-    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def posting_id(url: str) -> str:
     """SHA-256 (hex) of the canonical URL: the key a posting is stored under."""
     return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """How one source's postings are told apart, from its `url_ignore`/`id_pattern` options.
+
+    `url_ignore` patterns are removed from the canonical URL before hashing (a per-render token
+    such as `/xf-3348347fc789`); `id_pattern`'s one group, searched in the canonical URL, is
+    the posting's identity within the source named `scope` (a URL it does not match falls back
+    to the URL). Patterns apply to the canonical form: percent-escapes upper case, query sorted.
+    With neither option, the id is `posting_id(url)`.
+    """
+
+    scope: str = ""
+    url_ignore: tuple[re.Pattern[str], ...] = ()
+    id_pattern: re.Pattern[str] | None = None
+
+    def key(self, url: str) -> str:
+        """The string hashed into the id: the canonical URL less `url_ignore`, or the id."""
+        key = canonical_url(url)
+        for pattern in self.url_ignore:
+            key = pattern.sub("", key)
+        if self.id_pattern is not None and (found := self.id_pattern.search(key)):
+            # No URL contains a space, so this never equals some URL's key.
+            return f"id {self.scope} {found.group(1)}"
+        return key
+
+    def posting_id(self, url: str) -> str:
+        """SHA-256 (hex) of `key(url)`: the id a posting at `url` is stored under."""
+        if not self.url_ignore and self.id_pattern is None:
+            return posting_id(url)
+        return hashlib.sha256(self.key(url).encode("utf-8")).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """Empty for plain URL identity, else the rules (a change re-keys the source)."""
+        if not self.url_ignore and self.id_pattern is None:
+            return ""
+        rules = [p.pattern for p in self.url_ignore]
+        pattern = self.id_pattern.pattern if self.id_pattern is not None else ""
+        return f"{self.scope}\n{pattern}\n" + "\n".join(rules)
+
+
+URL_IDENTITY = Identity()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +161,7 @@ class Posting:
 
     @property
     def id(self) -> str:
-        """The dedupe key: the hash of the canonical URL."""
+        """The dedupe key under plain URL identity (a source may set its own: `Identity`)."""
         return posting_id(self.url)
 
     @property

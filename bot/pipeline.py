@@ -82,7 +82,11 @@ class Pipeline:
                 url=source.url,
             )
         stored = self.store.ingest(
-            source.name, result.postings, matcher=self.matcher(), complete=result.complete
+            source.name,
+            result.postings,
+            matcher=self.matcher(),
+            complete=result.complete,
+            identity=source.identity,
         )
         self.store.record_success(source.name, count=stored.seen, new=len(stored.new))
         log.info(

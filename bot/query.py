@@ -12,6 +12,12 @@ Words are whole words, accents and case folded, with tech names kept intact: `c+
 `.js`, `nodejs`), so `node` and `nodejs` find Node.js postings; a leading-dot word (`.net`) does
 not yield `net`.
 
+Chinese, Japanese, Thai, Lao, Khmer and Myanmar are written without spaces between words, so a
+run of Latin letters or digits inside them is a word of its own (`高級JAVA工程師` holds `java`,
+`精通C#` holds `c#`), and a run of such a script is split into its characters, as Lucene's
+standard analyzer does: a term in that script (`工程師`) is the phrase of its characters, found
+where it occurs inside one run (never across a space or punctuation between two runs).
+
 A query that only excludes (`-php`, or `rust OR -php`) is rejected: as a subscription it would
 alert about nearly every posting. Everything here is pure: strings and dataclasses in and out.
 """
@@ -24,6 +30,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Protocol, TypeAlias
 
 from bot.errors import QueryError
@@ -50,7 +57,23 @@ _LETTERS = str.maketrans(
 )
 # A word: letters/digits, dot-joined runs (node.js, asp.net, 3.5), an optional leading dot
 # before a letter (.net), an optional `++` or `#` suffix (c++, c#, f#).
-_TOKEN = re.compile(r"(?:(?<![\w.])\.(?=[^\W\d_]))?\w+(?:\.\w+)*(?:\+\+|#)?")
+_ASCII_TOKEN = re.compile(r"(?:(?<![\w.])\.(?=[^\W\d_]))?\w+(?:\.\w+)*(?:\+\+|#)?")
+# Scripts written without spaces between words (Unicode blocks): Thai, Lao, Myanmar, Khmer,
+# CJK radicals, the iteration marks 々〆〇, kana (not the ・ separator), bopomofo, CJK
+# ideographs (unified, extension A, compatibility, extensions B-H), half-width katakana.
+_SPACELESS = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3040-\u30fa"
+    "\u30fc-\u30ff\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uff66-\uff9f\U00020000-\U0003134f"
+)
+_SPACELESS_CHAR = re.compile(f"[{_SPACELESS}]")
+# Any text: a run of a space-less script, or a word as above made of the other word characters
+# (so a Latin run next to CJK ends there, and `.net` keeps its dot after a CJK character).
+_TOKEN = re.compile(
+    f"[{_SPACELESS}]+"
+    f"|(?:(?<![^\\W{_SPACELESS}])(?<!\\.)\\.(?=[^\\W\\d_{_SPACELESS}]))?"
+    f"[^\\W{_SPACELESS}]+(?:\\.[^\\W{_SPACELESS}]+)*(?:\\+\\+|#)?"
+)
 _FIELD_WORD = re.compile(r"([^\W\d_]+):(.*)", re.DOTALL)
 
 
@@ -63,8 +86,44 @@ def fold(text: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """The folded words of `text`, in order: `Senior C++/.NET dev` → [senior, c++, .net, dev]."""
-    return _TOKEN.findall(fold(text))
+    """The folded words of `text`, in order: `Senior C++/.NET dev` → [senior, c++, .net, dev].
+
+    A run of a space-less script gives one word per character, and an empty word separates two
+    such runs that only spaces or punctuation part (`高級JAVA工程師` → [高, 級, java, 工, 程, 師];
+    `工程 師` → [工, 程, "", 師]), so that a phrase never spans two runs.
+    """
+    folded = fold(text)
+    if folded.isascii():
+        return _ASCII_TOKEN.findall(folded)
+    tokens = _TOKEN.findall(folded)
+    if not _SPACELESS_CHAR.search(folded):
+        return tokens
+    words: list[str] = []
+    after_run = False
+    for token in tokens:
+        if _SPACELESS_CHAR.match(token):
+            if after_run:
+                words.append("")
+            words.extend(token)
+            after_run = True
+        else:
+            words.append(token)
+            after_run = False
+    return words
+
+
+def _spaceless(word: str) -> bool:
+    return len(word) == 1 and _SPACELESS_CHAR.match(word) is not None
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Words back as text: spaces between them, none between two characters of a space-less
+    script (`(工, 程, 師)` → `工程師`, `(高, 級, java)` → `高級 java`)."""
+    text = words[0] if words else ""
+    for before, word in pairwise(words):
+        text += word if _spaceless(before) and _spaceless(word) else " " + word
+    # folding decomposed kana (ジ → シ + ◌゙); composed again for display, folded the same
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def variants(token: str) -> tuple[str, ...]:
@@ -106,6 +165,7 @@ class PostingLike(Protocol):
 
 def _field_words(tokens: Sequence[str]) -> frozenset[str]:
     words = set(tokens)
+    words.discard("")  # the separator between two runs of a space-less script
     for token in [t for t in words if "." in t[1:]]:
         words.update(variants(token))
     return frozenset(words)
@@ -274,9 +334,10 @@ class Term:
         """The term without its field: `rust`, `engineer*`, `"site reliability"`."""
         if self.prefix:
             return self.words[0] + "*"
-        if len(self.words) > 1 or self.words[0] in _KEYWORDS:
-            return '"' + " ".join(self.words) + '"'
-        return self.words[0]
+        text = join_words(self.words)
+        if " " in text or text in _KEYWORDS:
+            return '"' + text + '"'
+        return text
 
     def __str__(self) -> str:
         return f"{self.field}:{self.text()}" if self.field else self.text()
@@ -439,7 +500,14 @@ class Query:
         terms = [t for t in self._terms if field is None or t.field in (None, field)]
         if not terms or not text:
             return []
-        found = [(m.start(), m.end(), fold(m.group())) for m in _TOKEN.finditer(text)]
+        found: list[tuple[int, int, str]] = []
+        for m in _TOKEN.finditer(text):
+            if not _SPACELESS_CHAR.match(m.group()):
+                found.append((m.start(), m.end(), fold(m.group())))
+                continue
+            # one word per (folded) character of a space-less script, as tokenize() has it
+            for k in range(m.start(), m.end()):
+                found.extend((k, k + 1, char) for char in fold(text[k]))
         forms = [{token, *variants(token)} for _, _, token in found]
         spans: list[tuple[int, int]] = []
         for term in terms:
@@ -577,7 +645,7 @@ def _phrase(text: str, start: int) -> tuple[tuple[str, ...], int]:
     end = next((k for k in range(start + 1, len(text)) if text[k] in _QUOTES), -1)
     if end < 0:
         raise QueryError(f"Unclosed quote: the quote at position {start + 1} is never closed.")
-    words = tuple(tokenize(text[start + 1 : end]))
+    words = tuple(w for w in tokenize(text[start + 1 : end]) if w)
     if not words:
         raise QueryError(
             f"The quotes at position {start + 1} contain no letters or digits to search for."
@@ -627,7 +695,7 @@ def _word_term(word: str, field_name: str | None, offset: int) -> Term:
             f"The '*' at position {offset + core.index('*') + 1} may only end a word, "
             "as in: engineer*."
         )
-    words = tuple(tokenize(core))
+    words = tuple(w for w in tokenize(core) if w)
     if not words:
         if prefix and not core:
             raise QueryError(

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from bot.models import Posting, StoredPosting
+from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting, canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,84 @@ def m002_chats_and_outbox(db: Database) -> None:
     # The outbox's guarantee: one delivery per (chat, posting), whatever retries happen.
     db.table("deliveries").create_index(["chat_id", "posting_id"], unique=True)
     db.table("deliveries").create_index(["status", "next_attempt_at"])
+
+
+@migrations()
+def m003_canonical_ids(db: Database) -> None:
+    """Ids recomputed with today's canonical URL (RFC 3986 normalisation, session ids removed);
+    rows that now name one posting are merged. `sources.identity` records the identity rules
+    each source's ids were made with, so a changed `url_ignore`/`id_pattern` re-keys too."""
+    db.table("sources").add_column("identity", str)
+    rows = db.execute("SELECT rowid, id, url, first_seen, last_seen FROM postings").fetchall()
+    rekey(db, rows, URL_IDENTITY)
+
+
+# A (chat, posting) alert kept when merged postings both had one: the one the chat got.
+_STATUS_RANK = {"sent": 0, "capped": 1, "pending": 2}
+
+
+def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> int:
+    """Give `rows` (rowid, id, url, first_seen, last_seen) of postings the id `identity` gives
+    their URL, merging rows that now share an id (with each other or with a stored row): the
+    earliest `first_seen` is kept with the latest `last_seen`, and each chat keeps one delivery
+    (the sent one if any). Runs in the caller's transaction; alerts nobody. Returns the number
+    of rows merged away."""
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for rowid, old_id, url, first_seen, last_seen in rows:
+        new_id = identity.posting_id(url)
+        groups.setdefault(new_id, []).append((first_seen, rowid, old_id, last_seen, url))
+    members = {row[1] for rows_ in groups.values() for row in rows_}
+    # Stored rows outside `rows` that already hold one of the new ids join their group.
+    for new_id in [g for g, rs in groups.items() if any(r[2] != g for r in rs)]:
+        held = db.execute(
+            "SELECT first_seen, rowid, id, last_seen, url FROM postings WHERE id = ?", [new_id]
+        ).fetchone()
+        if held is not None and held[1] not in members:
+            groups[new_id].append(tuple(held))
+    changed = {g: sorted(rs) for g, rs in groups.items() if len(rs) > 1 or rs[0][2] != g}
+    if not changed:
+        return 0
+    # Parent keys change under their deliveries: foreign keys are checked at commit.
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    merged = 0
+    for new_id, group in changed.items():
+        survivor, losers = group[0], group[1:]
+        old_ids = [row[2] for row in group]
+        _merge_deliveries(db, old_ids, new_id)
+        for loser in losers:
+            db.execute("DELETE FROM postings WHERE rowid = ?", [loser[1]])
+        merged += len(losers)
+        # A temporary id first: the new id may still be held by a row of another group.
+        db.execute(
+            "UPDATE postings SET id = ?, url = ?, last_seen = ? WHERE rowid = ?",
+            [
+                f"rekey {new_id}",
+                canonical_url(survivor[4]),
+                max(row[3] for row in group),
+                survivor[1],
+            ],
+        )
+    db.execute("UPDATE postings SET id = substr(id, 7) WHERE id LIKE 'rekey %'")
+    return merged
+
+
+def _merge_deliveries(db: Database, old_ids: Sequence[str], new_id: str) -> None:
+    marks = ",".join("?" * len(old_ids))
+    rows = db.execute(
+        f"SELECT id, chat_id, status FROM deliveries WHERE posting_id IN ({marks})",  # noqa: S608
+        list(old_ids),
+    ).fetchall()
+    keep: dict[int, tuple[int, int]] = {}
+    for delivery_id, chat_id, status in rows:
+        rank = (_STATUS_RANK.get(status, 3), delivery_id)
+        if chat_id not in keep or rank < keep[chat_id]:
+            keep[chat_id] = rank
+    kept = {rank[1] for rank in keep.values()}
+    for delivery_id, _, _ in rows:
+        if delivery_id not in kept:
+            db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
+    for delivery_id in kept:
+        db.execute("UPDATE deliveries SET posting_id = ? WHERE id = ?", [new_id, delivery_id])
 
 
 def now_utc() -> datetime:
@@ -269,17 +347,21 @@ class Store:
         now: datetime | None = None,
         matcher: Matcher | None = None,
         complete: bool = True,
+        identity: Identity = URL_IDENTITY,
     ) -> IngestResult:
         """Store one scrape in one transaction: new postings, last_seen of known ones, and the
         pending deliveries `matcher` derives from the new ones. The first successful scrape of
         a source is its baseline: stored, never alerted (and while `complete` is False, the
-        baseline stays open: the source is still catching up on its backlog)."""
+        baseline stays open: the source is still catching up on its backlog). Postings are
+        keyed by `identity` (the source's `url_ignore`/`id_pattern`); when it differs from the
+        rules the source's stored ids were made with, those are re-keyed first (see `rekey`)."""
         now = now or now_utc()
         stamp = _iso(now)
         unique: dict[str, Posting] = {}
         for posting in postings:
-            unique.setdefault(posting.id, posting)
+            unique.setdefault(identity.posting_id(posting.url), posting)
         with self.db.atomic():
+            self._adopt_identity(source, identity)
             known = self._existing_ids(list(unique))
             fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
             rows = [_posting_row(pid, p, source, stamp) for pid, p in fresh]
@@ -311,12 +393,33 @@ class Store:
         row = self.db.execute("SELECT baseline_at FROM sources WHERE name = ?", [source]).fetchone()
         return row is None or row[0] is None
 
-    def known_urls(self, urls: Iterable[str]) -> set[str]:
-        """Which of `urls` are stored already (compared by canonical URL)."""
-        from bot.models import posting_id
+    def _adopt_identity(self, source: str, identity: Identity) -> None:
+        row = self.db.execute("SELECT identity FROM sources WHERE name = ?", [source]).fetchone()
+        if ((row[0] if row else None) or "") == identity.fingerprint:
+            return
+        rows = self.db.execute(
+            "SELECT rowid, id, url, first_seen, last_seen FROM postings WHERE source = ?", [source]
+        ).fetchall()
+        merged = rekey(self.db, rows, identity)
+        self.db.execute(
+            "INSERT INTO sources (name, identity) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET identity = excluded.identity",
+            [source, identity.fingerprint],
+        )
+        if rows:
+            log.info(
+                "%s: url_ignore/id_pattern changed: %d stored postings re-keyed, %d merged",
+                source,
+                len(rows),
+                merged,
+            )
 
-        by_id = {posting_id(url): url for url in urls}
-        return {by_id[pid] for pid in self._existing_ids(list(by_id))}
+    def known_urls(self, urls: Iterable[str], identity: Identity = URL_IDENTITY) -> set[str]:
+        """Which of `urls` are stored already, compared by the id `identity` gives them."""
+        by_id: dict[str, list[str]] = {}
+        for url in urls:
+            by_id.setdefault(identity.posting_id(url), []).append(url)
+        return {url for pid in self._existing_ids(list(by_id)) for url in by_id[pid]}
 
     def latest(self, limit: int = 5, *, offset: int = 0) -> list[StoredPosting]:
         """The newest stored postings, newest first (by first_seen, then posted date)."""

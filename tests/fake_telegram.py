@@ -5,10 +5,12 @@ python-telegram-bot (or the daemon in a subprocess) talks real HTTP to it throug
 or GET query parameters. It answers in Telegram's shapes (``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": N, "description": "...", "parameters": {...}}``), checks what the
 real server checks (token, HTML markup with tdlib's error messages, the 4096-character limit
-counted in UTF-16 code units after entity parsing, inline buttons), enforces the flood limits when
-asked to, records every request and message, simulates users (messages, commands, button presses
-delivered through long-polling ``getUpdates``) and injects faults (403, 400, migration, 429, 5xx
-with an nginx HTML body, slow answers, dropped connections).
+counted in UTF-16 code units after entity parsing, inline buttons), refuses a message of more
+than 100 formatting entities (the real server silently drops every one after the 100th, so a
+product that relies on them loses formatting unseen: here it is a 400), enforces the flood
+limits when asked to, records every request and message, simulates users (messages, commands,
+button presses delivered through long-polling ``getUpdates``) and injects faults (403, 400,
+migration, 429, 5xx with an nginx HTML body, slow answers, dropped connections).
 
 It runs a stdlib ``ThreadingHTTPServer`` in a background thread, so the same object serves sync
 tests, async tests and a daemon subprocess. All state sits behind one lock.
@@ -57,6 +59,8 @@ _LOG = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForJobhoundTests_0123456789"
 MAX_MESSAGE_LENGTH = 4096
+# Telegram honours at most 100 entities per message (tdlib/telegram-bot-api#820).
+MAX_ENTITIES = 100
 MAX_CALLBACK_DATA_BYTES = 64
 
 # Telegram answers 404 for a malformed token and 401 for a well-formed one it does not know.
@@ -1547,6 +1551,11 @@ class FakeTelegram:
             raise _bad_request("message text is empty")
         if utf16_len(parsed.text) > MAX_MESSAGE_LENGTH:
             raise _bad_request("message is too long")
+        if len(parsed.entities) > MAX_ENTITIES:
+            # Telegram itself ignores the entities past the 100th without a word.
+            raise _bad_request(
+                f"too many formatting entities: {len(parsed.entities)} > {MAX_ENTITIES}"
+            )
         return parsed, parse_mode
 
     @staticmethod

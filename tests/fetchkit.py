@@ -89,4 +89,6 @@ def source(kind: str, url: str, *, robots: bool = False, **options: Any) -> Sour
 
 def context(fetch: Fetcher | None, known: Iterable[str] = ()) -> SourceContext:
     stored = set(known)
-    return SourceContext(fetcher=fetch, known_urls=lambda urls: {u for u in urls if u in stored})
+    return SourceContext(
+        fetcher=fetch, known_urls=lambda urls, identity: {u for u in urls if u in stored}
+    )

@@ -129,6 +129,18 @@ async def test_length_is_counted_after_parsing_in_utf16_units(bot: Bot) -> None:
             await bot.send_message(USER, text, parse_mode="HTML")
 
 
+async def test_more_than_100_formatting_entities_are_refused(tg: FakeTelegram, bot: Bot) -> None:
+    """Telegram ignores every entity after the 100th; the fake refuses such a message."""
+    await bot.send_message(USER, " ".join(["<b>x</b>"] * 50 + ["<i>y</i>"] * 50), parse_mode="HTML")
+    await bot.send_message(USER, '<b><a href="https://x.test/">x</a></b> ' * 50, parse_mode="HTML")
+    nested = '<b><a href="https://x.test/"><u>x</u></a></b> ' * 33 + "<i>z</i> <s>w</s>"
+    with pytest.raises(BadRequest, match=r"(?i)too many formatting entities: 101 > 100"):
+        await bot.send_message(USER, nested, parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)too many formatting entities"):
+        await bot.send_message(USER, "<u>x</u> " * 101, parse_mode="HTML")
+    assert len(tg.sent_messages(USER)) == 2
+
+
 # ---- HTML validation -----------------------------------------------------------------------
 
 

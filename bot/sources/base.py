@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.models import ScrapeResult
+from bot.models import Identity, ScrapeResult
 
 if TYPE_CHECKING:
     from bot.config import SourceSettings
     from bot.fetch import Fetcher
 
 
-def _nothing_known(urls: Iterable[str]) -> set[str]:
+def _nothing_known(urls: Iterable[str], identity: Identity) -> set[str]:
     return set()
 
 
@@ -24,8 +24,9 @@ class SourceContext:
 
     # The shared polite HTTP fetcher (bot.fetch.Fetcher); None where no network is wired.
     fetcher: Fetcher | None = None
-    # Which of these posting URLs are stored already (lets a crawler skip known job pages).
-    known_urls: Callable[[Iterable[str]], set[str]] = field(default=_nothing_known)
+    # Which of these posting URLs are stored already under the source's identity rules (lets
+    # a crawler skip known job pages).
+    known_urls: Callable[[Iterable[str], Identity], set[str]] = field(default=_nothing_known)
     # Relative local paths (the markdown kind) are read from here.
     base_dir: Path = field(default_factory=Path.cwd)
 

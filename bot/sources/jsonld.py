@@ -295,7 +295,7 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             urls = job_links(first.text, base_url=first.url, pattern=pattern)
     except ParseError as exc:
         raise common.reraise(exc, source, exc.url or first.url) from None
-    known = ctx.known_urls(urls) if urls else set()
+    known = ctx.known_urls(urls, source.identity) if urls else set()
     unknown = [url for url in dict.fromkeys(urls) if url not in known]
     if not unknown and not page_postings:
         for shard in shards:

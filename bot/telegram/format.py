@@ -1,4 +1,5 @@
-"""Alert messages: HTML with every scraped string escaped, packed under Telegram's 4096 limit.
+"""Alert messages: HTML with every scraped string escaped, packed under Telegram's limits
+(4096 UTF-16 code units of visible text, 100 formatting entities, the inline buttons).
 
 Pure: postings and deliveries in, message texts and buttons out.
 """
@@ -22,6 +23,13 @@ BUTTON_LABEL_CHARS = 40
 FIELD_CHARS = {"title": 200, "company": 100, "location": 120, "salary": 80}
 # Telegram allows up to 100 inline buttons; a message of many alerts gets one per posting.
 MAX_BUTTONS = 50
+# Telegram applies at most 100 formatting entities per message and silently ignores every tag
+# after the 100th (tdlib/telegram-bot-api#820, rubenlagus/TelegramBots#854).
+MAX_ENTITIES = 100
+# The HTML tags of https://core.telegram.org/bots/api#html-style; each one is one entity.
+_ENTITY_TAG = re.compile(
+    r"<(?:b|strong|i|em|u|ins|s|strike|del|a|code|pre|tg-spoiler|tg-emoji|blockquote|span)[\s>]"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,11 @@ def visible_text(markup: str) -> str:
     return html.unescape(_TAG.sub("", markup))
 
 
+def entity_count(markup: str) -> int:
+    """Formatting entities Telegram makes of our HTML: one per opening tag (b, i, u, a, ...)."""
+    return len(_ENTITY_TAG.findall(markup))
+
+
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it."""
     return len(text.encode("utf-16-le")) // 2
@@ -67,15 +80,17 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def highlight(text: str, terms: Sequence[str]) -> str:
+def highlight(text: str, terms: Sequence[str], limit: int | None = None) -> str:
     """Escape `text` and underline where the matched terms occur (as the query language
-    matches them: whole words, case and accents folded, `engineer*` prefixes, phrases)."""
+    matches them: whole words, case and accents folded, `engineer*` prefixes, phrases); at
+    most `limit` underlines (each is one of the message's 100 entities), the first ones."""
     spans: list[tuple[int, int]] = []
-    if terms:
+    if terms and (limit is None or limit > 0):
         try:
             spans = parse_query(" OR ".join(terms)).highlight_spans(text)
         except QueryError:  # terms come from our own parser; never let display break an alert
             spans = []
+    spans = spans[:limit]
     pieces: list[str] = []
     last = 0
     for start, end in spans:
@@ -99,13 +114,14 @@ def _details(posting: StoredPosting) -> list[str]:
     return parts
 
 
-def render_item(item: AlertItem) -> tuple[str, str]:
-    """The HTML and plain-text block announcing one posting."""
+def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, str]:
+    """The HTML and plain-text block announcing one posting (at most `highlights` underlined
+    words: the first thing given up under the entity cap; the linked title never is)."""
     posting = item.posting
     title = _cut(posting.title, FIELD_CHARS["title"])
     link = html.escape(posting.url, quote=True)
     details = _details(posting)
-    html_lines = [f'<b><a href="{link}">{highlight(title, item.terms)}</a></b>']
+    html_lines = [f'<b><a href="{link}">{highlight(title, item.terms, highlights)}</a></b>']
     plain_lines = [title]
     if details:
         html_lines.append(html.escape(" · ".join(details), quote=False))
@@ -130,11 +146,21 @@ def _button(item: AlertItem, numbered: bool, index: int) -> Button:
     )
 
 
-def pack_alerts(items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT) -> list[Message]:
-    """As few messages as the length limit allows, each listing several postings."""
+def pack_alerts(
+    items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT, max_entities: int = MAX_ENTITIES
+) -> list[Message]:
+    """As few messages as Telegram's limits allow, each listing several postings.
+
+    Each message stays under `limit` UTF-16 code units of visible text, `max_entities`
+    formatting entities and MAX_BUTTONS buttons. When an alert's entities do not fit what is
+    left of a message, its underlined words go first (fewer, then none); only when even its
+    bare linked title does not fit does a new message start, so no title ever loses its link.
+    """
     budget = limit - _SAFETY
     messages: list[Message] = []
     batch: list[tuple[AlertItem, str, str]] = []
+    # The header's <b>; numbering and separators are plain text.
+    header_entities = 1
 
     def flush() -> None:
         if not batch:
@@ -151,9 +177,11 @@ def pack_alerts(items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT) -> list[
             f"{i}. {block}" if several else block for i, (_, _, block) in enumerate(batch, 1)
         ]
         buttons = tuple(_button(item, several, i) for i, (item, _, _) in enumerate(batch, 1))
+        text = header + "\n\n".join(numbered_html)
+        assert entity_count(text) <= max_entities, "alert batch over Telegram's entity cap"
         messages.append(
             Message(
-                html=header + "\n\n".join(numbered_html),
+                html=text,
                 plain=plain_header + "\n\n".join(numbered_plain),
                 buttons=buttons[:MAX_BUTTONS],
                 delivery_ids=tuple(item.delivery_id for item, _, _ in batch),
@@ -163,14 +191,22 @@ def pack_alerts(items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT) -> list[
         batch.clear()
 
     size = 0
+    entities = header_entities
     for item in items:
         block_html, block_plain = render_item(item)
+        bare = entity_count(render_item(item, highlights=0)[0])
         # Telegram counts the text after entity parsing: tags and entities cost nothing.
         cost = utf16_len(visible_text(block_html)) + 8
-        if batch and (size + cost > budget - 40 or len(batch) >= MAX_BUTTONS):
+        if batch and (
+            size + cost > budget - 40 or len(batch) >= MAX_BUTTONS or entities + bare > max_entities
+        ):
             flush()
-            size = 0
+            size, entities = 0, header_entities
+        room = max_entities - entities
+        if entity_count(block_html) > room:
+            block_html = render_item(item, highlights=max(room - bare, 0))[0]
         batch.append((item, block_html, block_plain))
         size += cost
+        entities += entity_count(block_html)
     flush()
     return messages

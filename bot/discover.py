@@ -26,7 +26,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bot.config import Settings, SourceSettings, parse_settings
 from bot.errors import FetchError, ParseError
-from bot.models import Posting
+from bot.models import Identity, Posting
 from bot.schedule import parse_schedule
 from bot.sources import KINDS, SourceContext, ashby, greenhouse, jsonld, lever, workday
 
@@ -280,7 +280,7 @@ class NotPlaced:
         return "\n".join(lines)
 
 
-def _all_stored(urls: Iterable[str]) -> set[str]:
+def _all_stored(urls: Iterable[str], identity: Identity) -> set[str]:
     # The preview reads each board's list only: no posting detail, no job page is fetched.
     return set(urls)
 

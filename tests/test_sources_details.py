@@ -87,7 +87,7 @@ async def test_smartrecruiters_details_only_for_new_postings() -> None:
 async def test_a_posting_listed_twice_is_detailed_once() -> None:
     from dataclasses import replace
 
-    from bot.models import Posting
+    from bot.models import URL_IDENTITY, Posting
     from bot.sources import details
     from bot.sources.base import SourceContext
 
@@ -99,6 +99,10 @@ async def test_a_posting_listed_twice_is_detailed_once() -> None:
 
     twice = Posting(url="https://a.example/j/1", title="One")
     other = Posting(url="https://a.example/j/2", title="Two")
-    filled = await within(details.fill_new(SourceContext(), [twice, other, twice], detail, limit=5))
+    filled = await within(
+        details.fill_new(
+            SourceContext(), [twice, other, twice], detail, identity=URL_IDENTITY, limit=5
+        )
+    )
     assert sorted(asked) == ["https://a.example/j/1", "https://a.example/j/2"]
     assert [p.description for p in filled.postings] == ["filled"] * 3 and filled.complete

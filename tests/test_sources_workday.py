@@ -143,7 +143,7 @@ def _paged(request: Request) -> Reply:
 
 
 def _known(urls: set[str]) -> SourceContext:
-    return SourceContext(known_urls=lambda asked: {u for u in asked if u in urls})
+    return SourceContext(known_urls=lambda asked, identity: {u for u in asked if u in urls})
 
 
 async def test_collect_pages_by_offset_and_details_only_new_postings() -> None:

@@ -128,7 +128,7 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             raise common.reraise(exc, source, detail_url) from None
 
     limit = common.option_int(source.options, "max_details", details.DEFAULT_MAX_DETAILS)
-    filled = await details.fill_new(ctx, postings, detail, limit=limit)
+    filled = await details.fill_new(ctx, postings, detail, identity=source.identity, limit=limit)
     return ScrapeResult(
         postings=filled.postings, warnings=filled.warnings, complete=filled.complete
     )

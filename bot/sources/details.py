@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.errors import FetchError, ParseError
-from bot.models import Posting
+from bot.models import Identity, Posting
 from bot.sources.base import SourceContext
 
 # New postings detailed per run; the rest wait for the next run (the result is incomplete, so
@@ -34,16 +34,21 @@ class Filled:
 
 
 async def fill_new(
-    ctx: SourceContext, postings: Sequence[Posting], detail: Detail, *, limit: int
+    ctx: SourceContext,
+    postings: Sequence[Posting],
+    detail: Detail,
+    *,
+    identity: Identity,
+    limit: int,
 ) -> Filled:
-    """Run `detail` on the postings whose URL is not stored yet, at most `limit` of them.
+    """Run `detail` on the postings not stored yet (under `identity`), at most `limit` of them.
 
     Stored postings pass through as the list gave them (the store keeps their first version
     anyway). A detail that fails (FetchError or ParseError) keeps the posting as the list gave
     it, with one warning. New postings beyond `limit` are left out of this run and the result
     is marked incomplete: they are detailed on a later run instead of being stored bare.
     """
-    known = ctx.known_urls([p.url for p in postings]) if postings else set()
+    known = ctx.known_urls([p.url for p in postings], identity) if postings else set()
     # One detail per URL, even when a board lists a posting twice (on two pages).
     new = list({p.url: p for p in postings if p.url not in known}.values())
     todo, waiting = new[:limit], {p.url for p in new[limit:]}

@@ -146,7 +146,7 @@ async def _details(
             raise common.reraise(exc, source, target) from None
 
     limit = common.option_int(source.options, "max_details", details.DEFAULT_MAX_DETAILS)
-    return await details.fill_new(ctx, postings, detail, limit=limit)
+    return await details.fill_new(ctx, postings, detail, identity=source.identity, limit=limit)
 
 
 def validate(options: Mapping[str, Any]) -> None:

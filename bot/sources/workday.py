@@ -227,7 +227,7 @@ async def crawl(ctx: SourceContext, source: SourceSettings, *, clock: Clock) -> 
             raise common.reraise(exc, source, url) from None
 
     limit = common.option_int(source.options, "max_details", details.DEFAULT_MAX_DETAILS)
-    filled = await details.fill_new(ctx, postings, detail, limit=limit)
+    filled = await details.fill_new(ctx, postings, detail, identity=source.identity, limit=limit)
     return ScrapeResult(
         postings=filled.postings,
         warnings=(*warnings, *filled.warnings),

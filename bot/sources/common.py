@@ -96,6 +96,7 @@ async def fetch_one(
 MAX_JSON_DEPTH = 64
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _JSON_BRACKETS = re.compile(r"[\[\]{}]")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 _NOT_BRACKETS = {c: None for c in range(128) if chr(c) not in "[]{}"}
 
 
@@ -107,7 +108,7 @@ def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
         return False
     skeleton = text.encode("ascii", "ignore").decode("ascii").translate(_NOT_BRACKETS)
     for _ in range(limit):
-        shorter = skeleton.replace("[]", "").replace("{}", "")
+        shorter = _EMPTY_PAIR.sub("", skeleton)  # one pass: exactly one level less
         if len(shorter) == len(skeleton):
             break
         skeleton = shorter

@@ -92,7 +92,8 @@ def parse_sitemap(body: bytes | str) -> Sitemap:
     without a readable `<loc>` is skipped). ParseError for anything else or a truncated one."""
     root = common.load_xml(body, "sitemap", ("sitemapindex", "urlset"))
     entries: list[tuple[str, str]] = []
-    for child in root:
+    # Entries wherever they sit: recovery from a broken one can nest the next inside it.
+    for child in root.iter("{*}url", "{*}sitemap", "url", "sitemap"):
         loc = lastmod = ""
         for field in child:
             if not isinstance(field.tag, str):

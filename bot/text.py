@@ -91,17 +91,19 @@ _DROPPED = re.compile(
 # zero-width space, soft hyphen (`&shy;`), a stray byte-order mark.
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b\ufeff]")
 _MAX_UNESCAPE_ROUNDS = 4
+# What may start a character reference (`&amp;`, `&#8211;`, even `&copy` without `;`).
+_REFERENCE = re.compile(r"&[#A-Za-z]")
 
 
 def is_plain(text: str) -> bool:
     """True when `text` is already the one line a reader sees: the cheap, common case.
 
-    Printable (no controls, no odd spaces, no soft hyphen), no `&` or `<`, no doubled or
+    Printable (no controls, no odd spaces, no soft hyphen), no reference or `<`, no doubled or
     edge spaces, and ASCII or free of mojibake and in NFC.
     """
     return (
         text.isprintable()
-        and "&" not in text
+        and ("&" not in text or _REFERENCE.search(text) is None)  # `Planning & Analysis`
         and "<" not in text
         and "  " not in text
         and text[0] != " "

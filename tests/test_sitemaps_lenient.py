@@ -13,8 +13,11 @@ import pytest
 
 from bot.errors import ParseError
 from bot.sources import jsonld
+from tests.boardserver import serve
+from tests.fetchkit import context, fetcher, fixture, source, within
 from tests.fieldkit import case_dir, field_site, gzipped, once, serve_file, stored, write_config
 
+NODESK = "nodesk_job_detail_jsonld.html"
 SHARD = "/sitemap/salesChannel-7f3a-91c2/7f3a91c2-sitemap-shop-example-{}.xml.gz"
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 
@@ -74,16 +77,33 @@ def test_every_readable_location_is_kept(loc: str, expected: str) -> None:
     ]
 
 
-def test_bom_white_space_and_a_wrong_declared_encoding() -> None:
+def test_bom_and_white_space_before_the_declaration() -> None:
     locs = "<url><loc>https://w.test/job/münchen-1</loc></url>"
     for prefix in (b"\xef\xbb\xbf", b"\n \t", b"\xef\xbb\xbf\r\n"):
         sitemap = jsonld.parse_sitemap(prefix + _urlset(locs).encode("utf-8"))
         assert sitemap.entries == (("https://w.test/job/münchen-1", ""),)
-    # Declared Latin-1, sent as UTF-8: lxml trusts the bytes' own UTF-8 when they say so.
-    latin = _urlset(locs, '<?xml version="1.0" encoding="ISO-8859-1"?>')
-    assert jsonld.parse_sitemap(latin.encode("latin-1")).entries == (
-        ("https://w.test/job/münchen-1", ""),
+    sitemap = jsonld.parse_sitemap("\ufeff \n" + _urlset(locs))  # already decoded text
+    assert sitemap.entries == (("https://w.test/job/münchen-1", ""),)
+
+
+@pytest.mark.parametrize(
+    ("declared", "encoding"),
+    [
+        ("ISO-8859-1", "utf-8"),  # UTF-8 bytes declared Latin-1
+        ("UTF-16", "utf-8"),  # UTF-8 bytes declared UTF-16
+        ("UTF-8", "cp1252"),  # windows-1252 bytes declared UTF-8
+        ("ISO-8859-1", "latin-1"),  # and a right declaration still holds
+    ],
+)
+def test_a_wrong_declared_encoding(declared: str, encoding: str) -> None:
+    locs = (
+        "<url><loc>https://w.test/job/münchen-1</loc></url><url><loc>https://w.test/b</loc></url>"
     )
+    body = _urlset(locs, f'<?xml version="1.0" encoding="{declared}"?>').encode(encoding)
+    assert [loc for loc, _ in jsonld.parse_sitemap(body).entries] == [
+        "https://w.test/job/münchen-1",
+        "https://w.test/b",
+    ]
 
 
 def test_a_broken_entry_costs_only_itself() -> None:
@@ -93,11 +113,28 @@ def test_a_broken_entry_costs_only_itself() -> None:
         "<url><loc>https://w.test/job/b-2</loc><lastmod>2024-02-01</url>"  # unclosed lastmod
         "<url><loc>https://w.test/job/c-3</loc></url>"
     )
-    assert [loc for loc, _ in jsonld.parse_sitemap(body).entries] == [
+    sitemap = jsonld.parse_sitemap(body)
+    assert [loc for loc, _ in sitemap.entries] == [
         "https://w.test/job/a-1",
         "https://w.test/job/b-2",
         "https://w.test/job/c-3",
     ]
+    assert sitemap.skipped == 1
+
+
+async def test_a_skipped_entry_is_one_warning_naming_the_sitemap() -> None:
+    async with serve() as server, fetcher() as fetch:
+        base = server.url("").rstrip("/")
+        body = _urlset(f"<url><loc>{base}/job/a-1</loc></url><url><loc>  </loc></url><url></url>")
+        server.add("/sitemap.xml", body=body.encode())
+        server.add("/job/a-1", body=fixture(NODESK))
+        result = await within(
+            jsonld.collect(context(fetch), source("jsonld", f"{base}/sitemap.xml"))
+        )
+    assert [p.url for p in result.postings] == [f"{base}/job/a-1"]
+    assert result.warnings == (
+        f"<{base}/sitemap.xml>: 2 sitemap entries without a readable <loc> skipped",
+    )
 
 
 def test_a_truncated_or_foreign_document_is_refused() -> None:

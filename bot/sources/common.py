@@ -186,16 +186,47 @@ def xml_bytes(body: bytes | str) -> bytes:
     return _XML_REFS.sub(_xml_ref, _XML_CONTROLS.sub(b"", raw))
 
 
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def decode_xml(body: bytes | str) -> str:
+    """An XML document's text, whatever its declaration claims: a byte-order mark decides;
+    else bytes that are valid UTF-8 are UTF-8 (a declaration saying Latin-1 or UTF-16 over
+    UTF-8 bytes is the common mistake); else the declared encoding if the bytes decode in it
+    without loss; else windows-1252, as browsers read undeclared legacy text."""
+    if isinstance(body, str):
+        return body
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _XML_ENCODING.match(body[:1024])
+    if declared is not None:
+        try:
+            return body.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return body.decode("cp1252", errors="replace")
+
+
 def load_xml(body: bytes | str, what: str, roots: Sequence[str]) -> Any:
     """The root element (lxml) of a served XML document whose root is one of `roots` (local
     names), read as leniently as the document allows.
 
-    `xml_bytes` mends it first, then lxml's recovering parser (`recover=True`; no network, no
-    entity expansion) reads what it can: a broken entry costs that entry. Raises ParseError
-    naming `what` for a document that declares entities, has none of `roots` as its root, or
-    ends before its root closes (a truncated answer: storing part of it would be wrong).
-    """
-    raw = xml_bytes(body)
+    `decode_xml` and `xml_bytes` mend it first, then lxml's recovering parser (`recover=True`;
+    no network, no entity expansion) reads what it can: a broken entry costs that entry.
+    Raises ParseError naming `what` for a document that declares entities, has none of `roots`
+    as its root, or ends before its root closes (a truncated answer: storing part of it would
+    be wrong)."""
+    raw = xml_bytes(decode_xml(body))
     if b"<!ENTITY" in raw[:4096]:
         raise ParseError(f"the {what} declares XML entities; refusing to expand them")
     parser = etree.XMLParser(

@@ -44,6 +44,7 @@ class Sitemap:
 
     is_index: bool
     entries: tuple[tuple[str, str], ...]  # (loc, lastmod or "")
+    skipped: int = 0  # entries without a readable <loc>
 
     def newest_first(self) -> list[str]:
         """Locations newest first: by lastmod when every entry has one, else reversed order
@@ -92,6 +93,7 @@ def parse_sitemap(body: bytes | str) -> Sitemap:
     without a readable `<loc>` is skipped). ParseError for anything else or a truncated one."""
     root = common.load_xml(body, "sitemap", ("sitemapindex", "urlset"))
     entries: list[tuple[str, str]] = []
+    skipped = 0
     # Entries wherever they sit: recovery from a broken one can nest the next inside it.
     for child in root.iter("{*}url", "{*}sitemap", "url", "sitemap"):
         loc = lastmod = ""
@@ -105,8 +107,10 @@ def parse_sitemap(body: bytes | str) -> Sitemap:
                 lastmod = field.text.strip()
         if loc:
             entries.append((loc, lastmod))
+        else:
+            skipped += 1
     is_index = _SITEMAP_NS.sub("", str(root.tag)) == "sitemapindex"
-    return Sitemap(is_index=is_index, entries=tuple(entries))
+    return Sitemap(is_index=is_index, entries=tuple(entries), skipped=skipped)
 
 
 def job_links(html: str, *, base_url: str, pattern: re.Pattern[str] | None = None) -> list[str]:
@@ -289,21 +293,20 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     max_pages = common.option_int(options, "max_pages", DEFAULT_MAX_PAGES)
     first = await common.get(ctx, source, source.url)
     shards: list[FetchResult] = []
+    maps: list[tuple[str, Sitemap]] = []
     page_postings: list[Posting] = []
     try:
         if looks_like_sitemap(first.content):
             sitemap = parse_sitemap(sitemap_body(first))
+            maps = [(first.url, sitemap)]
             if sitemap.is_index:
                 max_shards = common.option_int(options, "max_shards", DEFAULT_MAX_SHARDS)
                 shard_urls = _job_shards(sitemap.newest_first())[:max_shards]
                 shards = await _fetch_shards(ctx, source, shard_urls)
                 if shards and all(s.not_modified for s in shards):
                     return ScrapeResult(unchanged=True)
-                urls = [
-                    loc
-                    for shard in shards
-                    for loc in parse_sitemap(sitemap_body(shard)).newest_first()
-                ]
+                maps = [(shard.url, parse_sitemap(sitemap_body(shard))) for shard in shards]
+                urls = [loc for _, shard_map in maps for loc in shard_map.newest_first()]
             else:
                 urls = sitemap.newest_first()
             urls = _job_urls(urls, pattern)
@@ -325,7 +328,11 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     todo = unknown[:max_pages]
     outcomes = await asyncio.gather(*(_job_page(ctx, source, url, company) for url in todo))
     postings = list(page_postings)
-    warnings: list[str] = []
+    warnings = [
+        f"<{url}>: {found.skipped} sitemap entries without a readable <loc> skipped"
+        for url, found in maps
+        if found.skipped
+    ]
     transient = False
     for outcome in outcomes:
         if isinstance(outcome, str):

@@ -10,6 +10,8 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
+from bot.text import is_plain, plain_line, plain_paragraphs
+
 # Query parameters that only say where a visitor came from; they never change the posting.
 TRACKING_PARAMS = frozenset(
     {
@@ -48,6 +50,7 @@ _SESSION_PATH_PARAM = re.compile(
     r"=[^;/]*",
     re.IGNORECASE,
 )
+_LINE_FIELDS = ("title", "company", "location", "salary")
 
 
 def _is_volatile(name: str) -> bool:
@@ -145,7 +148,15 @@ URL_IDENTITY = Identity()
 
 @dataclass(frozen=True, slots=True)
 class Posting:
-    """One job posting as every parser yields it; text fields are plain, repaired Unicode."""
+    """One job posting as every parser yields it.
+
+    Construction is the one normalisation step (`__post_init__`): whatever a kind passes in,
+    title, company, location, tags and salary come out as the single line a reader sees and the
+    description as plain paragraphs (`bot.text.plain_line` / `plain_paragraphs`: references
+    decoded, HTML tags removed, mojibake repaired, white space folded). Doing it here rather than
+    in each kind or in the pipeline means no Posting, from any kind, test or future code path,
+    can exist un-normalised. Only `title` and `url` are required; every other field may be empty.
+    """
 
     url: str
     title: str
@@ -158,6 +169,22 @@ class Posting:
     description: str = ""
     apply_url: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        line_fields = (self.title, self.company, self.location, self.salary, *self.tags)
+        # One cheap check over every one-line field at once (most postings need nothing):
+        # `|` joins them so that a space at any field's edge still shows as `| ` or ` |`.
+        joined = "|".join(line_fields)
+        if not (is_plain(joined) and "| " not in joined and " |" not in joined):
+            # Frozen: normalised values go through object.__setattr__.
+            for name in _LINE_FIELDS:
+                object.__setattr__(self, name, plain_line(getattr(self, name)))
+            tags = dict.fromkeys(plain_line(tag) for tag in self.tags)
+            object.__setattr__(self, "tags", tuple(tag for tag in tags if tag))
+        elif "" in self.tags:
+            object.__setattr__(self, "tags", tuple(tag for tag in self.tags if tag))
+        if self.description and not is_plain(self.description):
+            object.__setattr__(self, "description", plain_paragraphs(self.description))
 
     @property
     def id(self) -> str:

@@ -68,13 +68,15 @@ def serve_file(
 
 
 def serve_tree(server: BoardServer, root: Path, base: str) -> None:
-    """Serve every file under `root` at its relative path; `dir/index.html` also at `dir/`."""
+    """Serve every file under `root` at its relative path; `dir/index.html` also at `dir/`
+    and `dir`."""
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = "/" + path.relative_to(root).as_posix()
         body = substitute(path.read_bytes(), base)
         serve_file(server, rel, body)
-        if path.name == "index.html":
+        if path.name == "index.html":  # a folder's page: at `dir/` and at `dir`
             serve_file(server, rel[: -len("index.html")], body)
+            serve_file(server, rel[: -len("/index.html")], body)
 
 
 def gzipped(body: bytes) -> bytes:

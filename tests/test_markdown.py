@@ -74,11 +74,18 @@ def test_missing_badge_line_leaves_location_empty() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "just prose", "# Title without link\n### Co\n", "# [T](https://x.test/a)\n\nno company"],
+    ["", "just prose", "# Title without link\n### Co\n"],
 )
 def test_not_a_posting_is_a_parse_error(text: str) -> None:
     with pytest.raises(ParseError):
         parse_markdown(text, origin="bad.md")
+
+
+def test_a_title_and_a_link_are_a_posting_without_company() -> None:
+    """Issue 8 part 4 reverses the old rule (no '### Company' line was a parse error)."""
+    posting = parse_markdown("# [T](https://x.test/a)\n\nno company", origin="ok.md")
+    assert (posting.title, posting.url, posting.company) == ("T", "https://x.test/a", "")
+    assert posting.description == "no company"
 
 
 def test_tags_from_corpus_layout() -> None:

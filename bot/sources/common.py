@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+import html as htmllib
+import html.entities
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+from lxml import etree
 
 from bot.errors import FetchError, ParseError
 from bot.models import Posting, ScrapeResult
@@ -66,11 +69,12 @@ async def fetch_one(
     ctx: SourceContext,
     source: SourceSettings,
     url: str,
-    parse: Callable[[FetchResult], list[Posting]],
+    parse: Callable[[FetchResult], list[Posting] | ScrapeResult],
 ) -> ScrapeResult:
     """One conditional GET and one parse: a 304 is "unchanged" and costs no parsing.
 
-    The validators are stored only after the parse succeeded, so a body we could not read is
+    `parse` returns the postings, or a whole ScrapeResult when it has warnings to give. The
+    validators are stored only after the parse succeeded, so a body we could not read is
     fetched in full again next run.
     """
     fetcher = fetcher_of(ctx, source)
@@ -82,36 +86,178 @@ async def fetch_one(
     except ParseError as exc:
         raise reraise(exc, source, result.url) from None
     fetcher.remember(result)
+    if isinstance(postings, ScrapeResult):
+        return postings
     return ScrapeResult(postings=tuple(postings))
 
 
-def load_json(text: str) -> Any:
-    """JSON from text; ParseError that says where it broke (truncated bodies end early)."""
+# Deeper than any real board answer or JSON-LD block (they stay under 20 levels), and far below
+# the interpreter's recursion limit, which json.loads and any walk over the data would hit.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+_NOT_BRACKETS = {c: None for c in range(128) if chr(c) not in "[]{}"}
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when `text`'s arrays and objects nest deeper than `limit` (brackets inside strings
+    do not count). Cheap: the brackets alone, innermost pairs removed `limit` times; only a
+    doubtful skeleton (unbalanced, brackets in strings) is scanned exactly."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    skeleton = text.encode("ascii", "ignore").decode("ascii").translate(_NOT_BRACKETS)
+    for _ in range(limit):
+        shorter = _EMPTY_PAIR.sub("", skeleton)  # one pass: exactly one level less
+        if len(shorter) == len(skeleton):
+            break
+        skeleton = shorter
+    if "[" not in skeleton and "{" not in skeleton:
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def load_json(text: str, *, strict: bool = True) -> Any:
+    """JSON from text, the one decoder every parser uses; ParseError that says where it broke
+    (truncated bodies end early) or that it nests deeper than MAX_JSON_DEPTH (never a
+    RecursionError). `strict=False` accepts raw control characters inside strings.
+    """
+    if json_too_deep(text):
+        raise ParseError(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text)
+        return json.loads(text, strict=strict)
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:  # unreachable below MAX_JSON_DEPTH; kept as a parse error anyway
+        raise ParseError(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:  # e.g. a body of nothing but a BOM
         raise ParseError(f"invalid JSON: {exc}") from None
 
 
-def load_xml(text: str, what: str) -> ET.Element:
-    """The root of an XML document already decoded to text; ParseError names `what` failed.
+# XML 1.0 forbids these C0 controls anywhere; UTF-8 never uses their bytes inside a character.
+_XML_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_REFS = re.compile(
+    rb"(?P<cdata><!\[CDATA\[.*?\]\]>)"
+    rb"|&(?:(?P<number>#[0-9]+;|#[xX][0-9a-fA-F]+;)|(?P<name>[A-Za-z][A-Za-z0-9]*);)?",
+    re.S,
+)
+_XML_NAMES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 
-    Entity declarations are refused outright: a job board has no use for them, an attacker does.
+
+def _xml_ref(match: re.Match[bytes]) -> bytes:
+    if match.group("cdata") is not None or match.group("number") is not None:
+        return match.group(0)
+    name = match.group("name")
+    if name is None:
+        return b"&amp;"  # a bare `&`: `R&D`, `?a=1&b=2`
+    if name in _XML_NAMES:
+        return match.group(0)
+    codepoints = htmllib.entities.html5.get(name.decode("ascii") + ";")
+    if codepoints is None:
+        return b"&amp;" + name + b";"  # not an entity at all: keep it as the text it is
+    return b"".join(b"&#%d;" % ord(char) for char in codepoints)
+
+
+def xml_bytes(body: bytes | str) -> bytes:
+    """A served XML document mended the way feed readers mend it, before any XML parser reads it.
+
+    A byte-order mark or white space before `<?xml` is dropped; C0 controls XML forbids are
+    dropped; HTML's named entities that XML does not define (`&ndash;`, `&nbsp;`, `&eacute;`)
+    become numeric references (WHATWG's entity table, `html.entities.html5`); a bare `&` and an
+    unknown `&name;` become text (`&amp;`). CDATA sections are left as they are. Text (`str`)
+    loses its declaration, its encoding being UTF-8 from here on.
     """
-    # ElementTree wants the declared encoding gone once the text is already decoded.
-    body = text.lstrip("\ufeff \t\r\n")
-    if body.startswith("<?xml"):
-        body = body[body.find("?>") + 2 :]
-    if "<!ENTITY" in body[:4096]:
-        raise ParseError(f"the {what} declares XML entities; refusing to expand them")
+    if isinstance(body, str):
+        text = body.lstrip("\ufeff \t\r\n")
+        if text.startswith("<?xml"):
+            text = text[text.find("?>") + 2 :]
+        raw = text.encode("utf-8")
+    else:
+        raw = body.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+    return _XML_REFS.sub(_xml_ref, _XML_CONTROLS.sub(b"", raw))
+
+
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def decode_xml(body: bytes | str) -> str:
+    """An XML document's text, whatever its declaration claims: a byte-order mark decides;
+    else bytes that are valid UTF-8 are UTF-8 (a declaration saying Latin-1 or UTF-16 over
+    UTF-8 bytes is the common mistake); else the declared encoding if the bytes decode in it
+    without loss; else windows-1252, as browsers read undeclared legacy text."""
+    if isinstance(body, str):
+        return body
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, errors="replace")
     try:
-        return ET.fromstring(body)
-    except ET.ParseError as exc:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _XML_ENCODING.match(body[:1024])
+    if declared is not None:
+        try:
+            return body.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return body.decode("cp1252", errors="replace")
+
+
+def load_xml(body: bytes | str, what: str, roots: Sequence[str]) -> Any:
+    """The root element (lxml) of a served XML document whose root is one of `roots` (local
+    names), read as leniently as the document allows.
+
+    `decode_xml` and `xml_bytes` mend it first, then lxml's recovering parser (`recover=True`;
+    no network, no entity expansion) reads what it can: a broken entry costs that entry.
+    Raises ParseError naming `what` for a document that declares entities, has none of `roots`
+    as its root, or ends before its root closes (a truncated answer: storing part of it would
+    be wrong)."""
+    raw = xml_bytes(decode_xml(body))
+    if b"<!ENTITY" in raw[:4096]:
+        raise ParseError(f"the {what} declares XML entities; refusing to expand them")
+    parser = etree.XMLParser(
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=False,
+    )
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as exc:
         raise ParseError(f"invalid {what} (invalid XML: {exc})") from None
+    if root is None:
+        first = next(iter(parser.error_log), None)
+        raise ParseError(f"invalid {what} (invalid XML: {first.message if first else 'empty'})")
+    tag = etree.QName(root).localname
+    if tag not in roots:
+        raise ParseError(f"not a {what} (root element <{tag}>)")
+    if (
+        parser.error_log
+        and f"</{tag}>".encode() not in raw[-1024:]
+        and b":" + tag.encode() + b">" not in raw[-1024:]
+    ):
+        first = next(iter(parser.error_log))
+        raise ParseError(
+            f"invalid {what} (invalid XML: {first.message}; the document ends before <{tag}> "
+            "closes)"
+        )
+    return root
 
 
 def expect_list(data: Any, what: str, key: str | None = None) -> list[Any]:

@@ -12,7 +12,6 @@ import asyncio
 import gzip
 import html as htmllib
 import io
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ class Sitemap:
 
     is_index: bool
     entries: tuple[tuple[str, str], ...]  # (loc, lastmod or "")
+    skipped: int = 0  # entries without a readable <loc>
 
     def newest_first(self) -> list[str]:
         """Locations newest first: by lastmod when every entry has one, else reversed order
@@ -70,30 +70,36 @@ def looks_like_sitemap(content: bytes) -> bool:
     return b"<urlset" in head or b"<sitemapindex" in head
 
 
-def sitemap_text(result: FetchResult) -> str:
-    """The XML of a sitemap answer, gunzipped when it is a `.xml.gz` file."""
-    if result.content.startswith(b"\x1f\x8b"):
+def sitemap_body(result: FetchResult) -> bytes:
+    """The XML of a sitemap answer, gunzipped when it is a `.xml.gz` file (also when a server
+    gzipped that file once more without saying so), at most MAX_SITEMAP_BYTES."""
+    raw = result.content
+    for _ in range(2):
+        if not raw.startswith(b"\x1f\x8b"):
+            break
         try:
-            with gzip.GzipFile(fileobj=io.BytesIO(result.content)) as stream:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
                 raw = stream.read(MAX_SITEMAP_BYTES + 1)
         except (OSError, EOFError) as exc:
             raise ParseError(f"invalid gzip sitemap ({exc})") from None
         if len(raw) > MAX_SITEMAP_BYTES:
             raise ParseError(f"sitemap is larger than {MAX_SITEMAP_BYTES} bytes uncompressed")
-        return raw.decode("utf-8", errors="replace")
-    return result.text
+    return raw
 
 
-def parse_sitemap(text: str) -> Sitemap:
-    """A sitemap index or urlset; ParseError for anything else."""
-    root = common.load_xml(text, "sitemap")
-    tag = _SITEMAP_NS.sub("", root.tag)
-    if tag not in ("sitemapindex", "urlset"):
-        raise ParseError(f"not a sitemap (root element <{tag}>)")
+def parse_sitemap(body: bytes | str) -> Sitemap:
+    """A sitemap index or urlset (sitemaps.org protocol), read leniently: undefined entities,
+    a bare `&`, controls, CDATA `<loc>` values and broken entries do not stop it (a `<url>`
+    without a readable `<loc>` is skipped). ParseError for anything else or a truncated one."""
+    root = common.load_xml(body, "sitemap", ("sitemapindex", "urlset"))
     entries: list[tuple[str, str]] = []
-    for child in root:
+    skipped = 0
+    # Entries wherever they sit: recovery from a broken one can nest the next inside it.
+    for child in root.iter("{*}url", "{*}sitemap", "url", "sitemap"):
         loc = lastmod = ""
         for field in child:
+            if not isinstance(field.tag, str):
+                continue
             name = _SITEMAP_NS.sub("", field.tag)
             if name == "loc" and field.text:
                 loc = field.text.strip()
@@ -101,7 +107,10 @@ def parse_sitemap(text: str) -> Sitemap:
                 lastmod = field.text.strip()
         if loc:
             entries.append((loc, lastmod))
-    return Sitemap(is_index=tag == "sitemapindex", entries=tuple(entries))
+        else:
+            skipped += 1
+    is_index = _SITEMAP_NS.sub("", str(root.tag)) == "sitemapindex"
+    return Sitemap(is_index=is_index, entries=tuple(entries), skipped=skipped)
 
 
 def job_links(html: str, *, base_url: str, pattern: re.Pattern[str] | None = None) -> list[str]:
@@ -124,9 +133,13 @@ def job_links(html: str, *, base_url: str, pattern: re.Pattern[str] | None = Non
 # -- JSON-LD -----------------------------------------------------------------------------------
 
 
-def json_ld_blocks(html: str) -> Iterator[Any]:
-    """Every `application/ld+json` script's data; unreadable blocks are skipped."""
+def read_json_ld(html: str) -> tuple[list[Any], list[str]]:
+    """Every `application/ld+json` script's data, and why each unreadable one could not be read
+    (invalid JSON, or nested deeper than `common.MAX_JSON_DEPTH`). Raw control characters
+    inside strings are accepted, as browsers' JSON-LD consumers accept them."""
     tree = LexborHTMLParser(html)
+    blocks: list[Any] = []
+    problems: list[str] = []
     for script in tree.css("script"):
         kind = (script.attributes.get("type") or "").strip().lower()
         if kind != "application/ld+json":
@@ -136,9 +149,15 @@ def json_ld_blocks(html: str) -> Iterator[Any]:
         if raw.startswith("//<![CDATA["):
             raw = raw.removeprefix("//<![CDATA[").removesuffix("//]]>")
         try:
-            yield json.loads(raw, strict=False)
-        except ValueError:
-            continue
+            blocks.append(common.load_json(raw, strict=False))
+        except ParseError as exc:
+            problems.append(f"JSON-LD block {len(blocks) + len(problems) + 1}: {exc.detail}")
+    return blocks, problems
+
+
+def json_ld_blocks(html: str) -> Iterator[Any]:
+    """Every readable `application/ld+json` script's data; unreadable blocks are skipped."""
+    yield from read_json_ld(html)[0]
 
 
 def job_postings(data: Any) -> Iterator[Mapping[str, Any]]:
@@ -160,13 +179,19 @@ def job_postings(data: Any) -> Iterator[Mapping[str, Any]]:
 
 def parse_job_page(html: str, *, url: str, company: str = "") -> list[Posting]:
     """The postings a job page describes in JSON-LD (usually one); [] when there is none."""
+    return read_job_page(html, url=url, company=company)[0]
+
+
+def read_job_page(html: str, *, url: str, company: str = "") -> tuple[list[Posting], list[str]]:
+    """`parse_job_page`, with the reasons its unreadable JSON-LD blocks were skipped."""
+    blocks, problems = read_json_ld(html)
     found: list[Posting] = []
-    for block in json_ld_blocks(html):
+    for block in blocks:
         for node in job_postings(block):
             posting = posting_from_jsonld(node, page_url=url, company=company)
             if posting is not None:
                 found.append(posting)
-    return found
+    return found, problems
 
 
 def _name(value: Any) -> str:
@@ -268,21 +293,20 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     max_pages = common.option_int(options, "max_pages", DEFAULT_MAX_PAGES)
     first = await common.get(ctx, source, source.url)
     shards: list[FetchResult] = []
+    maps: list[tuple[str, Sitemap]] = []
     page_postings: list[Posting] = []
     try:
         if looks_like_sitemap(first.content):
-            sitemap = parse_sitemap(sitemap_text(first))
+            sitemap = parse_sitemap(sitemap_body(first))
+            maps = [(first.url, sitemap)]
             if sitemap.is_index:
                 max_shards = common.option_int(options, "max_shards", DEFAULT_MAX_SHARDS)
                 shard_urls = _job_shards(sitemap.newest_first())[:max_shards]
                 shards = await _fetch_shards(ctx, source, shard_urls)
                 if shards and all(s.not_modified for s in shards):
                     return ScrapeResult(unchanged=True)
-                urls = [
-                    loc
-                    for shard in shards
-                    for loc in parse_sitemap(sitemap_text(shard)).newest_first()
-                ]
+                maps = [(shard.url, parse_sitemap(sitemap_body(shard))) for shard in shards]
+                urls = [loc for _, shard_map in maps for loc in shard_map.newest_first()]
             else:
                 urls = sitemap.newest_first()
             urls = _job_urls(urls, pattern)
@@ -304,7 +328,11 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     todo = unknown[:max_pages]
     outcomes = await asyncio.gather(*(_job_page(ctx, source, url, company) for url in todo))
     postings = list(page_postings)
-    warnings: list[str] = []
+    warnings = [
+        f"<{url}>: {found.skipped} sitemap entries without a readable <loc> skipped"
+        for url, found in maps
+        if found.skipped
+    ]
     transient = False
     for outcome in outcomes:
         if isinstance(outcome, str):
@@ -363,9 +391,9 @@ async def _job_page(
         result = await common.get(ctx, source, url)
     except FetchError as exc:
         return exc
-    postings = parse_job_page(result.text, url=url, company=company)
+    postings, problems = read_job_page(result.text, url=url, company=company)
     if not postings:
-        return f"<{url}>: no JobPosting JSON-LD on the page"
+        return f"<{url}>: {problems[0] if problems else 'no JobPosting JSON-LD on the page'}"
     return postings[:1]  # one page, one posting: extra nodes are usually related jobs
 
 

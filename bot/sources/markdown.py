@@ -38,7 +38,8 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 # Enough markdown to fill a description excerpt several times over.
 RENDER_CHARS = 2 * EXCERPT_CHARS
 _TITLE = re.compile(r"^#\s+\[(?P<title>.+)\]\((?P<url>[^)\s]+)\)\s*$")
-_COMPANY = re.compile(r"^###\s+(?P<company>.+?)\s*$")
+# Real postings sometimes carry an empty company line (`###  `): still the company line.
+_COMPANY = re.compile(r"^###(?!#)\s*(?P<company>.*?)\s*$")
 _BADGES = re.compile(r"^####(?P<badges>.*)$")
 _BADGE = re.compile(r"`([^`]*)`")
 _APPLY = re.compile(r"^##\s+CLICK TO \[APPLY\]\((?P<url>[^)\s]+)\)", re.IGNORECASE)
@@ -48,7 +49,8 @@ _md = MarkdownIt("commonmark")
 
 
 def parse_markdown(text: str, *, origin: str = "", tags: tuple[str, ...] = ()) -> Posting:
-    """Parse one posting file; ParseError names what is missing."""
+    """Parse one posting file; ParseError names what is missing (only a title and a URL are
+    required: company, badges, location and date may all be absent)."""
     text = text.lstrip("\ufeff")
     if text.startswith("---"):
         return _parse_front_matter(text, origin=origin, tags=tags)
@@ -63,12 +65,12 @@ def _parse_remotewlb(text: str, *, origin: str, tags: tuple[str, ...]) -> Postin
     title_match = _TITLE.match(lines[header[0]].strip()) if header else None
     if title_match is None:
         raise ParseError(f"{origin}: no '# [Title](url)' line at the top")
-    company = ""
+    company: str | None = None
     salary = location = ""
     body_start = header[0] + 1
     for i in header[1:]:
         line = lines[i].strip()
-        if (m := _COMPANY.match(line)) and not company and not line.startswith("####"):
+        if company is None and (m := _COMPANY.match(line)):
             company = clean_line(m.group("company"))
             body_start = i + 1
         elif m := _BADGES.match(line):
@@ -77,8 +79,6 @@ def _parse_remotewlb(text: str, *, origin: str, tags: tuple[str, ...]) -> Postin
             break
         else:
             break
-    if not company:
-        raise ParseError(f"{origin}: no '### Company' line after the title")
     apply_url = title_match.group("url")
     body: list[str] = []
     for line in lines[body_start:]:
@@ -90,7 +90,7 @@ def _parse_remotewlb(text: str, *, origin: str, tags: tuple[str, ...]) -> Postin
     return Posting(
         url=title_match.group("url"),
         title=clean_line(title_match.group("title")),
-        company=company,
+        company=company or "",
         location=location,
         remote=bool(_REMOTE.search(location)),
         tags=tags,
@@ -127,11 +127,7 @@ def _parse_front_matter(text: str, *, origin: str, tags: tuple[str, ...]) -> Pos
     title = clean_line(str(meta.get("title") or ""))
     url = str(meta.get("url") or meta.get("applyUrl") or "").strip()
     company = clean_line(str(meta.get("companyName") or meta.get("company") or ""))
-    missing = [
-        name
-        for name, value in (("title", title), ("url", url), ("companyName", company))
-        if not value
-    ]
+    missing = [name for name, value in (("title", title), ("url", url)) if not value]
     if missing:
         raise ParseError(f"{origin}: front matter lacks {', '.join(missing)}")
     hashtags = str(meta.get("hashtags") or "")

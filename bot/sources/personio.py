@@ -48,9 +48,7 @@ def parse_feed(text: str, *, board_url: str, company: str = "") -> list[Posting]
 
     Raises ParseError on invalid XML or another root element.
     """
-    root = common.load_xml(text, "Personio feed")
-    if root.tag != "workzag-jobs":
-        raise ParseError(f"expected a Personio <workzag-jobs> feed, got <{root.tag}>")
+    root = common.load_xml(text, "Personio feed", ("workzag-jobs",))
     origin = origin_of(board_url)
     fallback = (urlsplit(board_url).hostname or "").split(".")[0]
     found = (_posting(node, origin, company, fallback) for node in root.findall("position"))

@@ -45,12 +45,13 @@ def api_url(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def parse_page(text: str, *, company: str = "") -> tuple[list[Posting], int]:
-    """One page of postings, and the total the board reports."""
+def parse_page(text: str, *, company: str = "", account: str = "") -> tuple[list[Posting], int]:
+    """One page of postings, and the total the board reports. `account` (the company id of the
+    configured URL) builds the public URL of an item that does not name its company."""
     data = common.load_json(text)
     items = common.expect_list(data, "a SmartRecruiters postings page", "content")
     total = data.get("totalFound")
-    postings = [p for p in (_posting(item, company) for item in items) if p is not None]
+    postings = [p for p in (_posting(item, company, account) for item in items) if p is not None]
     return postings, total if isinstance(total, int) else len(items)
 
 
@@ -58,12 +59,12 @@ def _label(value: Any) -> str:
     return common.text_of(value.get("label")) if isinstance(value, dict) else ""
 
 
-def _posting(item: Mapping[str, Any], company: str) -> Posting | None:
+def _posting(item: Mapping[str, Any], company: str, account: str = "") -> Posting | None:
     posting_id = common.text_of(item.get("id"))
     title = common.text_of(item.get("name"))
     raw_company = item.get("company")
     owner: Mapping[str, Any] = raw_company if isinstance(raw_company, dict) else {}
-    identifier = common.text_of(owner.get("identifier"))
+    identifier = common.text_of(owner.get("identifier")) or account
     if not posting_id or not title or not identifier:
         return None
     url = f"{PUBLIC_ROOT}/{identifier}/{posting_id}"
@@ -91,6 +92,10 @@ def _posting(item: Mapping[str, Any], company: str) -> Posting | None:
 
 async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     url = api_url(source.url)
+    try:
+        account = company_of(url)
+    except ParseError:
+        account = ""
     company = common.option_str(source.options, "company")
     max_pages = common.option_int(source.options, "max_pages", common.DEFAULT_MAX_PAGES)
     postings: list[Posting] = []
@@ -99,7 +104,7 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
         page_url = common.with_query(url, {"limit": PAGE_SIZE, "offset": page * PAGE_SIZE})
         try:
             result = await common.get(ctx, source, page_url)
-            found, total = parse_page(result.text, company=company)
+            found, total = parse_page(result.text, company=company, account=account)
         except (FetchError, ParseError) as exc:
             where = f"offset {page * PAGE_SIZE}"
             warnings.append(common.page_failed(exc, source, page_url, first=page == 0, where=where))

@@ -38,12 +38,14 @@ async def open_resources(
     settings: Settings, *, base_dir: Path | None = None
 ) -> AsyncIterator[Resources]:
     """Open the store and the HTTP client; close both however the block ends."""
-    from bot.fetch import Fetcher, make_client
+    from bot.fetch import Fetcher, OriginPolicy, make_client
 
     store = Store.open(settings.storage.path)
     try:
-        async with make_client(settings.fetch) as client:
-            fetcher = Fetcher(settings.fetch, client, store)
+        # Only the configured sources' origins may be internal addresses (issue 9, SSRF).
+        policy = OriginPolicy.of(source.url for source in settings.sources)
+        async with make_client(settings.fetch, policy) as client:
+            fetcher = Fetcher(settings.fetch, client, store, policy=policy)
             context = SourceContext(
                 fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
             )

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import FetchSettings, SourceSettings
-from bot.fetch import Fetcher, make_client
+from bot.fetch import Fetcher, OriginPolicy, Resolver, make_client, resolve_host
 from bot.schedule import parse_schedule
 from bot.sources.base import SourceContext
+from tests.boardserver import BoardServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 T = TypeVar("T")
@@ -64,12 +65,25 @@ class Sleeps:
         await asyncio.sleep(0)
 
 
+def test_servers() -> OriginPolicy:
+    """Every test server started so far as a configured origin, as if the tests' config named
+    them (the daemon builds its policy from the configured sources' URLs)."""
+    return OriginPolicy.of(BoardServer.started)
+
+
 @asynccontextmanager
 async def fetcher(
-    settings: FetchSettings = FAST, validators: Any = None, **kwargs: Any
+    settings: FetchSettings = FAST,
+    validators: Any = None,
+    *,
+    policy: OriginPolicy | None = None,
+    resolver: Resolver = resolve_host,
+    **kwargs: Any,
 ) -> AsyncIterator[Fetcher]:
-    async with make_client(settings) as client:
-        yield Fetcher(settings, client, validators, **kwargs)
+    """A Fetcher on its own client; `policy` defaults to allowing every test server started."""
+    policy = test_servers() if policy is None else policy
+    async with make_client(settings, policy, resolver=resolver) as client:
+        yield Fetcher(settings, client, validators, policy=policy, **kwargs)
 
 
 def settings(**changes: Any) -> FetchSettings:

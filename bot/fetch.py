@@ -1019,27 +1019,28 @@ def _in_document_charsets(content: bytes) -> list[str]:
 
 def non_ascii_excerpt(content: bytes) -> bytes:
     """Every run of non-ASCII bytes with `EXCERPT_CONTEXT` bytes either side (overlapping
-    windows merged, so no multi-byte character is cut), joined by newlines, at most
-    `EXCERPT_LIMIT` bytes: what a charset detector should weigh, wherever it sits in the body."""
-    pieces: list[bytes] = []
-    size = 0
-    start = end = -1
+    windows merged, so no multi-byte character is cut), joined by newlines, about
+    `EXCERPT_LIMIT` bytes at most: what a charset detector should weigh, wherever it sits."""
+    windows: list[list[int]] = []
+    total = 0
     for run in _NON_ASCII_RUN.finditer(content):
         low = max(0, run.start() - EXCERPT_CONTEXT)
         high = min(len(content), run.end() + EXCERPT_CONTEXT)
-        if low <= end:
-            end = max(end, high)
-            continue
-        if end > start:
-            pieces.append(content[start:end])
-            size += end - start
-            if size >= EXCERPT_LIMIT:
-                break
-        start, end = low, high
-    else:
-        if end > start:
-            pieces.append(content[start:end])
-    return b"\n".join(pieces)[:EXCERPT_LIMIT]
+        if windows and low <= windows[-1][1]:
+            total += max(0, high - windows[-1][1])
+            windows[-1][1] = max(windows[-1][1], high)
+        else:
+            windows.append([low, high])
+            total += high - low
+        if total >= EXCERPT_LIMIT:
+            last = windows[-1]
+            cut = max(last[0] + 1, last[1] - (total - EXCERPT_LIMIT))
+            # End on an ASCII byte so the last character is whole.
+            while cut > last[0] + 1 and content[cut - 1] >= 0x80:
+                cut -= 1
+            last[1] = cut
+            break
+    return b"\n".join(content[low:high] for low, high in windows)
 
 
 def _detected(content: bytes) -> list[str]:

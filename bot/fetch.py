@@ -53,11 +53,12 @@ ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least 500 KiB, ignore the re
 MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped, not obeyed
 MAX_RETRY_AFTER = 300.0  # waiting longer than this for a board is giving up on it this run
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.I)
+_CHARSET_ATTRIBUTE = re.compile(rb"""charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.I)
+MAX_META_TAG = 1024  # bytes from `<meta` to its charset: how far back a charset= looks
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)["']""")
 _HEAD_END = re.compile(rb"</head[\s>]|<body[\s>]", re.I)
 _NON_ASCII_RUN = re.compile(rb"[\x80-\xff]+")
-META_SCAN_LIMIT = 1024 * 1024  # a <meta> charset is looked for in the head, within this many bytes
+META_SCAN_LIMIT = 128 * 1024  # a <meta> charset is looked for in the head, within this many bytes
 EXCERPT_CONTEXT = 64  # ASCII bytes kept either side of non-ASCII ones for charset detection
 EXCERPT_LIMIT = 64 * 1024  # charset detection reads at most this much of those excerpts
 WINDOWS_1252_ERRORS = "jobhound-windows-1252-c1"  # codecs error handler: the WHATWG C1 mapping
@@ -1005,8 +1006,8 @@ def _in_document_charsets(content: bytes) -> list[str]:
     if match := _XML_ENCODING.match(content, 0, 4096):
         found.append(match.group(1).decode("ascii"))
     end = _HEAD_END.search(content, 0, META_SCAN_LIMIT)
-    if match := _META_CHARSET.search(content, 0, end.start() if end else 4096):
-        found.append(match.group(1).decode("ascii"))
+    if label := _meta_charset(content, end.start() if end else 4096):
+        found.append(label)
     codecs_found: list[str] = []
     for label in found:
         codec = whatwg_codec(label)
@@ -1015,6 +1016,17 @@ def _in_document_charsets(content: bytes) -> list[str]:
         if codec is not None:
             codecs_found.append(codec)
     return codecs_found
+
+
+def _meta_charset(content: bytes, end: int) -> str | None:
+    """The first `charset=` inside a `<meta …>` tag before `end`. Each candidate looks back at
+    most MAX_META_TAG bytes for its tag's `<`, so a hostile head costs linear time."""
+    for match in _CHARSET_ATTRIBUTE.finditer(content, 0, end):
+        opening = content.rfind(b"<", max(0, match.start() - MAX_META_TAG), match.start())
+        tag = content[opening : match.start()]
+        if opening >= 0 and tag[:5].lower() == b"<meta" and b">" not in tag:
+            return match.group(1).decode("ascii")
+    return None
 
 
 def non_ascii_excerpt(content: bytes) -> bytes:

@@ -63,6 +63,15 @@ EXCERPT_CONTEXT = 64  # ASCII bytes kept either side of non-ASCII ones for chars
 EXCERPT_LIMIT = 64 * 1024  # charset detection reads at most this much of those excerpts
 WINDOWS_1252_ERRORS = "jobhound-windows-1252-c1"  # codecs error handler: the WHATWG C1 mapping
 _SUPERSETS = {"gbk": "gb18030"}  # the WHATWG GBK decoder is gb18030's
+# The Windows ("ANSI") code page of languages written in Latin script beyond windows-1252's.
+LEGACY_CODE_PAGES = {
+    **dict.fromkeys(
+        ("Croatian", "Czech", "Hungarian", "Polish", "Romanian", "Slovak", "Slovene"), "cp1250"
+    ),
+    "Turkish": "cp1254",
+    **dict.fromkeys(("Estonian", "Lithuanian"), "cp1257"),
+    "Vietnamese": "cp1258",
+}
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -1056,18 +1065,28 @@ def non_ascii_excerpt(content: bytes) -> bytes:
 
 
 def _detected(content: bytes) -> list[str]:
-    """Codecs charset-normalizer finds for the non-ASCII parts of `content`, least mess first,
-    limited to the encodings browsers know. Among the least messy, windows-1252 comes first:
-    it is what browsers fall back to, and on short text the detector's language coherence is
-    too weak to overrule it (it ranks windows-1257 first for `Ingénieur données à Montréal`,
-    reading `à` as `ą`). Another encoding wins when it reads with less mess (Czech in
-    windows-1250, Greek in windows-1253)."""
-    scored: dict[str, tuple[float, float]] = {}
+    """Codecs charset-normalizer finds for the non-ASCII parts of `content`, best first,
+    limited to the encodings browsers know.
+
+    Least mess first. Among the least messy, windows-1252 (what browsers fall back to) comes
+    first unless another code page reads more coherently *and* is the legacy code page of the
+    language it reads as (Turkish in windows-1254). On short text the detector's coherence
+    alone is too weak to overrule windows-1252: it ranks windows-1257 first for `Ingénieur
+    données à Montréal` (reading `à` as `ą`, "Polish"), and windows-1250 for Spanish.
+    """
+    scored: dict[str, tuple[float, float, str]] = {}
     for match in charset_normalizer.from_bytes(non_ascii_excerpt(content)):
         codec = whatwg_codec(match.encoding)
         if codec is not None and not codec.startswith("utf"):  # UTF-8 failed; UTF-16 needs a BOM
-            scored.setdefault(codec, (match.chaos, -match.coherence))
-    return sorted(scored, key=lambda c: (scored[c][0], c != "cp1252", scored[c][1]))
+            scored.setdefault(codec, (match.chaos, match.coherence, match.language))
+    western = scored.get("cp1252", (1.0, -1.0, ""))[1]
+
+    def rank(codec: str) -> tuple[float, int, float]:
+        chaos, coherence, language = scored[codec]
+        native = LEGACY_CODE_PAGES.get(language) == codec and coherence > western
+        return chaos, 0 if native else 1 if codec == "cp1252" else 2, -coherence
+
+    return sorted(scored, key=rank)
 
 
 def _windows_1252_c1(exc: UnicodeError) -> tuple[str, int]:

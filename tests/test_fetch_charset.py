@@ -192,6 +192,7 @@ def test_labels_resolve_as_browsers_resolve_them() -> None:
         ("Программист Python, Москва, полная занятость", "cp1251"),
         ("Προγραμματιστής Python, Αθήνα, πλήρης απασχόληση", "cp1253"),
         ("Señor Data Analyst in Málaga, niño, año", "cp1252"),
+        ("Ingénieur données à Montréal, équipe café", "cp1252"),
         ("日本語のエンジニア募集、東京都渋谷区", "cp932"),
     ],
 )
@@ -237,3 +238,12 @@ async def test_field_14_legacy_charset_after_ascii_head(tmp_path: Path) -> None:
     }
     for posting in stored(settings):
         assert "\ufffd" not in repr(posting)
+
+
+def test_a_code_page_that_reads_its_own_language_better_beats_windows_1252() -> None:
+    """Equally clean in windows-1252 (`Yazýlým`) and windows-1254 (`Yazılım`): the detector
+    reads Turkish, whose legacy code page is windows-1254, so that one wins."""
+    text = "Yazılım geliştirici, İstanbul, şirket"
+    body = b"<html><head><style>" + b"a{color:red}" * 3000 + b"</style></head><body><p>"
+    decoded, used = decode_body(body + text.encode("cp1254") + b"</p></body></html>", "text/html")
+    assert text in decoded and used == "cp1254"

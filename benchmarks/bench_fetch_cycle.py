@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import FetchSettings  # noqa: E402
-from bot.fetch import Fetcher, make_client  # noqa: E402
+from bot.fetch import Fetcher, OriginPolicy, make_client  # noqa: E402
 from bot.models import ScrapeResult  # noqa: E402
 from bot.sources import lever  # noqa: E402
 from tests.boardserver import BoardServer, Route  # noqa: E402
@@ -64,8 +64,9 @@ async def main() -> None:
             for host in range(HOSTS)
             for board in range(BOARDS_PER_HOST)
         ]
-        async with make_client(settings) as client:
-            fetcher = Fetcher(settings, client, DictValidators())
+        policy = OriginPolicy.of(urls)  # the boards are the configured sources
+        async with make_client(settings, policy) as client:
+            fetcher = Fetcher(settings, client, DictValidators(), policy=policy)
             # Per host: robots.txt + 10 boards, their starts 1 s apart; the last one answers
             # 50 ms after it starts. (220 requests × 50 ms / 16 global slots is far less.)
             ideal_first = BOARDS_PER_HOST * settings.host_delay + LATENCY

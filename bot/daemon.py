@@ -23,6 +23,8 @@ from bot.store import Store
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from bot.fetch import OriginPolicy
+
 log = logging.getLogger(__name__)
 
 # SIGINT/SIGTERM must stop the daemon within 10 s: in-flight runs get this long to finish.
@@ -36,6 +38,7 @@ class Resources:
     settings: Settings
     store: Store
     pipeline: Pipeline
+    policy: OriginPolicy  # shared by the client and the Fetcher; a config reload updates it
 
 
 @contextlib.asynccontextmanager
@@ -43,18 +46,20 @@ async def open_resources(
     settings: Settings, *, base_dir: Path | None = None
 ) -> AsyncIterator[Resources]:
     """Open the store and the HTTP client; close both however the block ends."""
-    from bot.fetch import Fetcher, make_client
+    from bot.fetch import Fetcher, OriginPolicy, make_client
 
     store = Store.open(settings.storage.path)
     try:
-        async with make_client(settings.fetch) as client:
-            fetcher = Fetcher(settings.fetch, client, store)
+        # Only the configured sources' origins may be internal addresses (issue 9, SSRF).
+        policy = OriginPolicy.of(source.url for source in settings.sources)
+        async with make_client(settings.fetch, policy) as client:
+            fetcher = Fetcher(settings.fetch, client, store, policy=policy)
             context = SourceContext(
                 fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
             )
             alerts = ConsoleAlerts(cap=settings.delivery.max_alerts_per_chat_per_cycle)
             pipeline = Pipeline(store=store, context=context, publish=alerts.publish)
-            yield Resources(settings, store, pipeline)
+            yield Resources(settings, store, pipeline, policy)
     finally:
         store.close()
 
@@ -122,7 +127,7 @@ async def run_daemon(
             watch_config(
                 settings,
                 stop,
-                lambda old, new: reschedule(scheduler, old, new, job_for),
+                lambda old, new: reschedule(scheduler, old, new, job_for, res.policy),
                 interval=watch_interval,
             )
         )
@@ -178,9 +183,13 @@ def reschedule(
     old: Settings,
     new: Settings,
     job_for: Callable[[SourceSettings], Callable[[], Awaitable[None]]],
+    policy: OriginPolicy | None = None,
 ) -> list[str]:
     """Bring the running scheduler from `old`'s enabled sources to `new`'s: removed or changed
-    ones lose their job, added or changed ones get one that runs now. Returns "+name"/"-name"."""
+    ones lose their job, added or changed ones get one that runs now; `policy` (the fetcher's)
+    then allows exactly the new sources' origins. Returns "+name"/"-name"."""
+    if policy is not None:
+        policy.configure(source.url for source in new.sources)
     from apscheduler.jobstores.base import JobLookupError
 
     before = {source.name: source for source in old.enabled_sources}

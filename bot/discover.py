@@ -421,12 +421,14 @@ async def add_source(
     entry would make the config invalid (the file is then left as it was).
     """
     if fetcher is None:
-        from bot.fetch import Fetcher, make_client
+        from bot.fetch import Fetcher, OriginPolicy, make_client
 
-        async with make_client(settings.fetch) as client:
-            return await add_source(
-                settings, url, name=name, schedule=schedule, fetcher=Fetcher(settings.fetch, client)
-            )
+        # The URL an operator (or an admin, by `/addsource`) gives is configured by them, like
+        # the sources' own: its origin may be fetched; what the page links to is checked as usual.
+        policy = OriginPolicy.of([*(source.url for source in settings.sources), url])
+        async with make_client(settings.fetch, policy) as client:
+            fetcher = Fetcher(settings.fetch, client, policy=policy)
+            return await add_source(settings, url, name=name, schedule=schedule, fetcher=fetcher)
     found = await discover(fetcher, url)
     if isinstance(found, NotPlaced):
         return found

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 REASONS = {
@@ -60,6 +61,10 @@ class Route:
 class BoardServer:
     """Routes by exact target (path + query) first, then by path; 404 otherwise."""
 
+    # The origin of every port any BoardServer listened on: the test fetcher treats them as
+    # configured sources (tests.fetchkit.fetcher), as the daemon does the origins in its config.
+    started: ClassVar[set[str]] = set()
+
     def __init__(self, ports: int = 1) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
@@ -78,6 +83,7 @@ class BoardServer:
             server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
             self._servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
+            BoardServer.started.add(self.url("", len(self.ports) - 1))
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import FetchSettings, SourceSettings
-from bot.fetch import Fetcher, make_client
+from bot.fetch import Fetcher, OriginPolicy, Resolver, make_client, origin_of, resolve_host
 from bot.schedule import parse_schedule
 from bot.sources.base import SourceContext
+from tests.boardserver import BoardServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 T = TypeVar("T")
@@ -64,12 +65,39 @@ class Sleeps:
         await asyncio.sleep(0)
 
 
+class _StartedServers:
+    """The origins of every BoardServer started so far, read again at each check (a test may
+    start a server after its fetcher)."""
+
+    def _origins(self) -> set[tuple[str, str, int]]:
+        return {o for o in map(origin_of, BoardServer.started) if o is not None}
+
+    def __iter__(self) -> Iterator[tuple[str, str, int]]:
+        return iter(self._origins())
+
+    def __contains__(self, origin: object) -> bool:
+        return origin in self._origins()
+
+
+def test_servers() -> OriginPolicy:
+    """Every test server as a configured origin, as if the tests' config named them (the
+    daemon builds its policy from the configured sources' URLs)."""
+    return OriginPolicy(_StartedServers())  # type: ignore[arg-type]
+
+
 @asynccontextmanager
 async def fetcher(
-    settings: FetchSettings = FAST, validators: Any = None, **kwargs: Any
+    settings: FetchSettings = FAST,
+    validators: Any = None,
+    *,
+    policy: OriginPolicy | None = None,
+    resolver: Resolver = resolve_host,
+    **kwargs: Any,
 ) -> AsyncIterator[Fetcher]:
-    async with make_client(settings) as client:
-        yield Fetcher(settings, client, validators, **kwargs)
+    """A Fetcher on its own client; `policy` defaults to allowing every test server started."""
+    policy = test_servers() if policy is None else policy
+    async with make_client(settings, policy, resolver=resolver) as client:
+        yield Fetcher(settings, client, validators, policy=policy, **kwargs)
 
 
 def settings(**changes: Any) -> FetchSettings:

@@ -15,16 +15,21 @@ from bot.console import posting_line
 from bot.models import Posting, StoredPosting
 from bot.sources import (
     ashby,
+    bamboohr,
+    breezy,
     greenhouse,
     html,
     jsonld,
     lever,
     markdown,
+    personio,
     recruitee,
     remoteok,
     rss,
     smartrecruiters,
+    teamtailor,
     workable,
+    workday,
 )
 from bot.telegram.format import AlertItem, render_item
 from tests.fetchkit import within
@@ -151,7 +156,25 @@ KINDS: dict[str, Callable[[], list[Posting]]] = {
         f'<li class="job"><a href="{URL}">Solo</a></li>', {"item": "li.job", "title": "a"}
     )[0],
     "markdown": lambda: [markdown.parse_markdown(f"# [Solo]({URL})\n", origin="solo.md")],
+    "workday": lambda: workday.parse_page(
+        _j({"jobPostings": [{"title": "Solo", "externalPath": "/job/Solo_R1"}]}),
+        board=workday.board_of("https://acme.wd5.myworkdayjobs.com/External"),
+        now=datetime(2025, 1, 1, tzinfo=UTC),
+    )[0],
+    "personio": lambda: personio.parse_feed(
+        "<workzag-jobs><position><id>1</id><name>Solo</name></position></workzag-jobs>",
+        board_url="https://acme.jobs.personio.de/xml",
+    ),
+    "teamtailor": lambda: teamtailor.parse_feed(_j({"items": [{"url": URL, "title": "Solo"}]})),
+    "bamboohr": lambda: bamboohr.parse_list(
+        _j({"result": [{"id": "1", "jobOpeningName": "Solo"}]}),
+        board_url="https://acme.bamboohr.com/careers/list",
+    ),
+    "breezy": lambda: breezy.parse_feed(_j([{"url": URL, "name": "Solo"}])),
 }
+
+# Their answers name no company: it is the account (or tenant) of the configured URL.
+ACCOUNT_NAMED = ("workable", "smartrecruiters", "workday", "personio", "bamboohr")
 
 
 def test_the_table_covers_every_registered_kind() -> None:
@@ -164,8 +187,7 @@ def test_the_table_covers_every_registered_kind() -> None:
 def test_a_title_and_a_link_are_enough_for_every_kind(kind: str) -> None:
     (posting,) = KINDS[kind]()
     assert posting.title == "Solo" and posting.url.startswith("https://")
-    # Workable and SmartRecruiters name the company by the account of the configured URL.
-    assert posting.company == ("acme" if kind in ("workable", "smartrecruiters") else "")
+    assert posting.company == ("acme" if kind in ACCOUNT_NAMED else "")
     assert posting.salary == "" and posting.description == ""
     assert posting.posted_at is None
     if kind != "remoteok":  # a remote-only board: every posting is remote

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,16 +18,21 @@ import pytest
 from bot.models import Posting
 from bot.sources import (
     ashby,
+    bamboohr,
+    breezy,
     greenhouse,
     html,
     jsonld,
     lever,
     markdown,
+    personio,
     recruitee,
     remoteok,
     rss,
     smartrecruiters,
+    teamtailor,
     workable,
+    workday,
 )
 from bot.store import Store
 from bot.subscriptions import Subscriptions
@@ -318,6 +324,69 @@ def _markdown() -> list[Posting]:
     return [markdown.parse_markdown(text, origin="x.md", tags=(G,))]
 
 
+def _xml(text: str) -> str:
+    """`text` as character data in an XML document (undone by the XML parser)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _workday() -> list[Posting]:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    row = {"title": T, "externalPath": "/job/Koeln/Lead_R1", "locationsText": L}
+    board = workday.board_of("https://x.wd5.myworkdayjobs.com/External")
+    (listed,), _ = workday.parse_page(_j({"jobPostings": [row]}), board=board, company=C, now=now)
+    info = {"title": T, "location": L, "timeType": G, "jobDescription": D}
+    return [workday.parse_detail(_j({"jobPostingInfo": info}), listed, now=now)]
+
+
+def _personio() -> list[Posting]:
+    feed = (
+        f"<workzag-jobs><position><id>1</id><name>{_xml(T)}</name>"
+        f"<subcompany>{_xml(C)}</subcompany><office>{_xml(L)}</office>"
+        f"<department>{_xml(G)}</department><jobDescriptions><jobDescription>"
+        f"<value><![CDATA[{D}]]></value></jobDescription></jobDescriptions>"
+        "</position></workzag-jobs>"
+    )
+    return personio.parse_feed(feed, board_url="https://x.jobs.personio.de/xml")
+
+
+def _teamtailor() -> list[Posting]:
+    node = {
+        "@type": "JobPosting",
+        "title": T,
+        "hiringOrganization": {"name": C},
+        "jobLocation": [{"address": {"addressLocality": L}}],
+    }
+    item = {
+        "url": "https://x.teamtailor.com/jobs/1-lead",
+        "title": T,
+        "content_html": D,
+        "_jobposting": node,
+    }
+    return teamtailor.parse_feed(_j({"title": C, "items": [item]}))
+
+
+def _bamboohr() -> list[Posting]:
+    row = {"id": "1", "jobOpeningName": T, "departmentLabel": G, "location": {"city": L}}
+    (listed,) = bamboohr.parse_list(
+        _j({"result": [row]}), board_url="https://x.bamboohr.com/careers/list", company=C
+    )
+    opening = {"location": {"city": L}, "compensation": S, "description": D}
+    return [bamboohr.parse_detail(_j({"result": {"jobOpening": opening}}), listed)]
+
+
+def _breezy() -> list[Posting]:
+    item = {
+        "url": "https://x.breezy.hr/p/1",
+        "name": T,
+        "company": {"name": C},
+        "location": {"name": L},
+        "department": G,
+        "salary": S,
+        "description": D,
+    }
+    return breezy.parse_feed(_j([item]))
+
+
 KINDS: dict[str, tuple[Callable[[], list[Posting]], tuple[str, ...]]] = {
     "lever": (_lever_api, ("title", "company", "location", "tags", "salary", "description")),
     "lever_html": (_lever_html, ("title", "company", "location", "tags")),
@@ -332,6 +401,11 @@ KINDS: dict[str, tuple[Callable[[], list[Posting]], tuple[str, ...]]] = {
     "recruitee": (_recruitee, ("title", "company", "location", "tags", "description")),
     "html": (_html, ("title", "company", "location", "description")),
     "markdown": (_markdown, ("title", "company", "location", "tags", "salary", "description")),
+    "workday": (_workday, ("title", "company", "location", "tags", "description")),
+    "personio": (_personio, ("title", "company", "location", "tags", "description")),
+    "teamtailor": (_teamtailor, ("title", "company", "location", "description")),
+    "bamboohr": (_bamboohr, ("title", "company", "location", "tags", "salary", "description")),
+    "breezy": (_breezy, ("title", "company", "location", "tags", "salary", "description")),
 }
 
 

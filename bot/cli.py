@@ -89,9 +89,9 @@ def _secrets(settings: Settings) -> tuple[str, ...]:
 def _check(settings: Settings) -> int:
     now = datetime.now(UTC)
     secrets = _secrets(settings)
-    say(f"{settings.path}: OK, {len(settings.sources)} sources")
+    say(f"{settings.path}: OK, {len(settings.sources)} sources", secrets)
     mode = "telegram" if settings.telegram.token else "console (no TELEGRAM_BOT_TOKEN)"
-    say(f"alerts: {mode}; database: {settings.storage.path}")
+    say(f"alerts: {mode}; database: {settings.storage.path}", secrets)
     for source in settings.sources:
         upcoming = source.schedule.next_run(now)
         when = upcoming.strftime("%Y-%m-%d %H:%M UTC") if upcoming else "never"
@@ -125,7 +125,7 @@ def _latest(settings: Settings, count: int, query_text: str) -> int:
     if not postings:
         print("No stored posting matches." if queries else "No postings stored yet.")
     for posting in postings:
-        print(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}")
+        say(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}", _secrets(settings))
     return EXIT_OK
 
 
@@ -138,7 +138,7 @@ def _once(settings: Settings) -> int:
             state = (
                 "unchanged" if outcome.unchanged else f"{outcome.seen} postings, {outcome.new} new"
             )
-            say(f"{outcome.source}: {state}")
+            say(f"{outcome.source}: {state}", _secrets(settings))
         else:
             say(f"{outcome.source}: FAILED: {outcome.error}", _secrets(settings))
     return EXIT_FAILED if outcomes and not any(o.ok for o in outcomes) else EXIT_OK

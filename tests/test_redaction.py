@@ -218,3 +218,23 @@ def test_check_lists_a_source_url_holding_the_token_redacted(
     assert main(["check", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "https://api.telegram.org/bot[REDACTED]/getUpdates" in out and not leaked(out)
+
+
+async def test_sources_command_shows_the_stored_error_redacted(tmp_path: Path) -> None:
+    from bot.subscriptions import Subscriptions
+    from bot.telegram.app import telegram_front
+    from tests.test_telegram_commands import USER, make_settings
+
+    with FakeTelegram(rate_limits=None) as tg:
+        tg.add_private_chat(USER, "Ada")
+        settings = make_settings(tg, tmp_path)
+        assert settings.telegram.token == tg.token
+        store = Store.open(":memory:", secrets=(tg.token,))
+        secret = tg.token.split(":")[1]
+        store.record_failure("seeds", f"seeds <https://x/jobs?key={secret}>: HTTP 500")
+        stop = asyncio.Event()
+        async with telegram_front(settings, store, Subscriptions(store), stop):
+            tg.send_user_message(USER, USER, "/sources")
+            (reply,) = await tg.wait_for_async(lambda: tg.sent_messages(USER))
+        store.close()
+    assert "key=[REDACTED]" in reply.text and secret not in reply.text

@@ -159,7 +159,24 @@ async def test_a_damaged_table_costs_each_run_one_line_saying_restore_a_backup(
     assert warnings[0].endswith("restore a backup. Retrying on its next run")
 
 
-async def test_a_read_only_database_costs_the_run_one_warning(
+def test_a_read_only_database_stops_start_up_with_one_line(
+    config: Path, db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Store.open(db).close()
+    connect = sqlite3.connect
+
+    def read_only(path: str, **kwargs: object) -> sqlite3.Connection:
+        # As root, chmod cannot make the file read-only: open it as SQLite does then.
+        return connect(f"file:{path}?mode=ro", uri=True, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    assert main(["once", "--config", str(config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"database {db}: the file cannot be written (SQLITE_READONLY" in line
+    assert line.endswith("make the file and its folder writable. Exiting with status 2")
+
+
+async def test_a_database_turned_read_only_costs_the_run_one_warning(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     store.db.execute("PRAGMA query_only = ON")

@@ -71,7 +71,10 @@ def _lock_and_open(settings: Settings) -> tuple[DatabaseLock, Store]:
         lock.acquire()
     token = settings.telegram.token
     try:
-        return lock, Store.open(settings.storage.path, secrets=(token,) if token else ())
+        store = Store.open(
+            settings.storage.path, secrets=(token,) if token else (), check_writable=True
+        )
+        return lock, store
     except BaseException:
         lock.release()
         raise

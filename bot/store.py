@@ -328,14 +328,17 @@ class Store:
         self.secrets = tuple(secrets)
 
     @classmethod
-    def open(cls, path: Path | str, *, secrets: Sequence[str] = ()) -> Store:
+    def open(
+        cls, path: Path | str, *, secrets: Sequence[str] = (), check_writable: bool = False
+    ) -> Store:
         """Open (creating folders as needed) and migrate the database at `path` (":memory:" ok).
 
         Raises a `StoreError` subclass for a storage fault: `StoreCorruptError` for a damaged
         file, a file that is not SQLite, or an existing zero-byte file (SQLite would silently
         take that for a new, empty database: it is far likelier a truncated copy of the real
-        one); `StoreReadOnlyError` for a file that cannot be written (checked here, not at the
-        first write); `StoreBusyError`, `StoreFullError` as their names say.
+        one); `StoreReadOnlyError` for a file that cannot be written (with `check_writable`,
+        as the daemon opens it: checked here, not at the first write); `StoreBusyError`,
+        `StoreFullError` as their names say.
         """
         if str(path) == ":memory:":
             db = Database(memory=True)
@@ -362,10 +365,11 @@ class Store:
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys=ON")
             migrations.apply(db)
-            # A read-only file is refused now, not at the first scrape: rewriting the header's
-            # user_version (unchanged) is the smallest write there is.
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            db.execute(f"PRAGMA user_version = {version}")
+            if check_writable:
+                # A read-only file is refused now, not at the first scrape: rewriting the
+                # header's user_version (unchanged) is the smallest write there is.
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                db.execute(f"PRAGMA user_version = {version}")
         except sqlite3.Error as exc:
             db.close()
             error = store_error(exc, where)

@@ -9,9 +9,11 @@ limiter interface): at most 30 messages in any second overall, one per second pe
 chat, 20 per minute per group. A 429 still pauses the whole sender for `retry_after`.
 
 A failed send is retried after a backoff of at most `BACKOFF_CAP_SECONDS`; the first message
-Telegram accepts after failures brings every backed-off delivery forward (`Store.reset_backoff`),
-so an outage's end is not followed by minutes of silence. A storage fault (disk full, a lock
-held by another program) holds the whole sender, one log line per fault, deliveries pending.
+Telegram accepts after an outage (failures and no success for `OUTAGE_SECONDS`) brings every
+backed-off delivery forward (`Store.reset_backoff`), so an outage's end is not followed by
+minutes of silence, while one chat that keeps failing among working ones keeps its backoff.
+A storage fault (disk full, a lock held by another program) holds the whole sender, one log line
+per fault, deliveries pending.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -218,6 +220,8 @@ class FloodLimiter(BaseRateLimiter[int]):
 
 # Issue 9: a delivery waited 3,161 s after a long outage with a one-hour cap.
 BACKOFF_CAP_SECONDS = 600.0
+# Failures without any success for this long are an outage: its end resets every backoff.
+OUTAGE_SECONDS = 30.0
 # How long a storage fault holds the sender: doubling from the first to the last.
 STORE_HOLD_SECONDS = (30.0, 600.0)
 
@@ -296,9 +300,10 @@ class Sender:
         self.on_migrate = on_migrate
         # The sender's only clock (UTC, aware): tests move time instead of sleeping.
         self.clock = clock
-        # Whether a send failed since the last success; True at start-up, so the first
-        # success also brings forward deliveries a previous run left backed off.
-        self._backing_off = True
+        # When sends began failing with no success since (None: the last send went through).
+        # Unknown at start-up, taken as long ago: the first success also brings forward
+        # deliveries a previous run left backed off.
+        self._failing_since: datetime | None = datetime.min.replace(tzinfo=UTC)
         # A storage fault holds every send until then (and the fault logged once).
         self._store_fault: str | None = None
         self._store_faults = 0
@@ -318,7 +323,10 @@ class Sender:
         slots = asyncio.Semaphore(self.concurrency)
         self._stopping = False
         try:
-            self._hold_after_restart()
+            try:
+                self._hold_after_restart()
+            except StoreError as exc:
+                self._store_failed(exc)
             while not stop.is_set():
                 self._wake.clear()
                 try:
@@ -510,12 +518,14 @@ class Sender:
         self.store.mark_sent(list(message.delivery_ids), now=now)
         self._store_recovered()
         self.sent_messages += 1
-        if self._backing_off:
-            # Telegram answers again: what waited for it goes now, and backoff starts over.
-            self._backing_off = False
-            if brought := self.store.reset_backoff(now=now):
-                log.info("Telegram accepts messages again: %d deferred alerts are due now", brought)
-                self._wake.set()
+        outage = self._failing_since is not None and (
+            now - self._failing_since >= timedelta(seconds=OUTAGE_SECONDS)
+        )
+        self._failing_since = None
+        # After an outage, what waited for Telegram goes now and backoff starts over.
+        if outage and (brought := self.store.reset_backoff(now=now)):
+            log.info("Telegram accepts messages again: %d deferred alerts are due now", brought)
+            self._wake.set()
 
     def _failed(
         self,
@@ -558,7 +568,8 @@ class Sender:
             )
             return False
         # Timeouts, connection faults, 5xx (NetworkError) and anything unforeseen: try again.
-        self._backing_off = True
+        if self._failing_since is None:
+            self._failing_since = self.clock()
         wait = backoff_seconds(max(attempts.get(i, 0) for i in ids), base=self.retry_base)
         log.warning(
             "chat %s: sending failed (%s: %s); retrying in %.0fs",

@@ -91,17 +91,23 @@ async def test_a_long_outage_backs_off_at_most_ten_minutes(
     assert timedelta(minutes=5) <= datetime.fromisoformat(due) - T0 <= timedelta(minutes=10)
 
 
-async def test_the_first_success_after_failures_brings_backed_off_deliveries_forward(
+async def test_the_first_success_after_an_outage_brings_backed_off_deliveries_forward(
     tg: FakeTelegram, bot: ExtBot[None], store: Store
 ) -> None:
     clock = Clock()
     sender = Sender(store, bot, clock=clock)
+    tg.fail_next("sendMessage", Fault.server_error(502), times=1, chat_id=BOB)
+    await within(sender.deliver_chat(BOB))  # the first send: it resets nothing, it failed
+    (ada,) = store.pending_for_chat(ADA)
+    for _ in range(30):  # the outage is long: Ada's alert has failed many times
+        store.defer([ada.id], T0, "NetworkError: Bad Gateway")
     tg.fail_next("sendMessage", Fault.server_error(502), times=1, chat_id=ADA)
     await within(sender.deliver_chat(ADA))
-    assert row(store, ADA)[:2] == ("pending", 1)
-    assert store.due_chats(now=clock()) == [BOB]  # Ada waits out her backoff
+    assert row(store, ADA)[:2] == ("pending", 31)  # due in 5 to 10 minutes
+    assert store.due_chats(now=clock()) == []  # both wait out their backoff
 
-    clock.now = T0 + timedelta(seconds=1)
+    clock.now = T0 + timedelta(seconds=60)  # a minute without a success: an outage
+    store.db.execute("UPDATE deliveries SET next_attempt_at = ? WHERE chat_id = ?", [T0, BOB])
     await within(sender.deliver_chat(BOB))  # Telegram answers again
     assert row(store, BOB)[0] == "sent"
     assert row(store, ADA) == ("pending", 0, clock.now.isoformat(timespec="seconds"))
@@ -109,6 +115,33 @@ async def test_the_first_success_after_failures_brings_backed_off_deliveries_for
     await within(sender.deliver_chat(ADA))
     assert row(store, ADA)[0] == "sent"
     assert [m.chat_id for m in tg.sent_messages()] == [BOB, ADA]
+
+
+async def test_the_first_success_after_a_restart_brings_backed_off_deliveries_forward(
+    tg: FakeTelegram, bot: ExtBot[None], store: Store
+) -> None:
+    (ada,) = store.pending_for_chat(ADA)
+    store.defer([ada.id], T0 + timedelta(minutes=9), "NetworkError: Bad Gateway")  # last run's
+    clock = Clock()
+    await within(Sender(store, bot, clock=clock).deliver_chat(BOB))
+    assert row(store, ADA) == ("pending", 0, T0.isoformat(timespec="seconds"))
+
+
+async def test_one_chat_failing_among_working_ones_keeps_its_backoff(
+    tg: FakeTelegram, bot: ExtBot[None], store: Store
+) -> None:
+    clock = Clock()
+    sender = Sender(store, bot, clock=clock)
+    await within(sender.deliver_chat(BOB))  # Telegram works
+    store.enqueue(
+        [PendingDelivery(BOB, Posting(url="https://jobs.example/0", title="x").id)], now=T0
+    )
+    tg.fail_chat(ADA, Fault.error(500, "Internal Server Error"))
+    await within(sender.deliver_chat(ADA))
+    due = row(store, ADA)[2]
+    clock.now = T0 + timedelta(seconds=1)
+    await within(sender.deliver_chat(BOB))  # another chat's success is no outage's end
+    assert row(store, ADA) == ("pending", 1, due)
 
 
 async def test_a_storage_fault_holds_the_sender_with_one_line_then_it_resumes(

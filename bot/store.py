@@ -369,7 +369,12 @@ class Store:
                 # A read-only file is refused now, not at the first scrape: rewriting the
                 # header's user_version (unchanged) is the smallest write there is.
                 version = int(db.execute("PRAGMA user_version").fetchone()[0])
-                db.execute(f"PRAGMA user_version = {version}")
+                try:
+                    db.execute(f"PRAGMA user_version = {version}")
+                except sqlite3.OperationalError as exc:
+                    # Busy is no reason not to start: writes are retried run after run.
+                    if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                        raise
         except sqlite3.Error as exc:
             db.close()
             error = store_error(exc, where)

@@ -227,6 +227,19 @@ async def test_a_write_lock_held_by_another_program_fails_fast_then_the_next_run
     assert store.count_postings() == 5
 
 
+def test_a_write_lock_held_by_another_program_does_not_stop_start_up(db: Path) -> None:
+    Store.open(db).close()
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        store = Store.open(db, check_writable=True)  # what the daemon does
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.record_success("seeds", count=0, new=0)  # and it writes once the lock is gone
+    store.close()
+
+
 def test_reads_and_writes_raise_store_errors_by_kind(store: Store) -> None:
     store.db.execute("PRAGMA query_only = ON")
     with pytest.raises(StoreReadOnlyError):

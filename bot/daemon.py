@@ -123,7 +123,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event | None = None) -> N
     try:
         await _serve(settings, stop)
     finally:
-        deadline.cancel()
+        # An armed deadline stays armed: what follows (asyncio.run waiting for executor threads,
+        # e.g. a DNS lookup that hangs) is part of the shutdown the signal asked for.
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)

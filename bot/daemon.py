@@ -23,8 +23,9 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# SIGINT/SIGTERM must stop the daemon within 10 s: in-flight runs get this long to finish.
-STOP_GRACE_SECONDS = 5.0
+# SIGINT/SIGTERM must stop the daemon within 10 s: in-flight runs get this long to finish
+# (then they are cancelled; Telegram's side stops meanwhile).
+STOP_GRACE_SECONDS = 3.0
 # A signal's promise, kept even if some library hangs on the way out: the process ends this long
 # after SIGINT/SIGTERM however far shutdown got (writes are transactional, like after SIGKILL).
 HARD_EXIT_SECONDS = 9.5
@@ -179,8 +180,10 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
                 STOP_GRACE_SECONDS,
                 len(inflight),
             )
-            scheduler.shutdown(wait=False)
+            # Paused, not shut down: APScheduler's shutdown cancels running jobs at once.
+            scheduler.pause()
             await _drain(inflight)
+            scheduler.shutdown(wait=False)
 
 
 async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:

@@ -21,7 +21,7 @@ from bot.store import PendingDelivery, Store
 from tests.boardserver import serve
 from tests.conftest import ROOT
 from tests.fake_telegram import FakeTelegram, Fault
-from tests.fetchkit import within
+from tests.fetchkit import fixture, within
 
 CONFIG = """
 [telegram]
@@ -80,6 +80,32 @@ async def test_a_source_run_cancelled_by_shutdown_is_one_line(
     assert all(r.exc_info is None for r in caplog.records)
     assert all(r.levelno < logging.WARNING for r in caplog.records)
     assert "CancelledError" not in caplog.text
+
+
+async def test_a_source_run_finishing_within_the_grace_period_is_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: APScheduler's shutdown cancelled running jobs before the grace period."""
+    caplog.set_level(logging.INFO)
+    async with serve() as board:
+        board.add(
+            "/api",
+            body=fixture("remoteok_api.json"),
+            headers={"Content-Type": "application/json"},
+            delay=0.3,
+        )
+        settings = load_settings(write_config(tmp_path, board.url("/api")), env={})
+        stop = asyncio.Event()
+        running = asyncio.create_task(daemon.run_daemon(settings, stop))
+        await wait_until(lambda: board.hits("/api") == 1)
+        stop.set()  # while the board is still answering
+        await within(running, 10)
+    assert "cancelled" not in caplog.text
+    store = Store.open(tmp_path / "jobhound.db")
+    try:
+        assert store.count_postings("board") > 0
+    finally:
+        store.close()
 
 
 async def sigterm_within_10s(proc: asyncio.subprocess.Process) -> str:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TextIO
 
-from bot.config import Settings, config_path, load_settings
+from bot.config import TOKEN_ENV, Settings, config_path, load_settings
 from bot.console import posting_line
-from bot.errors import ConfigError, QueryError
-from bot.logs import setup_logging
+from bot.errors import ConfigError, QueryError, StoreError
+from bot.logs import redact, setup_logging
 
 log = logging.getLogger("jobhound")
 
@@ -53,10 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python main.py` and the `jobhound` script; returns the exit status."""
     args = _parser().parse_args(argv)
     path = config_path(args.config)
+    # Known before the config is read: a config error may quote a token pasted into a key.
+    env_token = (os.environ.get(TOKEN_ENV) or "").strip()
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        print(f"jobhound: config error: {exc}", file=sys.stderr)
+        say(f"jobhound: config error: {exc}", (env_token,), file=sys.stderr)
         return EXIT_CONFIG
     secrets = (settings.telegram.token,) if settings.telegram.token else ()
     setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets)
@@ -73,22 +77,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # found only once running, e.g. Telegram rejecting the token
         log.error("%s", exc)
         return EXIT_CONFIG
+    except StoreError as exc:  # another jobhound holds the database, or it cannot be used
+        log.error("%s; %s. Exiting with status %d", exc, exc.remedy, EXIT_CONFIG)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
 
 
+def say(text: str, secrets: Sequence[str] = (), *, file: TextIO | None = None) -> None:
+    """Print one line of ours, with any bot token redacted (`bot.logs.redact`)."""
+    print(redact(text, secrets), file=file or sys.stdout)
+
+
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    return (settings.telegram.token,) if settings.telegram.token else ()
+
+
 def _check(settings: Settings) -> int:
     now = datetime.now(UTC)
-    print(f"{settings.path}: OK, {len(settings.sources)} sources")
+    secrets = _secrets(settings)
+    say(f"{settings.path}: OK, {len(settings.sources)} sources", secrets)
     mode = "telegram" if settings.telegram.token else "console (no TELEGRAM_BOT_TOKEN)"
-    print(f"alerts: {mode}; database: {settings.storage.path}")
+    say(f"alerts: {mode}; database: {settings.storage.path}", secrets)
     for source in settings.sources:
         upcoming = source.schedule.next_run(now)
         when = upcoming.strftime("%Y-%m-%d %H:%M UTC") if upcoming else "never"
         state = f"next run {when}" if source.enabled else "disabled"
-        print(
-            f"  {source.name:<16} {source.kind:<16} {source.url}  [{source.schedule.text}; {state}]"
-        )
+        line = f"  {source.name:<16} {source.kind:<16} {source.url}"
+        say(f"{line}  [{source.schedule.text}; {state}]", secrets)
     return EXIT_OK
 
 
@@ -116,7 +132,7 @@ def _latest(settings: Settings, count: int, query_text: str) -> int:
     if not postings:
         print("No stored posting matches." if queries else "No postings stored yet.")
     for posting in postings:
-        print(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}")
+        say(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}", _secrets(settings))
     return EXIT_OK
 
 
@@ -129,9 +145,9 @@ def _once(settings: Settings) -> int:
             state = (
                 "unchanged" if outcome.unchanged else f"{outcome.seen} postings, {outcome.new} new"
             )
-            print(f"{outcome.source}: {state}")
+            say(f"{outcome.source}: {state}", _secrets(settings))
         else:
-            print(f"{outcome.source}: FAILED: {outcome.error}")
+            say(f"{outcome.source}: FAILED: {outcome.error}", _secrets(settings))
     return EXIT_FAILED if outcomes and not any(o.ok for o in outcomes) else EXIT_OK
 
 

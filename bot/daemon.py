@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings, SourceSettings, load_settings
 from bot.console import ConsoleAlerts
 from bot.errors import ConfigError
+from bot.lock import DatabaseLock
 from bot.pipeline import Pipeline, SourceOutcome
 from bot.schedule import build_scheduler
 from bot.sources import SourceContext
@@ -27,8 +30,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# SIGINT/SIGTERM must stop the daemon within 10 s: in-flight runs get this long to finish.
-STOP_GRACE_SECONDS = 5.0
+# SIGINT/SIGTERM must stop the daemon within 10 s: in-flight runs get this long to finish
+# (then they are cancelled; Telegram's side stops meanwhile).
+STOP_GRACE_SECONDS = 3.0
+# A signal's promise, kept even if some library hangs on the way out: the process ends this long
+# after SIGINT/SIGTERM however far shutdown got (writes are transactional, like after SIGKILL).
+HARD_EXIT_SECONDS = 9.5
 
 
 @dataclass
@@ -45,10 +52,12 @@ class Resources:
 async def open_resources(
     settings: Settings, *, base_dir: Path | None = None
 ) -> AsyncIterator[Resources]:
-    """Open the store and the HTTP client; close both however the block ends."""
+    """Take the database's lock, open the store and the HTTP client; release all three however
+    the block ends. Raises `StoreInUseError` when another jobhound holds the lock, another
+    `StoreError` when the database cannot be used."""
     from bot.fetch import Fetcher, OriginPolicy, make_client
 
-    store = Store.open(settings.storage.path)
+    lock, store = _lock_and_open(settings)
     try:
         # Only the configured sources' origins may be internal addresses (issue 9, SSRF).
         policy = OriginPolicy.of(source.url for source in settings.sources)
@@ -62,6 +71,24 @@ async def open_resources(
             yield Resources(settings, store, pipeline, policy)
     finally:
         store.close()
+        lock.release()
+
+
+def _lock_and_open(settings: Settings) -> tuple[DatabaseLock, Store]:
+    """One daemon per database: the lock first, then the store (the lock is dropped if the
+    store cannot be opened)."""
+    lock = DatabaseLock(settings.storage.path)
+    if str(settings.storage.path) != ":memory:":
+        lock.acquire()
+    token = settings.telegram.token
+    try:
+        store = Store.open(
+            settings.storage.path, secrets=(token,) if token else (), check_writable=True
+        )
+        return lock, store
+    except BaseException:
+        lock.release()
+        raise
 
 
 async def run_once(settings: Settings) -> list[SourceOutcome]:
@@ -90,12 +117,41 @@ async def run_daemon(
 ) -> None:
     """Run every source at start-up and then on its schedule until SIGINT/SIGTERM or `stop`;
     sources added, changed or removed in the config file are picked up every `watch_interval`
-    seconds."""
+    seconds.
+
+    After a signal the process ends within `HARD_EXIT_SECONDS` in any state (starting, connecting
+    to Telegram, scraping, sending): an orderly stop first, then `os._exit` if anything hangs.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    deadline = threading.Timer(HARD_EXIT_SECONDS, _hard_exit)
+    deadline.daemon = True
+
+    def on_signal() -> None:
+        if not deadline.is_alive():
+            deadline.start()
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, on_signal)
+    try:
+        await _serve(settings, stop, watch_interval)
+    finally:
+        # An armed deadline stays armed: what follows (asyncio.run waiting for executor threads,
+        # e.g. a DNS lookup that hangs) is part of the shutdown the signal asked for.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    log.info("stopped")
+
+
+def _hard_exit() -> None:
+    log.error("shutdown did not finish within %.1fs of the signal; exiting now", HARD_EXIT_SECONDS)
+    os._exit(1)
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float) -> None:
     async with open_resources(settings) as res, contextlib.AsyncExitStack() as stack:
         if settings.telegram.token is None:
             log.info(
@@ -103,8 +159,9 @@ async def run_daemon(
                 "To alert Telegram chats, create a bot with @BotFather and start with "
                 "TELEGRAM_BOT_TOKEN=<token> make run"
             )
-        else:
-            await _connect_telegram(res, stack, stop)
+        elif not await _unless_stopped(_connect_telegram(res, stack, stop), stop):
+            log.info("stopped while connecting to Telegram")
+            return
         inflight: set[asyncio.Task[Any]] = set()
 
         def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
@@ -114,6 +171,12 @@ async def run_daemon(
                 inflight.add(task)
                 try:
                     await res.pipeline.run(source)
+                except asyncio.CancelledError:
+                    # Ours (_drain): one line here rather than APScheduler's traceback.
+                    log.info(
+                        "%s: run cancelled by shutdown; it runs again after the restart",
+                        source.name,
+                    )
                 finally:
                     inflight.discard(task)
 
@@ -140,12 +203,30 @@ async def run_daemon(
                 STOP_GRACE_SECONDS,
                 len(inflight),
             )
-            scheduler.shutdown(wait=False)
+            # Paused, not shut down: APScheduler's shutdown cancels running jobs at once.
+            scheduler.pause()
             await _drain(inflight)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
-    log.info("stopped")
+            scheduler.shutdown(wait=False)
+
+
+async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Await `work` unless `stop` is set first (then cancel it): True when `work` finished.
+
+    Start-up steps that wait on the network (getMe can hang for its read timeout) must not hold
+    a stop request.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    await asyncio.wait({task}, timeout=2)
+    return False
 
 
 async def _connect_telegram(

@@ -7,6 +7,13 @@ loses nothing: at worst a message in flight at the kill is sent again after the 
 Telegram's limits are respected by design, by `FloodLimiter` (python-telegram-bot's rate
 limiter interface): at most 30 messages in any second overall, one per second per private
 chat, 20 per minute per group. A 429 still pauses the whole sender for `retry_after`.
+
+A failed send is retried after a backoff of at most `BACKOFF_CAP_SECONDS`; the first message
+Telegram accepts after an outage (failures and no success for `OUTAGE_SECONDS`) brings every
+backed-off delivery forward (`Store.reset_backoff`), so an outage's end is not followed by
+minutes of silence, while one chat that keeps failing among working ones keeps its backoff.
+A storage fault (disk full, a lock held by another program) holds the whole sender, one log line
+per fault, deliveries pending.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -34,6 +41,7 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter
 
+from bot.errors import StoreError
 from bot.store import Store, now_utc
 from bot.telegram.format import MESSAGE_LIMIT, AlertItem, Message, pack_alerts, utf16_len
 
@@ -210,8 +218,17 @@ class FloodLimiter(BaseRateLimiter[int]):
                 )
 
 
-def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> float:
-    """Exponential backoff with full jitter for a delivery's n-th failure."""
+# Issue 9: a delivery waited 3,161 s after a long outage with a one-hour cap.
+BACKOFF_CAP_SECONDS = 600.0
+# Failures without any success for this long are an outage: its end resets every backoff.
+OUTAGE_SECONDS = 30.0
+# How long a storage fault holds the sender: doubling from the first to the last.
+STORE_HOLD_SECONDS = (30.0, 600.0)
+
+
+def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = BACKOFF_CAP_SECONDS) -> float:
+    """Seconds before a delivery's retry after its `attempts`-th failure: `base` doubling per
+    failure up to `cap`, the upper half jittered (so between cap/2 and cap once capped)."""
     ceiling = min(cap, base * float(2 ** min(attempts, 20)))
     jitter: float = random.uniform(0, ceiling / 2)
     return ceiling / 2 + jitter
@@ -269,6 +286,7 @@ class Sender:
         retry_base: float = 5.0,
         stop_grace: float = 2.0,
         on_migrate: Callable[[int, int], None] | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.store = store
         self.bot = bot
@@ -280,6 +298,16 @@ class Sender:
         self.stop_grace = stop_grace
         # Told (old id, new id) after a group became a supergroup, e.g. to rebuild a match index.
         self.on_migrate = on_migrate
+        # The sender's only clock (UTC, aware): tests move time instead of sleeping.
+        self.clock = clock
+        # When sends began failing with no success since (None: the last send went through).
+        # Unknown at start-up, taken as long ago: the first success also brings forward
+        # deliveries a previous run left backed off.
+        self._failing_since: datetime | None = datetime.min.replace(tzinfo=UTC)
+        # A storage fault holds every send until then (and the fault logged once).
+        self._store_fault: str | None = None
+        self._store_faults = 0
+        self._held_until: datetime | None = None
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -294,18 +322,20 @@ class Sender:
         """Deliver until `stop` is set; sends in flight get `stop_grace` seconds to finish."""
         slots = asyncio.Semaphore(self.concurrency)
         self._stopping = False
-        self._hold_after_restart()
         try:
+            try:
+                self._hold_after_restart()
+            except StoreError as exc:
+                self._store_failed(exc)
             while not stop.is_set():
                 self._wake.clear()
-                for chat_id in self.store.due_chats(limit=self.concurrency * 4):
-                    if chat_id in self._busy:
-                        continue
-                    self._busy.add(chat_id)
-                    task = asyncio.create_task(self._chat_task(chat_id, slots))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                await self._sleep_until_work(stop)
+                try:
+                    if not self._held():
+                        self._start_due_chats(slots)
+                    await self._sleep_until_work(stop)
+                except StoreError as exc:
+                    self._store_failed(exc)
+                    await self._sleep_until_work(stop, store_ok=False)
         finally:
             # No new message starts; one cancelled mid-request would be sent again next time.
             self._stopping = True
@@ -317,6 +347,40 @@ class Sender:
                 await asyncio.wait(list(self._tasks), timeout=2)
             self._stopping = False
 
+    def _start_due_chats(self, slots: asyncio.Semaphore) -> None:
+        for chat_id in self.store.due_chats(now=self.clock(), limit=self.concurrency * 4):
+            if chat_id in self._busy:
+                continue
+            self._busy.add(chat_id)
+            task = asyncio.create_task(self._chat_task(chat_id, slots))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _held(self) -> bool:
+        """Whether a recent storage fault still holds every send."""
+        return self._held_until is not None and self.clock() < self._held_until
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """A storage fault: hold all sends (a message sent but not marked sent would go out
+        again on every retry), with a doubling hold; one log line per distinct fault."""
+        low, high = STORE_HOLD_SECONDS
+        hold = min(high, low * 2 ** min(self._store_faults, 10))
+        self._store_faults += 1
+        self._held_until = self.clock() + timedelta(seconds=hold)
+        if str(exc) != self._store_fault:
+            self._store_fault = str(exc)
+            log.warning(
+                "outbox: %s; %s. Deliveries stay pending; sending again in %.0fs",
+                exc,
+                exc.remedy,
+                hold,
+            )
+
+    def _store_recovered(self) -> None:
+        if self._store_fault is not None:
+            log.info("outbox: the database works again; sending resumes")
+        self._store_fault, self._store_faults, self._held_until = None, 0, None
+
     def _hold_after_restart(self) -> None:
         """A process killed a moment ago may have just used up Telegram's overall window, which
         a new limiter cannot know: when the outbox shows messages sent in the last seconds,
@@ -326,19 +390,21 @@ class Sender:
             return
         last = self.store.last_sent_at()
         # sent_at has whole seconds: "within 3 s" covers anything in the last two.
-        if last is not None and now_utc() - last < timedelta(seconds=3):
+        if last is not None and self.clock() - last < timedelta(seconds=3):
             log.info("messages went out moments ago (a restart?): first send in one second")
             limiter.pause(limiter.window_seconds())
 
-    async def _sleep_until_work(self, stop: asyncio.Event) -> None:
+    async def _sleep_until_work(self, stop: asyncio.Event, *, store_ok: bool = True) -> None:
         timeout = self.idle_poll
-        due = self.store.next_due_at()
+        due = self.store.next_due_at() if store_ok else None
         if due is not None:
-            wait = (due - now_utc()).total_seconds()
+            wait = (due - self.clock()).total_seconds()
             # Due already yet not started means its chat is busy: a finishing task wakes us.
             timeout = min(timeout, wait if wait > 0 else 0.5)
         if self._busy:
             timeout = min(timeout, 0.5)
+        if self._held_until is not None:
+            timeout = min(timeout, max((self._held_until - self.clock()).total_seconds(), 0.05))
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(
@@ -355,7 +421,9 @@ class Sender:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            if not self._busy and not self.store.due_chats(limit=1):
+            if self._store_fault is not None:
+                break  # the outbox cannot be written: what is pending waits for the daemon
+            if not self._busy and not self.store.due_chats(now=self.clock(), limit=1):
                 break
         stop.set()
         await runner
@@ -364,17 +432,24 @@ class Sender:
         try:
             async with slots:
                 await self.deliver_chat(chat_id)
+        except StoreError as exc:  # the disk's fault: the deliveries stay pending
+            self._store_failed(exc)
         except Exception:  # a bug: keep the sender alive, the deliveries stay pending
             log.exception("delivering to chat %s failed unexpectedly; will retry", chat_id)
-            pending = [d.id for d in self.store.pending_for_chat(chat_id, limit=self.batch_limit)]
-            self.store.defer(pending, now_utc() + timedelta(minutes=5), "internal error")
+            try:
+                pending = [
+                    d.id for d in self.store.pending_for_chat(chat_id, limit=self.batch_limit)
+                ]
+                self.store.defer(pending, self.clock() + timedelta(minutes=5), "internal error")
+            except StoreError as exc:
+                self._store_failed(exc)
         finally:
             self._busy.discard(chat_id)
             self._wake.set()
 
     async def deliver_chat(self, chat_id: int) -> None:
         """Send a chat's pending deliveries, packed into as few messages as fit."""
-        if self._stopping:
+        if self._stopping or self._held():
             return
         chat = self.store.get_chat(chat_id)
         deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit)
@@ -439,8 +514,18 @@ class Sender:
         return True
 
     def _delivered(self, message: Message) -> None:
-        self.store.mark_sent(list(message.delivery_ids))
+        now = self.clock()
+        self.store.mark_sent(list(message.delivery_ids), now=now)
+        self._store_recovered()
         self.sent_messages += 1
+        outage = self._failing_since is not None and (
+            now - self._failing_since >= timedelta(seconds=OUTAGE_SECONDS)
+        )
+        self._failing_since = None
+        # After an outage, what waited for Telegram goes now and backoff starts over.
+        if outage and (brought := self.store.reset_backoff(now=now)):
+            log.info("Telegram accepts messages again: %d deferred alerts are due now", brought)
+            self._wake.set()
 
     def _failed(
         self,
@@ -478,9 +563,13 @@ class Sender:
             log.warning(
                 "chat %s: still rate limited after retries; trying again in %.0fs", chat_id, wait
             )
-            self.store.defer(ids, now_utc() + timedelta(seconds=wait + 1), "429 Too Many Requests")
+            self.store.defer(
+                ids, self.clock() + timedelta(seconds=wait + 1), "429 Too Many Requests"
+            )
             return False
         # Timeouts, connection faults, 5xx (NetworkError) and anything unforeseen: try again.
+        if self._failing_since is None:
+            self._failing_since = self.clock()
         wait = backoff_seconds(max(attempts.get(i, 0) for i in ids), base=self.retry_base)
         log.warning(
             "chat %s: sending failed (%s: %s); retrying in %.0fs",
@@ -490,7 +579,7 @@ class Sender:
             wait,
         )
         self.store.defer(
-            ids, now_utc() + timedelta(seconds=wait), f"{exc.__class__.__name__}: {exc}"
+            ids, self.clock() + timedelta(seconds=wait), f"{exc.__class__.__name__}: {exc}"
         )
         return False
 

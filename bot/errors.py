@@ -5,11 +5,18 @@ JobhoundError
 ├── SourceError        one source failed this run; the others go on
 │   ├── FetchError     the board could not be read (network, HTTP status, size, robots.txt)
 │   └── ParseError     the board answered with something we cannot read
-├── StoreError         the database refused an operation
+├── StoreError         the database refused an operation; says what, and what to do about it
+│   ├── StoreBusyError       another program holds the database's write lock
+│   ├── StoreFullError       the disk (or the database's page limit) is full
+│   ├── StoreReadOnlyError   the file cannot be written
+│   ├── StoreCorruptError    not a database, damaged, or an empty file we did not create
+│   └── StoreInUseError      another jobhound holds `<db>.lock`: only one per database
 └── QueryError         a subscription query does not parse; its message is shown to the user
 """
 
 from __future__ import annotations
+
+from bot.logs import redact
 
 
 class JobhoundError(Exception):
@@ -20,6 +27,8 @@ class ConfigError(JobhoundError):
     """The configuration is invalid: names the file, the key path and what is wrong."""
 
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        # A token pasted into another key (api_url, a source url) must not be printed back.
+        message = redact(message)
         self.path = path
         self.key = key
         self.detail = message
@@ -63,7 +72,48 @@ class ParseError(SourceError):
 
 
 class StoreError(JobhoundError):
-    """The database refused an operation."""
+    """The database refused an operation: `what` happened to the file at `path`, and `remedy`
+    for the operator. The caller says what happens next (retry next run, exit with status 2).
+    """
+
+    remedy = "check the disk and the file's permissions"
+
+    def __init__(self, what: str, *, path: str = "", remedy: str | None = None) -> None:
+        self.path = path
+        self.what = what
+        if remedy is not None:
+            self.remedy = remedy
+        super().__init__(f"database {path}: {what}" if path else f"database: {what}")
+
+
+class StoreBusyError(StoreError):
+    """Another program (a sqlite3 shell, a backup) holds the write lock: retrying can succeed."""
+
+    remedy = "close the program holding it"
+
+
+class StoreFullError(StoreError):
+    """SQLITE_FULL: the disk, or the database's page limit, is full."""
+
+    remedy = "free disk space"
+
+
+class StoreReadOnlyError(StoreError):
+    """SQLITE_READONLY: the file, its folder or the file system cannot be written."""
+
+    remedy = "make the file and its folder writable"
+
+
+class StoreCorruptError(StoreError):
+    """SQLITE_CORRUPT/SQLITE_NOTADB, or an existing zero-byte file: the data is not readable."""
+
+    remedy = "restore a backup"
+
+
+class StoreInUseError(StoreError):
+    """Another jobhound process holds the database's lock file (one daemon per database)."""
+
+    remedy = "stop the other jobhound first"
 
 
 class QueryError(JobhoundError):

@@ -6,27 +6,57 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 
-_TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
 MAX_FAULT_CHARS = 300
-_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+MARKER = "[REDACTED]"
+# The colon between a token's bot id and its secret as text reaches us: raw; percent-encoded
+# (httpx encodes it so in query strings, `%3A`), twice percent-encoded (a URL inside a query),
+# and JSON's \u escape.
+_COLON = r"(?::|%3[aA]|%253[aA]|\\u003[aA])"
+# Bot tokens are "<bot id>:<secret>" (https://core.telegram.org/bots/api#authorizing-your-bot);
+# in a URL path any length is one, alone we need the usual length (35) to tell one from text.
+_TOKEN_IN_URL = re.compile(rf"/bot\d+{_COLON}[A-Za-z0-9_-]+")
+_TOKEN = re.compile(rf"(?<!\d)\d{{5,}}{_COLON}[A-Za-z0-9_-]{{30,}}")
+# The secret half alone is redacted only when known and long enough not to be ordinary text.
+MIN_SECRET_CHARS = 16
 
 
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Replace bot tokens (known ones and anything shaped like one) with a marker."""
+def _forms(secret: str) -> list[str]:
+    """Every spelling of `secret` we redact, longest first."""
+    forms = {secret}
+    bot_id, colon, half = secret.partition(":")
+    if colon:
+        forms.update(
+            f"{bot_id}{sep}{half}" for sep in ("%3A", "%3a", "%253A", "%253a", "\\u003a", "\\u003A")
+        )
+        if len(half) >= MIN_SECRET_CHARS:
+            forms.add(half)
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every bot token replaced by "[REDACTED]": the known `secrets` in any spelling
+    (raw, percent-encoded once or twice, JSON-escaped, the secret half alone) and anything shaped
+    like a token (`/bot<id>:<secret>` in a URL, `<id>:<35 characters>` elsewhere).
+
+    The one redaction function: logs, stored errors, config errors and command-line output all
+    pass through it.
+    """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[REDACTED]")
-    text = _TOKEN_IN_URL.sub("/bot[REDACTED]", text)
-    return _TOKEN.sub("[REDACTED]", text)
+            for form in _forms(secret):
+                text = text.replace(form, MARKER)
+    text = _TOKEN_IN_URL.sub(f"/bot{MARKER}", text)
+    return _TOKEN.sub(MARKER, text)
 
 
 class RedactingFilter(logging.Filter):
     """Renders each record once and strips tokens from the message and its traceback."""
 
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = secrets
+        self.secrets = tuple(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -80,11 +110,16 @@ def _telegram_faults() -> tuple[type[BaseException], ...]:
     return (NetworkError, TimedOut, RetryAfter, json.JSONDecodeError)
 
 
-def setup_logging(level: int = logging.INFO, secrets: tuple[str, ...] = ()) -> None:
-    """The one logging configuration, called by the entry point."""
+def setup_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
+    """The one logging configuration, called by the entry point; `secrets` (the bot token) are
+    redacted from every record, as is anything shaped like a bot token."""
+    from bot.errors import StoreError
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(ExpectedFaultFilter(_telegram_faults(), ("telegram",)))
+    # A storage fault is one line wherever it is logged (a command handler's error hook too).
+    handler.addFilter(ExpectedFaultFilter((StoreError,), ("",)))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

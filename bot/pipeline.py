@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import SourceSettings
-from bot.errors import JobhoundError, SourceError
+from bot.errors import JobhoundError, SourceError, StoreError
 from bot.sources import KINDS, SourceContext
 from bot.store import IngestResult, Matcher, Store
 
@@ -52,6 +52,11 @@ class Pipeline:
             outcome = await self._run(source)
         except SourceError as exc:
             outcome = self._failed(source, str(exc), started)
+        except StoreError as exc:  # the disk's fault, not the board's: nothing can be recorded
+            log.warning(
+                "%s: not stored: %s; %s. Retrying on its next run", source.name, exc, exc.remedy
+            )
+            return SourceOutcome(source.name, ok=False, error=str(exc), seconds=_since(started))
         except JobhoundError as exc:
             outcome = self._failed(source, f"{source.name}: {exc}", started)
         except Exception as exc:  # a bug in a parser: log its traceback, keep the others going
@@ -108,10 +113,11 @@ class Pipeline:
         )
 
     def _failed(self, source: SourceSettings, message: str, started: float) -> SourceOutcome:
-        streak = self.store.record_failure(source.name, message)
-        log.warning(
-            "source failed: %s (failure %d in a row; next try on its schedule)", message, streak
-        )
+        try:
+            streak = f"failure {self.store.record_failure(source.name, message)} in a row"
+        except StoreError as exc:
+            streak = f"not recorded: {exc}"
+        log.warning("source failed: %s (%s; next try on its schedule)", message, streak)
         return SourceOutcome(source.name, ok=False, error=message, seconds=_since(started))
 
     async def run_all(self, sources: Sequence[SourceSettings]) -> list[SourceOutcome]:

@@ -7,10 +7,24 @@ together run in `db.atomic()`.
 The schema is a list of sqlite-utils migrations applied at start-up. Every SQL statement is
 parameterised. One write transaction per scrape: postings and their pending deliveries land
 together or not at all.
+
+Storage faults (disk full, read-only file, corrupt file, a lock held by another program) leave
+every public method as a `StoreError` subclass (`_guarded`), so callers tell them from bugs; SQL
+mistakes stay `sqlite3` errors with their traceback. Error texts are redacted (`bot.logs.redact`)
+before they are stored.
+
+Writes never wait long on the event loop: the busy timeout is short (`BUSY_TIMEOUT_MS`) rather
+than the write run in a thread. Our own writes take milliseconds and the daemon is the only
+writer (`bot.lock`); a lock held by another program (a sqlite3 shell, a backup) can last
+minutes, and a thread would then hold a queue of writes on the one shared connection while the
+loop's reads ran inside its open transaction. Failing fast is the pipeline's model for every
+fault: the run is retried on its schedule, deliveries stay pending in the outbox.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import sqlite3
@@ -18,15 +32,24 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database, Migrations
 
+from bot.errors import (
+    StoreBusyError,
+    StoreCorruptError,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+)
+from bot.logs import redact
 from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting, canonical_url
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 10_000
+# How long a write waits for a lock another program holds, blocking the event loop meanwhile.
+BUSY_TIMEOUT_MS = 100
 # SQLite's default limit on host parameters is 999 on old builds; stay well under it.
 _CHUNK = 500
 
@@ -303,31 +326,147 @@ class Delivery:
 Matcher = Callable[[Sequence[StoredPosting]], Iterable[PendingDelivery]]
 
 
-class Store:
-    """The one database handle, created at start-up and passed to whoever needs it."""
+# SQLite's primary result codes (https://sqlite.org/rescode.html) that are storage faults, not
+# bugs: the error class and what happened, in the operator's words.
+_FAULTS: dict[int, tuple[type[StoreError], str]] = {
+    sqlite3.SQLITE_BUSY: (StoreBusyError, "locked by another program"),
+    sqlite3.SQLITE_LOCKED: (StoreBusyError, "locked by another connection"),
+    sqlite3.SQLITE_FULL: (StoreFullError, "the disk (or the database's size limit) is full"),
+    sqlite3.SQLITE_READONLY: (StoreReadOnlyError, "the file cannot be written"),
+    sqlite3.SQLITE_PERM: (StoreReadOnlyError, "access denied"),
+    sqlite3.SQLITE_CORRUPT: (StoreCorruptError, "the file is damaged"),
+    sqlite3.SQLITE_NOTADB: (StoreCorruptError, "the file is not a SQLite database"),
+    sqlite3.SQLITE_IOERR: (StoreError, "disk I/O error"),
+    sqlite3.SQLITE_CANTOPEN: (StoreError, "the file cannot be opened"),
+    sqlite3.SQLITE_NOMEM: (StoreError, "out of memory"),
+}
 
-    def __init__(self, db: Database) -> None:
+
+def store_error(exc: sqlite3.Error, path: str) -> StoreError | None:
+    """The `StoreError` for a storage fault reported by SQLite, None for anything else (a bug).
+
+    Classified by `sqlite_errorcode` (Python 3.11+), whose low byte is SQLite's primary result
+    code; extended codes such as SQLITE_IOERR_WRITE name the detail in the message.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    fault = _FAULTS.get(code & 0xFF) if isinstance(code, int) else None
+    if fault is None:
+        return None
+    kind, what = fault
+    name = getattr(exc, "sqlite_errorname", "")
+    return kind(f"{what} ({name}: {exc})", path=path)
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(cls: type[_T]) -> type[_T]:
+    """Every public method of `cls` raises storage faults as `StoreError` (see `store_error`)."""
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isgeneratorfunction(method):
+
+            @functools.wraps(method)
+            def generator(self: Store, *args: Any, **kwargs: Any) -> Iterator[Any]:
+                try:
+                    yield from method(self, *args, **kwargs)
+                except sqlite3.Error as exc:
+                    raise (store_error(exc, self.path) or exc) from None
+
+            return generator
+
+        @functools.wraps(method)
+        def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                error = store_error(exc, self.path)
+                if error is None:
+                    raise
+                raise error from None
+
+        return call
+
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member):
+            setattr(cls, name, wrap(member))
+    return cls
+
+
+@_guarded
+class Store:
+    """The one database handle, created at start-up and passed to whoever needs it.
+
+    `secrets` (the bot token) are redacted from every error text the store keeps.
+    """
+
+    def __init__(self, db: Database, *, path: str = "", secrets: Sequence[str] = ()) -> None:
         self.db = db
+        self.path = path
+        self.secrets = tuple(secrets)
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
-        """Open (creating folders as needed) and migrate the database at `path` (":memory:" ok)."""
+    def open(
+        cls, path: Path | str, *, secrets: Sequence[str] = (), check_writable: bool = False
+    ) -> Store:
+        """Open (creating folders as needed) and migrate the database at `path` (":memory:" ok).
+
+        Raises a `StoreError` subclass for a storage fault: `StoreCorruptError` for a damaged
+        file, a file that is not SQLite, or an existing zero-byte file (SQLite would silently
+        take that for a new, empty database: it is far likelier a truncated copy of the real
+        one); `StoreReadOnlyError` for a file that cannot be written (with `check_writable`,
+        as the daemon opens it: checked here, not at the first write); `StoreBusyError`,
+        `StoreFullError` as their names say.
+        """
         if str(path) == ":memory:":
             db = Database(memory=True)
+            where = ":memory:"
         else:
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            where = str(path)
+            if path.is_file() and path.stat().st_size == 0:
+                raise StoreCorruptError(
+                    "the file is empty (0 bytes), not a jobhound database",
+                    path=where,
+                    remedy="restore a backup (or delete the empty file to start afresh)",
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create its folder: {exc.strerror}", path=where) from None
             # check_same_thread off: the daemon hands short jobs to worker threads, one at a time.
             db = Database(sqlite3.connect(str(path), check_same_thread=False))
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA foreign_keys=ON")
-        migrations.apply(db)
-        return cls(db)
+        try:
+            if where != ":memory:":
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys=ON")
+            migrations.apply(db)
+            if check_writable:
+                # A read-only file is refused now, not at the first scrape: rewriting the
+                # header's user_version (unchanged) is the smallest write there is.
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                try:
+                    db.execute(f"PRAGMA user_version = {version}")
+                except sqlite3.OperationalError as exc:
+                    # Busy is no reason not to start: writes are retried run after run.
+                    if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                        raise
+        except sqlite3.Error as exc:
+            db.close()
+            error = store_error(exc, where)
+            if error is None:
+                raise
+            raise error from None
+        return cls(db, path=where, secrets=secrets)
 
     def close(self) -> None:
         self.db.close()
+
+    def _clean(self, text: str) -> str:
+        """An error text as it may be stored: no token in any form, at most 500 characters."""
+        return redact(text, self.secrets)[:500]
 
     def _in(self, sql: str, params: Sequence[Any], ids: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run `sql` (with `{marks}` where the id list goes) over `ids`, chunk by chunk."""
@@ -483,7 +622,7 @@ class Store:
             "ON CONFLICT(name) DO UPDATE SET last_run_at = excluded.last_run_at, "
             "last_error = excluded.last_error, last_error_at = excluded.last_error_at, "
             "consecutive_failures = sources.consecutive_failures + 1",
-            [source, stamp, error[:500], stamp],
+            [source, stamp, self._clean(error), stamp],
         )
         return self.health(source).consecutive_failures  # type: ignore[union-attr]
 
@@ -610,16 +749,32 @@ class Store:
 
     def mark_dropped(self, ids: Sequence[int], reason: str) -> None:
         """Give up on these deliveries for good (the chat is gone)."""
-        self._set_status(ids, "dropped", "last_error = ?", [reason[:500]])
+        self._set_status(ids, "dropped", "last_error = ?", [self._clean(reason)])
 
     def defer(self, ids: Sequence[int], until: datetime, error: str) -> None:
         """Try these again at `until`; they stay pending."""
         self._in(
             "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
             "last_error = ? WHERE id IN ({marks})",
-            [_iso(until), error[:500]],
+            [_iso(until), self._clean(error)],
             ids,
         )
+
+    def reset_backoff(
+        self, *, now: datetime | None = None, keep: Sequence[str] = ("internal error",)
+    ) -> int:
+        """Telegram works again: pending deliveries deferred after failures are due now and
+        their backoff starts over (attempts 0), except those deferred for a reason in `keep`
+        (a bug would only repeat). Returns how many were brought forward."""
+        stamp = _iso(now or now_utc())
+        marks = ",".join("?" * len(keep)) or "NULL"
+        cursor = self.db.execute(
+            "UPDATE deliveries SET attempts = 0, next_attempt_at = ? "  # noqa: S608
+            "WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > ? "
+            f"AND coalesce(last_error, '') NOT IN ({marks})",
+            [stamp, stamp, *keep],
+        )
+        return cursor.rowcount
 
     def _set_status(
         self, ids: Sequence[int], status: str, assignment: str, values: list[Any]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -168,6 +169,13 @@ MESSAGES = st.one_of(
     ),
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=990, max_size=1100),
 ).filter(lambda text: text.strip() != "")
+# In a group, a command for another bot (or an unknown one not addressed to us) is a
+# documented silence; these are all ours, written by an administrator or a plain member.
+GROUP_COMMANDS = st.tuples(
+    st.sampled_from([c for c in COMMAND_NAMES if c != "frobnicate"]),
+    st.sampled_from(["", f"@{BOT_NAME}"]),
+    st.one_of(TEXT, NUMBERISH, NESTED),
+).map(lambda c: f"/{c[0]}{c[1]} {c[2]}")
 CALLBACK_DATA = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=32),
     NUMBERISH.map(lambda n: f"unsub:{n}"),
@@ -241,15 +249,32 @@ def test_arbitrary_messages_and_buttons_get_one_answer_and_no_error(
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         )
-        @given(data=CALLBACK_DATA)
-        def button_is_answered(data: str) -> None:
+        @given(text=GROUP_COMMANDS, by_admin=st.booleans())
+        def group_command_is_answered(text: str, by_admin: bool) -> None:
+            admin, member = next(chats), next(chats)
+            group = tg.add_group(-admin, f"Group {admin}", admins=[admin], members=[member])
+            written.append(group)
+            tg.send_user_message(group, admin if by_admin else member, text)
+            tg.wait_for(lambda: tg.sent_messages(group), timeout=15)
+
+        @settings(
+            max_examples=30,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+        @given(data=CALLBACK_DATA, in_group=st.booleans())
+        def button_is_answered(data: str, in_group: bool) -> None:
             chat = next(chats)
-            tg.send_user_message(chat, chat, "/list")
+            if in_group:  # pressed by a member who is no administrator
+                chat = tg.add_group(-chat, f"Group {chat}", admins=[USER], members=[chat])
+            tg.send_user_message(chat, abs(chat), "/list")
             (listing,) = tg.wait_for(lambda: tg.sent_messages(chat), timeout=15)
-            query_id = tg.press_button(chat, chat, listing.message_id, data, check=False)
+            query_id = tg.press_button(chat, abs(chat), listing.message_id, data, check=False)
             tg.wait_for(lambda: tg.callback_answer(query_id), timeout=15)
 
         message_is_answered()
+        group_command_is_answered()
         button_is_answered()
         # A second reply to any message would have arrived by the time every later one did.
         tg.send_user_message(USER, USER, "/help")
@@ -421,3 +446,34 @@ async def test_stop_with_a_flood_queued_is_prompt(tmp_path: Path) -> None:
             began = loop.time()
         assert loop.time() - began < 10
         assert len(tg.sent_messages(USER)) < 10  # the backlog was dropped, not worked off
+
+
+async def test_a_database_fault_in_a_command_is_one_line_and_an_answer(
+    env: Env, records: Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(chat_id: int) -> list[object]:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(env.store, "subscriptions", locked)
+    reply = await one(env, USER, "/list")
+    assert reply.text == "Sorry, that failed on our side; please try again in a minute."
+    (line,) = records.above(logging.WARNING)
+    assert "database is locked" in line and "\n" not in line
+    assert all(r.exc_info is None for r in records.records if r.levelno > logging.WARNING)
+
+
+@pytest.mark.parametrize("method", ["getMe", "deleteWebhook"])
+async def test_an_html_200_at_start_up_is_retried(
+    tmp_path: Path, records: Records, method: str
+) -> None:
+    """Regression: an HTML 200 (a captive portal, a misrouted proxy) at start-up exited with a
+    traceback. getMe is retried as for an unreachable API, polling's set-up as any poll."""
+    with FakeTelegram(rate_limits=None, bot_username=BOT_NAME) as tg:
+        tg.fail_next(method, Fault(kind="raw", status=200, body=HTML_200))
+        options = {"first_backoff": 0.01}
+        async with front_env(tg, tmp_path, poll_options=options) as env:
+            reply = await within(one(env, USER, "/help"), 15)
+            assert "/subscribe" in reply.text
+    warnings = [r for r in records.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "Invalid server response" in warnings[0].getMessage()
+    assert records.above(logging.WARNING) == []

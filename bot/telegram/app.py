@@ -335,6 +335,8 @@ async def telegram_front(
     try:
         await app.start()
         tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
+        # Commands stop with the daemon's stop, not after the scrapes' grace period.
+        tasks.append(asyncio.create_task(_close_on(stop, app), name="commands-closer"))
         try:
             await app.bot.set_my_commands(Commands.bot_commands())
         except TelegramError as exc:
@@ -354,21 +356,21 @@ async def _stop_front(
 ) -> None:
     """Stop polling, the sender and running commands together, each within its bound."""
 
-    async def stop_tasks() -> None:
-        if not tasks:
-            return
+    if tasks:
         _, pending = await asyncio.wait(tasks, timeout=5)
         for task in pending:
             task.cancel()
         await asyncio.wait(tasks, timeout=1)
-        await poller.confirm()
-
-    processor = app.update_processor
-    closing = processor.close() if isinstance(processor, PerChatProcessor) else asyncio.sleep(0)
-    await asyncio.gather(stop_tasks(), closing)
+    await poller.confirm()
     if app.running:
         await app.stop()
     await app.shutdown()
+
+
+async def _close_on(stop: asyncio.Event, app: Application) -> None:  # type: ignore[type-arg]
+    await stop.wait()
+    if isinstance(app.update_processor, PerChatProcessor):
+        await app.update_processor.close()
 
 
 async def _initialize(app: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]

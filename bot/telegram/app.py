@@ -19,7 +19,7 @@ import inspect
 import logging
 import sqlite3
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -66,9 +66,6 @@ def build_application(settings: Settings, limits: Limits | None = None) -> Appli
     token = settings.telegram.token
     assert token is not None
     api = settings.telegram.api_url
-    # PTB logs a non-JSON answer (a proxy's HTML page) with a traceback before raising it as
-    # a TelegramError; the caller's one line about that error is the report.
-    logging.getLogger("telegram.request.BaseRequest").setLevel(logging.CRITICAL)
     return (
         ApplicationBuilder()
         .token(token)
@@ -327,26 +324,45 @@ async def telegram_front(
     app = build_application(settings, limits)
     Commands(settings, store, subs).register(app)
     app.add_error_handler(on_error)
-    await _initialize(app, stop)
-    # A migrated group's subscriptions moved to the new chat id: the index must follow.
-    sender = Sender(store, app.bot, on_migrate=lambda _old, _new: subs.reload())
-    poller = Poller(app, **(poll_options or {}))
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        await app.start()
-        tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
-        # Commands stop with the daemon's stop, not after the scrapes' grace period.
-        tasks.append(asyncio.create_task(_close_on(stop, app), name="commands-closer"))
+    with _quiet_invalid_json_log():
+        await _initialize(app, stop)
+        # A migrated group's subscriptions moved to the new chat id: the index must follow.
+        sender = Sender(store, app.bot, on_migrate=lambda _old, _new: subs.reload())
+        poller = Poller(app, **(poll_options or {}))
+        tasks: list[asyncio.Task[None]] = []
         try:
-            await app.bot.set_my_commands(Commands.bot_commands())
-        except TelegramError as exc:
-            log.warning("could not register the command list with Telegram (%s); continuing", exc)
-        log.info("Telegram bot @%s is serving chats", app.bot.username)
-        tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
-        yield TelegramFront(app, sender, poller)
+            await app.start()
+            tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
+            # Commands stop with the daemon's stop, not after the scrapes' grace period.
+            tasks.append(asyncio.create_task(_close_on(stop, app), name="commands-closer"))
+            try:
+                await app.bot.set_my_commands(Commands.bot_commands())
+            except TelegramError as exc:
+                log.warning(
+                    "could not register the command list with Telegram (%s); continuing", exc
+                )
+            log.info("Telegram bot @%s is serving chats", app.bot.username)
+            tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
+            yield TelegramFront(app, sender, poller)
+        finally:
+            stop.set()
+            await _stop_front(app, poller, tasks)
+
+
+@contextlib.contextmanager
+def _quiet_invalid_json_log() -> Iterator[None]:
+    """PTB logs a non-JSON answer (a proxy's HTML page) with a traceback before raising it as a
+    TelegramError; while the front runs, our one line about that error is the report."""
+    logger = logging.getLogger("telegram.request.BaseRequest")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Can not load invalid JSON data")
+
+    logger.addFilter(keep)
+    try:
+        yield
     finally:
-        stop.set()
-        await _stop_front(app, poller, tasks)
+        logger.removeFilter(keep)
 
 
 async def _stop_front(

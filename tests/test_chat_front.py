@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from telegram import Chat, Update
 
 from bot import subscriptions
+from bot.daemon import run_daemon
 from bot.deliver import Limits
 from bot.models import StoredPosting
 from bot.query import Document
@@ -387,8 +388,11 @@ async def test_per_chat_processor_drops_a_flood_past_its_queue() -> None:
         Fault(kind="raw", status=200, body=HTML_200),
         Fault.server_error(502),
         Fault.error(409, "Conflict: terminated by other getUpdates request"),
+        Fault(kind="raw", status=200, body=b'{"ok": true, "result": "<html>"}'),
+        Fault(kind="raw", status=200, body=b'{"ok": true, "result": [{"update_id": "x"}]}'),
+        Fault(kind="raw", status=200, body=b'{"ok":true,"result":[{"update_id":5,"message":{}}]}'),
     ],
-    ids=["401", "html 404", "html 200", "html 502", "409"],
+    ids=["401", "html 404", "html 200", "html 502", "409", "json str", "json id", "json msg"],
 )
 async def test_polling_recovers_after_failures(
     tmp_path: Path, records: Records, fault: Fault
@@ -477,3 +481,19 @@ async def test_an_html_200_at_start_up_is_retried(
     warnings = [r for r in records.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "Invalid server response" in warnings[0].getMessage()
     assert records.above(logging.WARNING) == []
+
+
+async def test_daemon_stops_within_10_s_while_polling_backs_off(tmp_path: Path) -> None:
+    """Regression: SIGTERM took 31 s while polling backed off (PTB sleeps its backoff out)."""
+    with FakeTelegram(rate_limits=None, bot_username=BOT_NAME) as tg:
+        tg.inject(Fault.server_error(502), method="getUpdates", times=None)
+        settings_ = make_settings(tg, tmp_path)
+        stop = asyncio.Event()
+        daemon = asyncio.create_task(run_daemon(settings_, stop))
+        failed = lambda: [c for c in tg.calls("getUpdates") if c.http_status == 502]  # noqa: E731
+        await tg.wait_for_async(lambda: len(failed()) >= 2, timeout=20)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        stop.set()
+        await within(daemon, 30)
+        assert loop.time() - began < 10

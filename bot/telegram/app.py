@@ -197,11 +197,15 @@ class Poller:
         return min(self.max_backoff, self.first_backoff * 2.0 ** min(failures - 1, 30))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; never raises a Telegram or network error."""
+        """Poll until `stop` is set; never raises: whatever the API (or a proxy in front of
+        it) answers, polling goes on."""
         while not stop.is_set():
             try:
                 updates = await _until(stop, self._poll())
-            except (TelegramError, OSError) as exc:
+                if updates is not None:
+                    offset = _next_offset(updates)
+            # Anything else is an answer PTB could not read (JSON of the wrong shape).
+            except Exception as exc:
                 self.failures += 1
                 self.healthy = False
                 wait = self.backoff(self.failures)
@@ -218,13 +222,12 @@ class Poller:
                 self.failures, self.healthy = 0, True
             for update in updates:
                 await self.app.update_queue.put(update)
-            if updates:
-                self.offset = updates[-1].update_id + 1
+            self.offset = offset if offset is not None else self.offset
 
     async def _poll(self) -> tuple[Update, ...]:
         bot = self.app.bot
         if not self._webhook_cleared:
-            # getUpdates is refused (409) while a webhook is set.
+            # "getUpdates will not work if an outgoing webhook is set up" (Bot API, getUpdates).
             await bot.delete_webhook()
             self._webhook_cleared = True
         updates: tuple[Update, ...] = await bot.get_updates(
@@ -243,6 +246,14 @@ class Poller:
             )
         except (TelegramError, OSError, TimeoutError) as exc:
             log.info("could not confirm the last updates to Telegram (%s)", _describe(exc))
+
+
+def _next_offset(updates: Sequence[Update]) -> int | None:
+    """The getUpdates offset confirming `updates`; ValueError if their ids are not numbers."""
+    ids = [update.update_id for update in updates]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValueError(f"update_id is not a number in {ids[:3]!r}")
+    return max(ids) + 1 if ids else None
 
 
 async def _until(stop: asyncio.Event, work: Awaitable[Any]) -> Any:
@@ -275,6 +286,8 @@ def _describe(exc: BaseException) -> str:
     text = (str(exc) or exc.__class__.__name__)[:160]
     if isinstance(exc, InvalidToken):
         return f"401/404 from the Bot API or a proxy in front of it: {text}"
+    if not isinstance(exc, TelegramError | OSError | TimeoutError):
+        return f"an answer that is no Bot API answer, {exc.__class__.__name__}: {text}"
     return f"{exc.__class__.__name__}: {text}"
 
 
@@ -351,18 +364,27 @@ async def telegram_front(
 
 @contextlib.contextmanager
 def _quiet_invalid_json_log() -> Iterator[None]:
-    """PTB logs a non-JSON answer (a proxy's HTML page) with a traceback before raising it as a
-    TelegramError; while the front runs, our one line about that error is the report."""
-    logger = logging.getLogger("telegram.request.BaseRequest")
+    """PTB logs an answer it cannot read (a proxy's HTML page, JSON of the wrong shape) with a
+    traceback before raising; while the front runs, our one line about that error is the
+    report."""
+
+    loggers = [
+        logging.getLogger(n) for n in ("telegram.request.BaseRequest", "telegram.ext.ExtBot")
+    ]
 
     def keep(record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Can not load invalid JSON data")
+        text = record.getMessage()
+        return not text.startswith(
+            ("Can not load invalid JSON data", "Error while parsing updates")
+        )
 
-    logger.addFilter(keep)
+    for logger in loggers:
+        logger.addFilter(keep)
     try:
         yield
     finally:
-        logger.removeFilter(keep)
+        for logger in loggers:
+            logger.removeFilter(keep)
 
 
 async def _stop_front(

@@ -47,7 +47,7 @@ MAX_INPUT_CHARS = 1000
 # Commands a chat may send per minute before the bot asks it to slow down.
 COMMANDS_PER_MINUTE = 20
 UNSUB_PREFIX = "unsub:"
-# Subscription ids are SQLite rowids: signed 64-bit integers (sqlite.org/lang_createtable.html#rowid).
+# Subscription ids are SQLite rowids, signed 64-bit (sqlite.org/lang_createtable.html#rowid).
 MAX_ID = 2**63 - 1
 EXPIRED_BUTTON = "This button has expired."
 

@@ -497,3 +497,27 @@ async def test_daemon_stops_within_10_s_while_polling_backs_off(tmp_path: Path) 
         stop.set()
         await within(daemon, 30)
         assert loop.time() - began < 10
+
+
+async def test_stop_while_get_me_hangs_is_prompt(tmp_path: Path) -> None:
+    """Stopping during start-up, while getMe waits on an unresponsive API, is not held up by
+    the request's 20 s read timeout (nor reported as a failure)."""
+    with FakeTelegram(rate_limits=None, bot_username=BOT_NAME) as tg:
+        tg.fail_next("getMe", Fault.delay(60))
+        settings_ = make_settings(tg, tmp_path)
+        store = Store.open(settings_.storage.path)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        async def start() -> None:
+            async with telegram_front(settings_, store, Subscriptions(store), stop):
+                pass
+
+        starting = asyncio.create_task(start())
+        await tg.wait_for_async(lambda: tg.calls("getMe"))
+        began = loop.time()
+        stop.set()
+        await within(starting, 15)
+        assert loop.time() - began < 5
+        assert tg.calls("getUpdates") == []
+        store.close()

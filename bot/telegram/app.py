@@ -338,12 +338,16 @@ async def telegram_front(
     Commands(settings, store, subs).register(app)
     app.add_error_handler(on_error)
     with _quiet_invalid_json_log():
-        await _initialize(app, stop)
+        started = await _initialize(app, stop)
         # A migrated group's subscriptions moved to the new chat id: the index must follow.
         sender = Sender(store, app.bot, on_migrate=lambda _old, _new: subs.reload())
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []
         try:
+            if not started:
+                log.info("stopped before Telegram answered; the bot was not started")
+                yield TelegramFront(app, sender, poller)
+                return
             await app.start()
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
             # Commands stop with the daemon's stop, not after the scrapes' grace period.
@@ -411,18 +415,25 @@ async def _close_on(stop: asyncio.Event, app: Application) -> None:  # type: ign
         await app.update_processor.close()
 
 
-async def _initialize(app: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
-    """getMe with retries: Telegram may be briefly unreachable; a wrong token is fatal."""
-    for attempt in range(1, START_ATTEMPTS + 1):
+async def _initialize(app: Application, stop: asyncio.Event) -> bool:  # type: ignore[type-arg]
+    """getMe with retries (2, 4, 8, 16 s apart): Telegram may be briefly unreachable, or a proxy
+    may answer for it; a wrong token is fatal (ConfigError). False when `stop` came first."""
+
+    async def started() -> bool:
+        await app.initialize()
+        return True
+
+    attempt = 0
+    while not stop.is_set():
+        attempt += 1
         try:
-            await app.initialize()
-            return
+            return await _until(stop, started()) is True
         except InvalidToken:
             raise ConfigError(
                 "Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized)", key="TELEGRAM_BOT_TOKEN"
             ) from None
         except TelegramError as exc:  # unreachable, or a proxy's page instead of the API
-            if attempt == START_ATTEMPTS or stop.is_set():
+            if attempt == START_ATTEMPTS:
                 raise ConfigError(
                     f"cannot reach the Telegram Bot API at the configured api_url: {exc}",
                     key="telegram.api_url",
@@ -431,3 +442,4 @@ async def _initialize(app: Application, stop: asyncio.Event) -> None:  # type: i
             log.warning("cannot reach Telegram (%s); retrying in %ds", exc, wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
+    return False

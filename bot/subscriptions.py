@@ -189,6 +189,8 @@ class PostingScans:
     `scan_limit` postings (seconds of CPU) never stalls the event loop: other chats, the
     scheduler and the sender go on meanwhile.
 
+    Scans run one at a time: they are CPU-bound Python, so two at once take as long as one
+    after the other (the GIL), and every extra one takes the interpreter from the event loop.
     An in-memory store (tests, `once`) cannot be shared with another thread: there the scan
     runs inline. A cancelled caller (shutdown) stops the worker within 256 postings.
     """
@@ -197,6 +199,7 @@ class PostingScans:
         self.store = store
         self.scan_limit = scan_limit
         self._path = store.file_path()
+        self._one_at_a_time = asyncio.Semaphore(1)
 
     async def latest(self, queries: Sequence[Query], count: int) -> list[StoredPosting]:
         """As `latest_matching`, off the event loop."""
@@ -231,8 +234,9 @@ class PostingScans:
             finally:
                 reader.close()
 
-        try:
-            return await asyncio.to_thread(work)
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
+        async with self._one_at_a_time:
+            try:
+                return await asyncio.to_thread(work)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise

@@ -20,8 +20,9 @@ from telegram import Chat, Update
 from bot import subscriptions
 from bot.daemon import run_daemon
 from bot.deliver import Limits
+from bot.errors import QueryError
 from bot.models import StoredPosting
-from bot.query import Document
+from bot.query import Document, parse_query
 from bot.sources.markdown import read_folder
 from bot.store import Store
 from bot.subscriptions import Subscriptions
@@ -521,3 +522,12 @@ async def test_stop_while_get_me_hangs_is_prompt(tmp_path: Path) -> None:
         assert loop.time() - began < 5
         assert tg.calls("getUpdates") == []
         store.close()
+
+
+def test_query_nesting_bound_is_exact() -> None:
+    """The parser's depth bound: 20 levels of parentheses and NOTs parse, 21 are refused."""
+    assert str(parse_query("(" * 20 + "rust" + ")" * 20)) == "rust"
+    assert str(parse_query("-(" * 10 + "rust" + ")" * 10 + " go")) == "rust AND go"
+    for deep in ("(" * 21 + "rust" + ")" * 21, "-" * 21 + "rust", "NOT " * 21 + "rust"):
+        with pytest.raises(QueryError, match="more than 20 deep"):
+            parse_query(deep)

@@ -37,6 +37,8 @@ from bot.errors import QueryError
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 20
+# Parentheses and NOTs nested deeper than this are refused: the parser recurses once per level.
+MAX_QUERY_DEPTH = 20
 # Longer input is refused before parsing; the canonical form of a query within the bounds
 # (explicit ANDs, field prefixes repeated) stays well below it.
 _RAW_CHARS = 1000
@@ -720,11 +722,23 @@ def _word_term(word: str, field_name: str | None, offset: int) -> Term:
 class _Parser:
     """Recursive descent; OR binds tighter than AND, as in web search (`a OR b c` = `(a OR b) c`):
     all := any (AND? any)*; any := unary (OR unary)*; unary := NOT unary | primary;
-    primary := TERM | FIELD? '(' all ')'."""
+    primary := TERM | FIELD? '(' all ')'.
+
+    Each '(' and each NOT is one level of recursion; more than MAX_QUERY_DEPTH levels is a
+    QueryError naming the bound, never a RecursionError."""
 
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
+
+    def _deeper(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_QUERY_DEPTH:
+            raise QueryError(
+                f"The query nests parentheses and NOTs more than {MAX_QUERY_DEPTH} deep "
+                f"(at position {token.pos}); the limit is {MAX_QUERY_DEPTH}."
+            )
 
     def peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -774,7 +788,10 @@ class _Parser:
                     f"'{token.text}' at position {token.pos} must be followed by a term to "
                     "exclude, as in: python -django."
                 )
-            return Not(self.unary(field_name))
+            self._deeper(token)
+            child = self.unary(field_name)
+            self.depth -= 1
+            return Not(child)
         if token.kind == "TERM":
             assert token.term is not None
             term = token.term
@@ -797,7 +814,9 @@ class _Parser:
             )
         if after.kind == ")":
             raise QueryError(f"The parentheses at position {opening.pos} are empty.")
+        self._deeper(opening)
         node = self.all_of(field_name)
+        self.depth -= 1
         if self.peek() is None:
             raise QueryError(
                 f"Unbalanced parenthesis: the '(' at position {opening.pos} is never closed."

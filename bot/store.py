@@ -461,6 +461,23 @@ class Store:
             raise error from None
         return cls(db, path=where, secrets=secrets)
 
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> Store:
+        """A read-only handle on the existing database file at `path`, on a connection of its
+        own (no migrations): for scans in a worker thread while the daemon keeps writing (WAL
+        lets both proceed). Raises sqlite3.OperationalError when the file cannot be opened."""
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        db = Database(sqlite3.connect(uri, uri=True, check_same_thread=False))
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return cls(db)
+
+    def file_path(self) -> str | None:
+        """The database file's path, or None for an in-memory database."""
+        for row in self.db.execute("PRAGMA database_list").fetchall():
+            if row[1] == "main":
+                return str(row[2]) or None
+        return None
+
     def close(self) -> None:
         self.db.close()
 

@@ -7,10 +7,13 @@ through the index, never by evaluating every subscription against every posting,
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.errors import QueryError
 from bot.matching import MatchIndex
@@ -131,15 +134,21 @@ class Subscriptions:
 
 
 def latest_matching(
-    store: Store, queries: Iterable[Query], count: int, *, scan_limit: int = SCAN_LIMIT
+    store: Store,
+    queries: Iterable[Query],
+    count: int,
+    *,
+    scan_limit: int = SCAN_LIMIT,
+    cancel: threading.Event | None = None,
 ) -> list[StoredPosting]:
-    """The `count` newest stored postings matching any of `queries` (all when none given)."""
+    """The `count` newest stored postings matching any of `queries` (all when none given),
+    among the `scan_limit` newest; a set `cancel` ends the scan early with what was found."""
     wanted = list(queries)
     if not wanted:
         return store.latest(count)
     found: list[StoredPosting] = []
     for scanned, posting in enumerate(store.iter_postings()):
-        if scanned >= scan_limit:
+        if scanned >= scan_limit or _cancelled(cancel, scanned):
             break
         doc = Document.from_posting(posting)
         if any(query.matches(doc) for query in wanted):
@@ -149,12 +158,85 @@ def latest_matching(
     return found
 
 
-def count_matching(store: Store, query: Query, *, scan_limit: int = SCAN_LIMIT) -> tuple[int, bool]:
-    """How many stored postings `query` matches, and whether the scan stopped at its limit."""
+def count_matching(
+    store: Store,
+    query: Query,
+    *,
+    scan_limit: int = SCAN_LIMIT,
+    cancel: threading.Event | None = None,
+) -> tuple[int, bool]:
+    """How many of the `scan_limit` newest stored postings `query` matches, and whether the
+    scan stopped short of the whole store (at its limit, or because `cancel` was set)."""
     total = 0
     for scanned, posting in enumerate(store.iter_postings()):
-        if scanned >= scan_limit:
+        if scanned >= scan_limit or _cancelled(cancel, scanned):
             return total, True
         if query.matches(Document.from_posting(posting)):
             total += 1
     return total, False
+
+
+def _cancelled(cancel: threading.Event | None, scanned: int) -> bool:
+    return cancel is not None and scanned % 256 == 0 and cancel.is_set()
+
+
+T = TypeVar("T")
+
+
+class PostingScans:
+    """The scans of stored postings a chat command asks for (/latest QUERY, "matches N now"),
+    run in a worker thread on a read-only connection of their own, so that a scan of
+    `scan_limit` postings (seconds of CPU) never stalls the event loop: other chats, the
+    scheduler and the sender go on meanwhile.
+
+    Scans run one at a time: they are CPU-bound Python, so two at once take as long as one
+    after the other (the GIL), and every extra one takes the interpreter from the event loop.
+    An in-memory store (tests, `once`) cannot be shared with another thread: there the scan
+    runs inline. A cancelled caller (shutdown) stops the worker within 256 postings.
+    """
+
+    def __init__(self, store: Store, *, scan_limit: int = SCAN_LIMIT) -> None:
+        self.store = store
+        self.scan_limit = scan_limit
+        self._path = store.file_path()
+        self._one_at_a_time = asyncio.Semaphore(1)
+
+    async def latest(self, queries: Sequence[Query], count: int) -> list[StoredPosting]:
+        """As `latest_matching`, off the event loop."""
+        return await self._run(
+            lambda store, cancel: latest_matching(
+                store, queries, count, scan_limit=self.scan_limit, cancel=cancel
+            )
+        )
+
+    async def count(self, query: Query) -> tuple[int, bool]:
+        """As `count_matching`, off the event loop."""
+        return await self._run(
+            lambda store, cancel: count_matching(
+                store, query, scan_limit=self.scan_limit, cancel=cancel
+            )
+        )
+
+    async def count_postings(self) -> int:
+        """How many postings are stored, off the event loop."""
+        return await self._run(lambda store, _cancel: store.count_postings())
+
+    async def _run(self, scan: Callable[[Store, threading.Event], T]) -> T:
+        cancel = threading.Event()
+        if self._path is None:
+            return scan(self.store, cancel)
+        path = self._path
+
+        def work() -> T:
+            reader = Store.open_readonly(path)
+            try:
+                return scan(reader, cancel)
+            finally:
+                reader.close()
+
+        async with self._one_at_a_time:
+            try:
+                return await asyncio.to_thread(work)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise

@@ -58,7 +58,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         tg.add_private_chat(OTHER, "Bob")
         tg.add_group(GROUP, "Rustaceans", admins=[USER], members=[OTHER])
         settings = make_settings(tg, tmp_path)
-        store = Store.open(":memory:")
+        # A file, as in the daemon: scans then run in a worker thread on a connection of their own.
+        store = Store.open(settings.storage.path)
         store.ingest("seeds", read_folder(ROOT / "seeds").postings)
         store.record_success("seeds", count=5, new=5)
         subs = Subscriptions(store)

@@ -37,7 +37,7 @@ from bot.config import Settings
 from bot.errors import QueryError
 from bot.query import Document, parse_query
 from bot.store import Store
-from bot.subscriptions import LimitError, Subscriptions, count_matching, latest_matching
+from bot.subscriptions import LimitError, PostingScans, Subscriptions
 from bot.telegram.format import AlertItem, pack_alerts
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ MAX_INPUT_CHARS = 1000
 # Commands a chat may send per minute before the bot asks it to slow down.
 COMMANDS_PER_MINUTE = 20
 UNSUB_PREFIX = "unsub:"
+# Subscription ids are SQLite rowids, signed 64-bit (sqlite.org/lang_createtable.html#rowid).
+MAX_ID = 2**63 - 1
+EXPIRED_BUTTON = "This button has expired."
 
 COMMANDS = (
     ("subscribe", "Alert this chat about postings matching a query"),
@@ -94,6 +97,15 @@ SUBSCRIBE_USAGE = (
     '<code>/subscribe title:"site reliability" location:europe</code>\n'
     "See /help for the full syntax."
 )
+
+
+def ascii_number(text: str, low: int, high: int) -> int | None:
+    """`text` as an integer when it is ASCII digits only (no sign, no "²" or "١") and within
+    `low`..`high`; None otherwise. `str.isdigit` alone accepts digits `int` refuses."""
+    if not text or len(text) > len(str(high)) or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -144,6 +156,7 @@ class Commands:
         self.settings = settings
         self.store = store
         self.subs = subs
+        self.scans = PostingScans(store)
         self.limit = ChatRateLimit()
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
@@ -163,6 +176,8 @@ class Commands:
         for names, handler in table:
             app.add_handler(CommandHandler(list(names), self._guard(handler)))
         app.add_handler(CallbackQueryHandler(self.unsubscribe_button, pattern=f"^{UNSUB_PREFIX}"))
+        # Buttons of an older version, or data no handler knows: answered, never left spinning.
+        app.add_handler(CallbackQueryHandler(self.expired_button))
         app.add_handler(MessageHandler(filters.COMMAND, self._guard(self.unknown)))
         app.add_handler(
             MessageHandler(
@@ -268,7 +283,7 @@ class Commands:
                 update, f"Cannot use that query: {html.escape(str(exc))}\nSee /help for the syntax."
             )
             return
-        count, partial = count_matching(self.store, added.query)
+        count, partial = await self.scans.count(added.query)
         scope = "of the newest stored postings" if partial else "stored postings"
         paused = (
             "\nAlerts are paused in this chat: /resume to get them."
@@ -310,7 +325,9 @@ class Commands:
         chat = update.effective_chat
         assert chat is not None
         args = self._args(context)
-        if len(args) != 1 or not (args[0].lower() == "all" or args[0].lstrip("#").isdigit()):
+        everything = len(args) == 1 and args[0].lower() == "all"
+        sub_id = ascii_number(args[0].removeprefix("#"), 1, MAX_ID) if len(args) == 1 else None
+        if not everything and sub_id is None:
             await self._reply(
                 update, "Usage: /unsubscribe <i>ID</i> or /unsubscribe all (see /list for the ids)."
             )
@@ -318,7 +335,7 @@ class Commands:
         if not await self._may_change(update, context):
             await self._refuse_non_admin(update)
             return
-        if args[0].lower() == "all":
+        if everything:
             removed = self.subs.remove(chat.id)
             text = (
                 f"Removed all {len(removed)} subscriptions."
@@ -326,7 +343,7 @@ class Commands:
                 else "This chat had no subscriptions."
             )
         else:
-            sub_id = int(args[0].lstrip("#"))
+            assert sub_id is not None
             removed = self.subs.remove(chat.id, [sub_id])
             text = (
                 f"Removed subscription #{sub_id}."
@@ -340,32 +357,36 @@ class Commands:
         chat = update.effective_chat
         if query is None or chat is None:
             return
-        data = query.data or ""
-        raw_id = data.removeprefix(UNSUB_PREFIX)
-        if not raw_id.isdigit():
-            await query.answer("That button is no longer valid.")
+        sub_id = ascii_number((query.data or "").removeprefix(UNSUB_PREFIX), 1, MAX_ID)
+        if sub_id is None:
+            await query.answer(EXPIRED_BUTTON)
             return
         if not await self._may_change(update, context):
             await query.answer(
                 "Only this group's administrators can change its subscriptions.", show_alert=True
             )
             return
-        sub_id = int(raw_id)
         removed = self.subs.remove(chat.id, [sub_id])
         await query.answer(f"Removed subscription #{sub_id}." if removed else "Already removed.")
         if removed and query.message is not None:
             await self._reply(update, f"Removed subscription #{sub_id}.")
+
+    async def expired_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on a button no handler knows (older version, forged data): say so."""
+        if update.callback_query is not None:
+            await update.callback_query.answer(EXPIRED_BUTTON)
 
     async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         assert chat is not None
         args = self._args(context)
         count = LATEST_DEFAULT
-        if args and args[0].isdigit():
-            count = int(args.pop(0))
-            if not 1 <= count <= LATEST_MAX:
-                await self._reply(update, f"N must be between 1 and {LATEST_MAX}.")
+        if args and args[0].isdigit():  # any script's digits: answered with the bound below
+            number = ascii_number(args.pop(0), 1, LATEST_MAX)
+            if number is None:
+                await self._reply(update, f"N must be a whole number between 1 and {LATEST_MAX}.")
                 return
+            count = number
         text = " ".join(args).strip()
         if text:
             try:
@@ -375,7 +396,7 @@ class Commands:
                 return
         else:
             queries = [q for s in self.store.subscriptions(chat.id) if (q := self.subs.query(s.id))]
-        postings = latest_matching(self.store, queries, count)
+        postings = await self.scans.latest(queries, count)
         if not postings:
             await self._reply(
                 update, "No stored posting matches yet." if queries else "No postings stored yet."
@@ -449,7 +470,7 @@ class Commands:
             return
         await self._reply(
             update,
-            f"postings: {self.store.count_postings()}\n"
+            f"postings: {await self.scans.count_postings()}\n"
             f"subscriptions: {len(self.store.subscriptions_all())}\n"
             f"pending alerts: {self.store.pending_count()}",
         )

@@ -20,6 +20,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL_SECONDS = 10
 # A source runs within this many seconds of its slot, so boards on one host are not hit together.
 MAX_JITTER_SECONDS = 30
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Schedule:
         """The APScheduler trigger for this schedule, with a small random jitter."""
         spread = self.jitter() if jitter else None
         if self.cron is not None:
-            trigger = CronTrigger.from_crontab(self.cron, timezone=UTC)
+            trigger = crontab_trigger(self.cron)
             trigger.jitter = spread
             return trigger
         assert self.interval is not None
@@ -51,6 +52,46 @@ class Schedule:
         return next_time
 
 
+def crontab_trigger(line: str) -> CronTrigger:
+    """The APScheduler trigger (UTC) for a 5-field crontab line, days of the week as crontab
+    means them; ValueError for a line it cannot read.
+
+    crontab(5) counts days of the week 0 (or 7) = Sunday, 1 = Monday; APScheduler 3's
+    `CronTrigger.from_crontab` passes the numbers through to its own field, where 0 = Monday,
+    so `1-5` would fire Tuesday to Saturday. Numbers are therefore turned into day names first.
+    """
+    minute, hour, day, month, weekdays = line.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekdays),
+        timezone=UTC,
+    )
+
+
+def _crontab_weekdays(field: str) -> str:
+    """crontab(5)'s day-of-week field (`1-5`, `0,6`, `*/2`, `mon-fri`) as APScheduler day names."""
+    if not any(char.isdigit() for char in field):
+        return field  # `*` or names: the two agree
+    days: set[int] = set()
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            first, last = 0, 6
+        elif "-" in base:
+            first, last = (int(part) for part in base.split("-", 1))
+        else:
+            first = int(base)
+            last = 7 if step_text else first  # `1/2`: from Monday on, every other day
+        if not (0 <= first <= last <= 7) or step < 1:
+            raise ValueError(f"day of week {item!r} is outside 0-7 (0 and 7 are Sunday)")
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(_DAY_NAMES[day] for day in sorted(days))
+
+
 def parse_schedule(text: str) -> Schedule:
     """Parse "*/30 * * * *" or "45s" / "15m" / "2h" / "1d"; ValueError says what is accepted."""
     text = text.strip()
@@ -62,7 +103,7 @@ def parse_schedule(text: str) -> Schedule:
         return Schedule(text=text, interval=seconds)
     if len(text.split()) == 5:
         try:
-            CronTrigger.from_crontab(text, timezone=UTC)
+            crontab_trigger(text)
         except ValueError as exc:
             raise ValueError(f"invalid crontab {text!r}: {exc}") from None
         return Schedule(text=text, cron=text)

@@ -76,6 +76,9 @@ def employment_from_structured(value: str | Iterable[str] | None) -> Employment 
         key = re.sub(r"(?:time|employee|position|job)$", "", key)
         if key in _STRUCTURED:
             return _STRUCTURED[key]
+        for kind, pattern in _TITLE:  # "Regular Full Time (Salary)" (a Lever commitment)
+            if pattern.search(item):
+                return kind
     return None
 
 

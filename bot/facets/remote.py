@@ -187,8 +187,11 @@ def regions_in(text: str) -> frozenset[str]:
         while words and _fold(words[-1]) in _FILLER | {""}:
             words.pop()
         name = " ".join(words)
-        if len(name) == 2 and name.isupper() and name in _US_STATES and index > 0:
-            found.add("US")
+        if len(name) == 2 and index > 0 and _fold(name) not in _ALIASES:
+            # After a city two letters are a state or province ("Austin, TX", "Bombay, MH",
+            # "Toronto, ON"): only a US state says the country.
+            if name.upper() in _US_STATES:
+                found.add("US")
             continue
         if (place := place_of(name)) is not None:
             found.add(place)

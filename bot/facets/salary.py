@@ -38,6 +38,8 @@ _SHORT_PERIOD = {"year": "yr", "month": "mo", "week": "wk", "day": "day", "hour"
 # it is a funding round (JPY and KRW salaries reach tens of millions, so the bound is generous).
 _MIN_YEARLY = 1_000
 _MAX_YEARLY = 1_000_000_000
+# From text, where perks and allowances look like pay, a figure must come to 5,000 a year.
+_MIN_TEXT_YEARLY = 5_000
 _SYMBOLS = {
     "US$": "USD",
     "CA$": "CAD",
@@ -67,38 +69,62 @@ _SYM = r"(?:US|CA|C|AU|A|NZ|S|HK|R)?\$|€|£|¥|₹"
 _CUR = rf"(?:(?:{_CODE})\s?(?:{_SYM})?|{_SYM})"
 _NUM = r"\d{1,3}(?:[,.'\u202f\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _PERIOD_WORDS = (
-    r"(?:(?:/|per|a|an|each|p\.?)\s?)?"
+    r"\(?(?:(?:/|per|a|an|each|p\.?|pro|par)\s?)?"
     r"(?P<{g}>years?|yr|annum|annual(?:ly)?|yearly|months?|mo|monthly|weeks?|wk|weekly"
-    r"|days?|daily|hours?|hourly|hr|h)\b\.?"
+    r"|days?|daily|hours?|hourly|hr|h|monatlich|monat|mois|mensuel|jahr|jährlich|jour|j"
+    r"|stunde|tag)\b\.?"
     r"|(?P<{g}pa>p\.\s?a\.|pa\b)"
+)
+# A period word's stem -> Period (English, German, French as postings write them).
+_PERIOD_STEMS = (
+    ("jour", Period.DAY),
+    ("j", Period.DAY),
+    ("jahr", Period.YEAR),
+    ("jähr", Period.YEAR),
+    ("an", Period.YEAR),
+    ("mo", Period.MONTH),
+    ("stunde", Period.HOUR),
+    ("tag", Period.DAY),
+    ("y", Period.YEAR),
+    ("w", Period.WEEK),
+    ("d", Period.DAY),
+    ("h", Period.HOUR),
 )
 
 
 def _amount(tag: str) -> str:
     return (
         rf"(?P<{tag}cur1>{_CUR})?\s?(?P<{tag}num>{_NUM})(?![\d,.]?\d)\s?"
-        rf"(?P<{tag}k>[kK](?![a-zA-Z]))?\s?(?P<{tag}cur2>(?:{_CODE})\b|€|£|euros?\b)?"
+        rf"(?P<{tag}k>[kK](?![a-zA-Z]))?(?P<{tag}plus>\+)?\s?(?P<{tag}cur2>(?:{_CODE})\b|€|£|euros?\b)?"
     )
 
 
 _SALARY = re.compile(
     rf"(?<![\w.,]){_amount('a')}\s?(?:{_PERIOD_WORDS.format(g='p1')})?"
-    rf"(?:\s?(?:-|–|—|~|to|bis|and|à)\s?{_amount('b')})?"
+    rf"(?:\s?(?:-|–|—|~|to|and|bis|und|à|et|y|a|e)\s?{_amount('b')})?"
     rf"(?:\s?(?:{_PERIOD_WORDS.format(g='p2')}))?",
     re.IGNORECASE,
 )
 # What follows an amount that makes it not a salary: a magnitude (funding, revenue), or a perk.
-_NOT_AFTER = re.compile(
-    r"\s?(?:[mb]n?\b|mm\b|million|billion|trillion|mil\b|\+|%|\s?(?:[\w-]+\s){0,3}"
-    r"(?:bonus|stipend|budget|allowance|reimburse\w*|donation|sign[- ]?on|signing|relocation"
-    r"|credit|voucher|gift|equity|in assets|funding|revenue|arr\b|valuation|grant|per employee))",
+_MAGNITUDE = re.compile(
+    r"\s?(?:(?:in |of )?(?:equity|stock|shares|rsus?)\b|[mb]n?\b|mm\b|million|billion"
+    r"|milliard\w*|trillion|mil\b|%|\s?(?:in assets|funding|revenue|arr\b|valuation))",
+    re.IGNORECASE,
+)
+# A perk named right after a single figure ("$500 sign-on bonus", "$1,000 USD annual stipend");
+# after a range ("$100,000 - $115,000 plus bonus") the range is the salary.
+_PERK = re.compile(
+    r"\s?(?:[\w-]+\s){0,3}(?:bonus|stipend|budget|allowance|reimburse\w*|donation|sign[- ]?on"
+    r"|signing|relocation|credit|voucher|gift|grant|per employee)",
     re.IGNORECASE,
 )
 _NOT_BEFORE = re.compile(
-    r"(?:raised|funding|revenue|arr|valuation|bonus|stipend|budget|allowance|up to|worth|over"
-    r"|of|reimbursement|investment)\s*$",
+    r"(?:raised|funding|revenue|arr|valuation|bonus|stipend|budget|allowance|worth|over"
+    r"|reimbursement|investment)\s*$",
     re.IGNORECASE,
 )
+_FROM = re.compile(r"\b(?:from|starting at|at least|minimum(?: of)?|ab)\s*$", re.IGNORECASE)
+_UP_TO = re.compile(r"\b(?:up to|bis zu|jusqu'à|maximum(?: of)?)\s*$", re.IGNORECASE)
 _PERIOD_OF = {
     "y": Period.YEAR,
     "a": Period.YEAR,
@@ -141,19 +167,16 @@ class Salary:
                 return f"{value / 1000:,.0f}k" if value % 1000 < 50 else f"{value / 1000:,.1f}k"
             return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
+        prefix = ""
         if low is not None and high is not None and low != high:
             first = figure(low)[:-1] if thousands else figure(low)  # "80–95k", not "80k–95k"
             text = f"{first}–{figure(high)}"
-        elif low is not None and high is not None:
-            text = figure(low)
         elif low is not None:
-            text = f"from {figure(low)}"
+            text = figure(low)
+            prefix = "" if high is not None else "from "
         else:
-            text = f"up to {figure(high or 0)}"
-        money = f"{symbol}{text}" if symbol else f"{text} {self.currency}"
-        if symbol and text[0].isalpha():
-            prefix, _, rest = text.partition(" ")
-            money = f"{prefix} {symbol}{rest}"
+            text, prefix = figure(high or 0), "up to "
+        money = f"{prefix}{symbol}{text}" if symbol else f"{prefix}{text} {self.currency}"
         return f"{money}/{_SHORT_PERIOD[self.period]}"
 
     def as_extra(self) -> dict[str, str]:
@@ -327,14 +350,16 @@ def _period(match: re.Match[str]) -> Period | None:
             return Period.YEAR
         if word := match.group(group):
             word = word.lower()
-            return Period.YEAR if word.startswith("an") else _PERIOD_OF[word[0]]
+            return next(period for stem, period in _PERIOD_STEMS if word.startswith(stem))
     return None
 
 
 def _one(match: re.Match[str], text: str, default_period: Period | None) -> Salary | None:
-    if _NOT_AFTER.match(text, match.end()) or _NOT_BEFORE.search(text[: match.start()][-30:]):
-        return None
     a_num, b_num = match.group("anum"), match.group("bnum")
+    if _MAGNITUDE.match(text, match.end()) or _NOT_BEFORE.search(text[: match.start()][-30:]):
+        return None
+    if b_num is None and _PERK.match(text, match.end()):
+        return None
     currency = _currency(
         match.group("acur1"), match.group("acur2"), match.group("bcur1"), match.group("bcur2")
     )
@@ -342,6 +367,10 @@ def _one(match: re.Match[str], text: str, default_period: Period | None) -> Sala
         return None
     low = _parse_number(a_num)
     high = _parse_number(b_num) if b_num else None
+    before = text[: match.start()][-20:]
+    # "$110,000+ / year", "from $120k", "up to €90k": one end of the range only.
+    open_ended = high is None and (bool(match.group("aplus")) or bool(_FROM.search(before)))
+    up_to = high is None and bool(_UP_TO.search(before))
     a_k, b_k = bool(match.group("ak")), bool(match.group("bk"))
     # "€60–70k": the k of the second figure covers a bare first; a grouped figure ("$94,000k")
     # is already in units, its k a slip.
@@ -359,7 +388,11 @@ def _one(match: re.Match[str], text: str, default_period: Period | None) -> Sala
         period = default_period or Period.YEAR
     if period is Period.YEAR and low < 10_000:
         return None
-    return salary_from_range(low, high if high is not None else low, currency, period)
+    if low * PER_YEAR[period] < _MIN_TEXT_YEARLY:  # "$250 a month to get you set up"
+        return None
+    if up_to:
+        return salary_from_range(None, low, currency, period)
+    return salary_from_range(low, None if open_ended else high or low, currency, period)
 
 
 def salary_from_text(text: str, default_period: Period | None = None) -> Salary | None:

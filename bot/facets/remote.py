@@ -175,6 +175,15 @@ def place_of(name: str) -> str | None:
     return str(country.alpha_2)
 
 
+@cache
+def _us_state_names() -> frozenset[str]:
+    return frozenset(
+        _fold(str(state.name))
+        for state in pycountry.subdivisions
+        if state.country_code == "US" and state.type == "State"
+    )
+
+
 def regions_in(text: str) -> frozenset[str]:
     """Every country or region a location text names ("Remote,Berlin, Germany" -> {DE};
     "USA, Canada, Mexico - Remote" -> {US, CA, MX}); two capitals after a city are a US state."""
@@ -192,6 +201,9 @@ def regions_in(text: str) -> frozenset[str]:
             # "Toronto, ON"): only a US state says the country.
             if name.upper() in _US_STATES:
                 found.add("US")
+            continue
+        if index > 0 and _fold(name) in _us_state_names():  # "Atlanta, Georgia", "(Florida)"
+            found.add("US")
             continue
         if (place := place_of(name)) is not None:
             found.add(place)

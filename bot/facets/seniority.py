@@ -57,7 +57,7 @@ _PATTERNS: tuple[tuple[Seniority, re.Pattern[str]], ...] = tuple(
         (
             Seniority.INTERN,
             r"\b(?:intern|internship|werkstudent\w*|working student|praktikant\w*|stagiaire"
-            r"|stage|alternance|apprentice\w*|estagiari[oa])\b",
+            r"|stage|alternance|apprentice\w*|estagiari[oa]|co-?op)\b",
         ),
     )
 )

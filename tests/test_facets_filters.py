@@ -14,7 +14,7 @@ from bot.facets.salary import Period, Salary
 from bot.facets.seniority import Seniority
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
-EU_SENIOR = facts_of(
+EU_FACTS = facts_of(
     title="Senior Backend Engineer (Contract)",
     location="Remote (EU only)",
     salary="€80–95k",
@@ -31,7 +31,7 @@ BERLIN = facts_of(title="Jr Developer", location="Hybrid, Berlin, Germany")
 
 
 def test_facts_of_reads_every_fact() -> None:
-    assert EU_SENIOR == Facts(
+    expected = Facts(
         salary=Salary(80_000, 95_000, "EUR", Period.YEAR),
         remote=RemoteScope(Mode.REMOTE, frozenset({"EU"})),
         seniority=Seniority.SENIOR,
@@ -39,6 +39,7 @@ def test_facts_of_reads_every_fact() -> None:
         posted_at=NOW - timedelta(days=3),
         location="Remote (EU only)",
     )
+    assert expected == EU_FACTS
 
 
 def test_structured_extra_wins_over_text() -> None:
@@ -98,7 +99,7 @@ def test_matches(
     term: str, eu_senior: bool | None, us_only: bool | None, unknown: bool | None
 ) -> None:
     facet = parse_facet(term)
-    assert facet.matches(EU_SENIOR, NOW) is eu_senior
+    assert facet.matches(EU_FACTS, NOW) is eu_senior
     assert facet.matches(US_ONLY, NOW) is us_only
     assert facet.matches(UNKNOWN, NOW) is unknown
 
@@ -106,7 +107,7 @@ def test_matches(
 def test_onsite_place() -> None:
     berlin = parse_facet("onsite:berlin")
     assert berlin.matches(BERLIN, NOW) is True
-    assert berlin.matches(EU_SENIOR, NOW) is False  # a remote posting is not onsite anywhere
+    assert berlin.matches(EU_FACTS, NOW) is False  # a remote posting is not onsite anywhere
     assert berlin.matches(facts_of(title="x", location="Dublin"), NOW) is False
     assert berlin.matches(UNKNOWN, NOW) is None
     assert parse_facet("onsite:de").matches(BERLIN, NOW) is True

@@ -106,6 +106,20 @@ TABLE: list[tuple[str, tuple[float | None, float | None, str, Period] | None]] =
     ("$120K – $200K • 0.5% – 1%", (120_000, 200_000, "USD", Y)),
     ("Target Base Salary $220K – $330K • Offers Equity", (220_000, 330_000, "USD", Y)),
     ("up to €90k", (None, 90_000, "EUR", Y)),
+    # corpus strings a first version got wrong
+    (
+        "salary range** for this position is: **$111,000/year** to **$185,000/year**.",
+        (111_000, 185_000, "USD", Y),
+    ),
+    (
+        "base salary range for this position is CAD **$200,000 - $220,000.**",
+        (200_000, 220_000, "CAD", Y),
+    ),
+    ("For B2B contract: between 15.000 and 20.500 pln net monthly;", (15_000, 20_500, "PLN", M)),
+    ("**Hourly rate:** Up to USD $30.00 per hour", (None, 30, "USD", H)),
+    ("**Salaire : 50-60K€ Brut/an**", (50_000, 60_000, "EUR", Y)),
+    ("  * Food vouchers of 3,257 MXN / month", None),
+    ("**AR $2.2M ARS/mo. - UY $168K URU/mo. ****", None),
     # not salaries: no salary, never a wrong one
     ("competitive", None),
     ("Salary negotiable", None),

@@ -69,7 +69,7 @@ _SYM = r"(?:US|CA|C|AU|A|NZ|S|HK|R)?\$|€|£|¥|₹"
 _CUR = rf"(?:(?:{_CODE})\s?(?:{_SYM})?|{_SYM})"
 _NUM = r"\d{1,3}(?:[,.'\u202f\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _PERIOD_WORDS = (
-    r"\(?(?:(?:/|per|a|an|each|p\.?|pro|par)\s?)?"
+    r"\(?(?:(?:gross|net|brutto|netto|brut|before tax)\s?)?(?:(?:/|per|a|an|each|p\.?|pro|par)\s?)?"
     r"(?P<{g}>years?|yr|annum|annual(?:ly)?|yearly|months?|mo|monthly|weeks?|wk|weekly"
     r"|days?|daily|hours?|hourly|hr|h|monatlich|monat|mois|mensuel|jahr|jährlich|jour|j"
     r"|stunde|tag)\b\.?"
@@ -118,11 +118,17 @@ _PERK = re.compile(
     r"|signing|relocation|credit|voucher|gift|grant|per employee)",
     re.IGNORECASE,
 )
+# Words shortly before a figure that make it not pay ("raised over $58M", "Food vouchers of
+# 3,257 MXN / month", "annual $1,500 education stipend" is caught after the figure instead).
 _NOT_BEFORE = re.compile(
     r"(?:raised|funding|revenue|arr|valuation|bonus|stipend|budget|allowance|worth|over"
-    r"|reimbursement|investment)\s*$",
+    r"|reimbursement|investment|vouchers?|credits?|donations?)\W+(?:\w+\W+)?$",
     re.IGNORECASE,
 )
+# A "$" after two capitals that are no currency prefix ("UY $168K", "AR $2.2M") or a figure
+# followed by capitals that are no ISO code ("$168K URU"): some other dollar or peso.
+_FOREIGN_BEFORE = re.compile(r"\b(?!US)[A-Z]{2}\s$")
+_FOREIGN_AFTER = re.compile(r"\s?([A-Z]{3})\b")
 _FROM = re.compile(r"\b(?:from|starting at|at least|minimum(?: of)?|ab)\s*$", re.IGNORECASE)
 _UP_TO = re.compile(r"\b(?:up to|bis zu|jusqu'à|maximum(?: of)?)\s*$", re.IGNORECASE)
 _PERIOD_OF = {
@@ -356,6 +362,11 @@ def _period(match: re.Match[str]) -> Period | None:
 
 def _one(match: re.Match[str], text: str, default_period: Period | None) -> Salary | None:
     a_num, b_num = match.group("anum"), match.group("bnum")
+    if match.group("acur1") == "$" and _FOREIGN_BEFORE.search(text[: match.start()][-4:]):
+        return None
+    foreign = _FOREIGN_AFTER.match(text, match.end())
+    if foreign and foreign.group(1) not in CODES:
+        return None
     if _MAGNITUDE.match(text, match.end()) or _NOT_BEFORE.search(text[: match.start()][-30:]):
         return None
     if b_num is None and _PERK.match(text, match.end()):
@@ -403,6 +414,9 @@ def salary_from_text(text: str, default_period: Period | None = None) -> Salary 
     least 10,000 (then yearly). A figure followed by a magnitude or a perk ("$58M", "$500
     sign-on bonus", "$1,000 stipend") or after "raised", "up to", "budget" is skipped.
     """
+    # Markdown and HTML emphasis splits figures from their currency and period:
+    # "CAD **$200,000 - $220,000.**", "**$111,000/year** to **$185,000/year**".
+    text = re.sub(r"[*_`]+|</?(?:b|strong|em|i)>", "", text)
     for match in _SALARY.finditer(text):
         if (salary := _one(match, text, default_period)) is not None:
             return salary

@@ -74,6 +74,16 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Bombay, MH", UN, set()),
     ("United States - Remote Flexibility", R, {"US"}),
     ("Europe", UN, {"EUROPE"}),
+    ("Remote, U.S.", R, {"US"}),
+    ("Phoenix - remote first in US", R, {"US"}),
+    ("Dublin - remote first in IE", R, {"IE"}),
+    ("remote,Toronto, Ontario", R, {"CA"}),
+    ("Mountain View, CA / Remote friendly (US + Canada Only)", R, {"US", "CA"}),
+    ("Remote,Lithuania, Poland, Germany, Cyprus", R, {"LT", "PL", "DE", "CY"}),
+    ("Remote,Dodoma, Tanzania, United Republic Of", R, {"TZ"}),
+    ("Remote,Global, OTHER", R, {WORLD}),
+    ("remote,Poznan", R, set()),
+    ("Houghton Le Spring, England, United Kingdom", UN, {"GB"}),
 ]
 
 

@@ -163,8 +163,8 @@ def place_of(name: str) -> str | None:
     folded = " ".join(_fold(name).replace("_", " ").split()).strip(".")
     if not folded:
         return None
-    if folded in _ALIASES:
-        return _ALIASES[folded]
+    if folded in _ALIASES or folded.replace(".", "") in _ALIASES:  # "U.S." = "us"
+        return _ALIASES.get(folded) or _ALIASES[folded.replace(".", "")]
     if len(folded) == 2:
         code = folded.upper()
         return code if pycountry.countries.get(alpha_2=code) is not None else None
@@ -175,13 +175,28 @@ def place_of(name: str) -> str | None:
     return str(country.alpha_2)
 
 
+# Countries whose postings name a state or province after the city ("Atlanta, Georgia",
+# "Toronto, Ontario", "Sydney, New South Wales").
+_STATE_COUNTRIES = {"US": "State", "CA": "Province", "AU": "State"}
+
+
 @cache
-def _us_state_names() -> frozenset[str]:
-    return frozenset(
-        _fold(str(state.name))
+def _state_names() -> Mapping[str, str]:
+    return {
+        _fold(str(state.name)): str(state.country_code)
         for state in pycountry.subdivisions
-        if state.country_code == "US" and state.type == "State"
-    )
+        if _STATE_COUNTRIES.get(str(state.country_code)) == state.type
+    }
+
+
+def _piece_place(name: str, after_city: bool) -> str | None:
+    if len(name) == 2 and after_city and _fold(name) not in _ALIASES:
+        # After a city two letters are a state or province ("Austin, TX", "Bombay, MH",
+        # "Toronto, ON"): only a US state says the country.
+        return "US" if name.upper() in _US_STATES else None
+    if after_city and (country := _state_names().get(_fold(name))) is not None:
+        return country
+    return place_of(name)
 
 
 def regions_in(text: str) -> frozenset[str]:
@@ -196,16 +211,11 @@ def regions_in(text: str) -> frozenset[str]:
         while words and _fold(words[-1]) in _FILLER | {""}:
             words.pop()
         name = " ".join(words)
-        if len(name) == 2 and index > 0 and _fold(name) not in _ALIASES:
-            # After a city two letters are a state or province ("Austin, TX", "Bombay, MH",
-            # "Toronto, ON"): only a US state says the country.
-            if name.upper() in _US_STATES:
-                found.add("US")
-            continue
-        if index > 0 and _fold(name) in _us_state_names():  # "Atlanta, Georgia", "(Florida)"
-            found.add("US")
-            continue
-        if (place := place_of(name)) is not None:
+        place = _piece_place(name, index > 0)
+        if place is None and len(words) > 1:
+            # "remote first in US", "Remote friendly in Germany": the last words name it.
+            place = _piece_place(words[-1], False) or _piece_place(" ".join(words[-2:]), True)
+        if place is not None:
             found.add(place)
     return frozenset(found)
 

@@ -176,3 +176,10 @@ def test_bad_terms_say_what_to_write(term: str, message: str) -> None:
 def test_is_facet() -> None:
     assert is_facet("salary>=90k") and is_facet("remote:eu") and is_facet("AGE<14d")
     assert not is_facet("title:rust") and not is_facet("rust") and not is_facet("c++")
+
+
+def test_unstated_note_for_alerts() -> None:
+    assert parse_facet("salary>=90k").unstated(UNKNOWN, NOW) == "salary not stated"
+    assert parse_facet("remote:eu").unstated(UNKNOWN, NOW) == "remote scope not stated"
+    assert parse_facet("salary>=90k").unstated(EU_FACTS, NOW) is None
+    assert parse_facet("salary>=90k!").unstated(UNKNOWN, NOW) is None  # it did not pass

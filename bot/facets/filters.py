@@ -136,6 +136,13 @@ class FacetFilter:
         result = self._test(facts, now)
         return False if result is None and self.required else result
 
+    def unstated(self, facts: Facts, now: datetime) -> str | None:
+        """What an alert says when the posting passed only because it does not state the fact
+        ("salary not stated"), else None."""
+        if self.required or self._test(facts, now) is not None:
+            return None
+        return f"{_UNSTATED[self.facet]} not stated"
+
     def _test(self, facts: Facts, now: datetime) -> bool | None:
         if self.facet == "salary":
             return self._salary(facts.salary)
@@ -282,4 +289,12 @@ def parse_facet(term: str) -> FacetFilter:
     return FacetFilter(name, op, value, seconds, required=required)
 
 
+_UNSTATED = {
+    "salary": "salary",
+    "remote": "remote scope",
+    "onsite": "location",
+    "seniority": "seniority",
+    "type": "employment type",
+    "age": "date",
+}
 _EXAMPLE = {"remote": "eu", "onsite": "berlin", "type": "contract"}

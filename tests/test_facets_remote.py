@@ -1,0 +1,191 @@
+"""Remote scope facts: location strings from the corpus and fixtures -> mode and regions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.facets.remote import (
+    EU,
+    EUROPE,
+    REGIONS,
+    WORLD,
+    Mode,
+    RemoteScope,
+    open_to,
+    place_of,
+    scope_from_schema_org,
+    scope_from_text,
+    scope_from_workplace_type,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+R, HY, ON, UN = Mode.REMOTE, Mode.HYBRID, Mode.ONSITE, Mode.UNKNOWN
+
+# Location strings as boards write them: RemoteWLB `🌎` badges (corpus), RemoteOK and Ashby
+# `location` (fixtures), We Work Remotely `<region>` (fixtures), and the issue's examples.
+TABLE: list[tuple[str, Mode, set[str]]] = [
+    ("Remote (EU only)", R, {"EU"}),
+    ("USA Only", R, {"US"}),
+    ("Anywhere in the World", R, {WORLD}),
+    ("remote,Asia", R, {"ASIA"}),
+    ("Remote - Germany", R, {"DE"}),
+    ("Hybrid, Berlin", HY, set()),
+    ("Remote", R, set()),
+    ("Remote,Berlin, Germany", R, {"DE"}),
+    ("Remote, US", R, {"US"}),
+    ("Remote,Warsaw, Poland", R, {"PL"}),
+    ("Remote,San Francisco, CA", R, {"US"}),
+    ("US Remote", R, {"US"}),
+    ("Remote,London, United Kingdom", R, {"GB"}),
+    ("Remote,Quezon City, National Capital Region, Philippines, Philippines", R, {"PH"}),
+    ("Remote,München, Germany", R, {"DE"}),
+    ("Remote,Mumbai, India", R, {"IN"}),
+    ("Remote - United States", R, {"US"}),
+    ("Remote - Portugal", R, {"PT"}),
+    ("Remote,Montréal, Canada", R, {"CA"}),
+    ("Remote,Ho Chi Minh City, Viet Nam", R, {"VN"}),
+    ("Remote,Prague, Czech Republic", R, {"CZ"}),
+    ("Remote,Ciudad de México, Mexico", R, {"MX"}),
+    ("remote,Remote", R, set()),
+    ("United States (Remote)", R, {"US"}),
+    ("Remote-US", R, {"US"}),
+    ("Remote within US", R, {"US"}),
+    ("United States | Remote", R, {"US"}),
+    ("United States of America - Remote / Home Office", R, {"US"}),
+    ("USA, Canada, Mexico - Remote", R, {"US", "CA", "MX"}),
+    (
+        "CANADA - Remote, EMEA - Remote, LATAM - Remote, UNITED STATES - Remote",
+        R,
+        {"CA", "EMEA", "LATAM", "US"},
+    ),
+    ("Remote, Canada", R, {"CA"}),
+    ("Remote (Florida)", R, {"US"}),
+    ("Remote,Englewood Cliffs, NEW JERSEY", R, {"US"}),
+    ("Hybrid / Bungie-Approved Remote Locations", HY, set()),
+    ("Denver, CO; New York City, NY; United States (Remote);", R, {"US"}),
+    ("Dublin", UN, set()),
+    ("Seattle, WA", UN, {"US"}),
+    ("United States", UN, {"US"}),
+    ("Troy, MI", UN, {"US"}),
+    ("Bombay, MH", UN, set()),
+    ("United States - Remote Flexibility", R, {"US"}),
+    ("Europe", UN, {"EUROPE"}),
+    ("Remote, U.S.", R, {"US"}),
+    ("Phoenix - remote first in US", R, {"US"}),
+    ("Dublin - remote first in IE", R, {"IE"}),
+    ("remote,Toronto, Ontario", R, {"CA"}),
+    ("Mountain View, CA / Remote friendly (US + Canada Only)", R, {"US", "CA"}),
+    ("Remote,Lithuania, Poland, Germany, Cyprus", R, {"LT", "PL", "DE", "CY"}),
+    ("Remote,Dodoma, Tanzania, United Republic Of", R, {"TZ"}),
+    ("Remote,Global, OTHER", R, {WORLD}),
+    ("remote,Poznan", R, set()),
+    ("Houghton Le Spring, England, United Kingdom", UN, {"GB"}),
+]
+
+
+@pytest.mark.parametrize(("location", "mode", "regions"), TABLE)
+def test_scope_from_text(location: str, mode: Mode, regions: set[str]) -> None:
+    assert scope_from_text(location) == RemoteScope(mode, frozenset(regions))
+
+
+def test_board_remote_flag_makes_a_plain_location_remote() -> None:
+    # Ashby's isRemote with location "Europe" (ashby_posting_api_nango.json).
+    assert scope_from_text("Europe", remote=True) == RemoteScope(R, frozenset({"EUROPE"}))
+
+
+@pytest.mark.parametrize(
+    ("scope", "place", "expected"),
+    [
+        (RemoteScope(R, frozenset({"DE"})), "DE", True),
+        (RemoteScope(R, frozenset({"EU"})), "DE", True),
+        (RemoteScope(R, frozenset({"EUROPE"})), "DE", True),
+        (RemoteScope(R, frozenset({"EMEA"})), "DE", True),
+        (RemoteScope(R, frozenset({WORLD})), "DE", True),
+        (RemoteScope(R, frozenset({"US"})), "DE", False),
+        (RemoteScope(R, frozenset({"EU"})), "EU", True),
+        (RemoteScope(R, frozenset({"EUROPE"})), "EU", True),
+        (RemoteScope(R, frozenset({"EMEA"})), "EU", True),
+        (RemoteScope(R, frozenset({WORLD})), "EU", True),
+        (RemoteScope(R, frozenset({"US"})), "EU", False),
+        (RemoteScope(R, frozenset({"DE"})), "EU", False),  # Germany only is not open to all the EU
+        (RemoteScope(R, frozenset({"GB"})), "EU", False),
+        (RemoteScope(R, frozenset({"GB"})), "EUROPE", False),
+        (RemoteScope(R, frozenset({"LATAM"})), "BR", True),
+        (RemoteScope(R, frozenset({"CA", "US"})), "US", True),
+        (RemoteScope(R, frozenset()), "DE", False),
+    ],
+)
+def test_open_to(scope: RemoteScope, place: str, expected: bool) -> None:
+    assert open_to(scope, place) is expected
+
+
+def test_region_tables_nest() -> None:
+    assert len(EU) == 27
+    assert EU < EUROPE < REGIONS["EMEA"]
+    assert "GB" in EUROPE and "GB" not in EU
+
+
+@pytest.mark.parametrize(
+    ("name", "place"),
+    [
+        ("Germany", "DE"),
+        ("de", "DE"),
+        ("DEU", "DE"),
+        ("Deutschland", "DE"),
+        ("eu", "EU"),
+        ("north_america", "NORTH_AMERICA"),
+        ("UK", "GB"),
+        ("Anywhere", WORLD),
+        ("Berlin", None),
+        ("", None),
+    ],
+)
+def test_place_of(name: str, place: str | None) -> None:
+    assert place_of(name) == place
+
+
+def test_schema_org_telecommute_from_jsonld_fixtures() -> None:
+    for name, regions in (
+        ("jsonld_join_remote_heycontactheroes.html", {"DE"}),
+        ("nodesk_job_detail_jsonld.html", {WORLD}),
+    ):
+        html = (FIXTURES / name).read_text(encoding="utf-8")
+        blocks = re.findall(r"<script[^>]*application/ld\+json[^>]*>(.*?)</script>", html, re.S)
+        posting = next(
+            d for d in (json.loads(b, strict=False) for b in blocks) if "jobLocationType" in d
+        )
+        scope = scope_from_schema_org(
+            posting["jobLocationType"], posting.get("applicantLocationRequirements")
+        )
+        assert scope == RemoteScope(R, frozenset(regions)), name
+
+
+def test_schema_org_without_telecommute_reads_the_location() -> None:
+    assert scope_from_schema_org(None, None, "Hybrid, Berlin") == RemoteScope(HY, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("workplace_type", "location", "expected"),
+    [
+        ("Remote", "Europe", RemoteScope(R, frozenset({"EUROPE"}))),  # Ashby
+        ("OnSite", "San Francisco, CA", RemoteScope(ON, frozenset({"US"}))),  # Ashby
+        ("Hybrid", "London", RemoteScope(HY, frozenset())),  # Ashby
+        ("hybrid", "Atlanta, Georgia", RemoteScope(HY, frozenset({"US"}))),  # Lever; the state
+        ("unspecified", "Bombay, MH", RemoteScope(UN, frozenset())),  # Lever
+        ("remote", "Remote - Portugal", RemoteScope(R, frozenset({"PT"}))),
+    ],
+)
+def test_scope_from_workplace_type(
+    workplace_type: str, location: str, expected: RemoteScope
+) -> None:
+    assert scope_from_workplace_type(workplace_type, location) == expected
+
+
+def test_label() -> None:
+    assert RemoteScope(R, frozenset({"EU"})).label() == "Remote · EU"
+    assert RemoteScope(HY).label() == "Hybrid"
+    assert RemoteScope().label() == ""

@@ -31,12 +31,12 @@ from bot.query import fold
 
 # A closed group that gets a new member within this window is a repost, not a new job (issue 12).
 REPOST_WINDOW = timedelta(days=180)
-# rapidfuzz token-set ratio (0-100) from which two descriptions count as the same text. Measured
-# on the corpus (benchmarks/sameness_threshold.py, remotewlb excerpts of ~1,000 characters): of
-# 970 same-company pairs with equal title keys, 35 score below 90 and those are sibling jobs
-# under a generic title (Raft's two "Senior Software Engineer" texts: 82; Devoteam's two
-# "Summer Job Dating" texts: 55); lowering to 80 only admits 9 of them. Same-company pairs with
-# other titles score anywhere (median 83, 3,413 of 7,688 at 90 or more: the company's
+# rapidfuzz token-set ratio (0-100) from which two descriptions count as the same text.
+# Measured on the corpus (benchmarks/bench_sameness_threshold.py; remotewlb excerpts of ~1,000
+# characters): of 973 same-company pairs with equal title keys, 37 score below 90, and those are
+# sibling jobs under a generic title (Raft's two "Senior Software Engineer" texts: 82; Devoteam's
+# two "Summer Job Dating" texts: 55); lowering to 80 admits only about a quarter of them. Pairs
+# with other titles score anywhere (median 83, 3,412 of 7,685 at 90 or more: the company's
 # boilerplate), so descriptions only confirm; the keys decide.
 DESCRIPTION_THRESHOLD = 90.0
 # Descriptions are compared on their first characters: enough for the text that differs between
@@ -254,13 +254,15 @@ def title_key(title: str, location: str = "") -> str:
 def group_key(posting: PostingLike) -> str:
     """The index key of a posting's group: `company_key` + `"\\n"` + `title_key`.
 
-    Empty when the title key is empty; a posting with an empty company key still gets a key
-    (`"\\nbackend engineer"`), but `compare` never merges on an empty company key.
+    Empty when either key is empty: such a posting is grouped only through a shared ATS id
+    (an empty company would put every "Software Engineer" without a company in one bucket,
+    and `compare` never merges on an empty company key anyway).
     """
+    company = company_key(posting.company)
     title = title_key(posting.title, posting.location)
-    if not title:
+    if not company or not title:
         return ""
-    return f"{company_key(posting.company)}\n{title}"
+    return f"{company}\n{title}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +336,8 @@ def ats_ids(url: str) -> set[str]:
     return found
 
 
-def _posting_ats_ids(posting: PostingLike) -> set[str]:
+def posting_ats_ids(posting: PostingLike) -> set[str]:
+    """`ats_ids` of the posting's URL and apply URL: the keys of the store's ATS-id index."""
     ids = ats_ids(posting.url)
     if posting.apply_url:
         ids |= ats_ids(posting.apply_url)
@@ -462,8 +465,8 @@ def compare(a: PostingLike, b: PostingLike) -> Sameness:
        other places, or the same board (host) listing it once per city → OTHER_CITY;
        otherwise (onsite elsewhere, on another board) DIFFERENT.
     """
-    ids_a = _posting_ats_ids(a)
-    ids_b = _posting_ats_ids(b)
+    ids_a = posting_ats_ids(a)
+    ids_b = posting_ats_ids(b)
     if ids_a & ids_b:
         return Sameness.SAME_JOB
     ats_a = {ident.split(":", 1)[0] for ident in ids_a}

@@ -25,6 +25,7 @@ from bot.sameness import (
     location_list,
     locations_compatible,
     ordinal,
+    posting_ats_ids,
     repost_label,
     same_group,
     same_job,
@@ -127,6 +128,12 @@ def test_seniority_is_kept_in_the_key() -> None:
     assert title_key("Software Engineer II") != title_key("Software Engineer III")
 
 
+def test_group_key_is_empty_without_a_company() -> None:
+    """Regression: company-less postings must not share one ever-growing index bucket."""
+    assert group_key(posting("Software Engineer", "")) == ""
+    assert group_key(posting("Software Engineer", "The")) == "the\nsoftware engineer"
+
+
 def test_group_key_is_company_then_title() -> None:
     assert group_key(seed("004")) == "binance\nsenior rust engineer"
     assert group_key(posting("Sr. Rust Engineer (Remote)", "Binance, Inc.")) == group_key(
@@ -175,6 +182,13 @@ def test_group_key_is_company_then_title() -> None:
 )
 def test_ats_ids(url: str, ids: set[str]) -> None:
     assert ats_ids(url) == ids
+
+
+def test_posting_ats_ids_reads_the_apply_url_too() -> None:
+    infra = seed("001")
+    assert posting_ats_ids(infra) == {f"lever:{LEVER_UUID}"}
+    aggregated = dataclasses.replace(infra, url="https://www.remotewlb.com/apply/x")
+    assert posting_ats_ids(aggregated) == {f"lever:{LEVER_UUID}"}
 
 
 # --- the must / must-not table ----------------------------------------------------------------

@@ -3,7 +3,7 @@
 Pairs with equal company and title keys (re-listings and per-city copies of one job) against
 pairs from one company with different title keys (sibling jobs sharing the company's
 boilerplate). Justifies `bot.sameness.DESCRIPTION_THRESHOLD`. Run:
-    .venv/bin/python benchmarks/sameness_threshold.py [../shared/corpus/remotewlb]
+    .venv/bin/python benchmarks/bench_sameness_threshold.py [../shared/corpus/remotewlb]
 """
 
 from __future__ import annotations

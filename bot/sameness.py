@@ -199,12 +199,10 @@ _GENDER = re.compile(
 # these are removed: "Backend Engineer - Payments" and "Engineer (Go)" keep their tails.
 _PLACE_WORDS = (
     r"remote|hybrid|on-?site|onsite|wfh|worldwide|anywhere|global|emea|apac|latam|amer|americas"
-    r"|europe|eu|uk|us|usa|u\.s\.|canada|asia|africa|remote[- ]first|home[- ]based|team|squad"
+    r"|europe|eu|uk|us|usa|u\.s\.|canada|asia|africa|home[- ]based|only|ok|first|friendly|based"
 )
-_TAIL_PLACE = re.compile(
-    rf"\s*(?:\((?:[^()]*\b(?:{_PLACE_WORDS})\b[^()]*)\)|\[[^\[\]]*\])\s*$",
-    re.IGNORECASE,
-)
+# The last bracketed group of a title; removed when `_is_place` says it names a place or team.
+_BRACKET_TAIL = re.compile(r"\s*(?:\(([^()]*)\)|\[([^\[\]]*)\])\s*$")
 _DASH_TAIL = re.compile(r"\s+(?:[-–—|·@]|\bat\b)\s+([^-–—|·@]+)$", re.IGNORECASE)
 _TEAM_TAIL = re.compile(r"\b(?:team|squad|tribe|department)$", re.IGNORECASE)
 
@@ -214,7 +212,7 @@ def _is_place(text: str, places: Iterable[str]) -> bool:
     folded = fold(text).strip(" .,")
     if not folded:
         return False
-    if re.fullmatch(rf"(?:(?:{_PLACE_WORDS})[\s,/&+-]*)+", folded):
+    if re.fullmatch(rf"(?:(?:{_PLACE_WORDS})(?:[\s,/&+:-]+|$))+", folded):
         return True
     if _TEAM_TAIL.search(folded):
         return True
@@ -239,7 +237,9 @@ def title_key(title: str, location: str = "") -> str:
     places = [location] if location else []
     for _ in range(4):  # a title may stack tails: "Engineer - Berlin (Remote)"
         before = text
-        text = _TAIL_PLACE.sub("", text).strip()
+        bracket = _BRACKET_TAIL.search(text)
+        if bracket and _is_place(bracket.group(1) or bracket.group(2) or "", places):
+            text = text[: bracket.start()].strip()
         found = _DASH_TAIL.search(text)
         if found and _is_place(found.group(1), places):
             text = text[: found.start()].strip()

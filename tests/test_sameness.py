@@ -116,6 +116,13 @@ def test_company_key(name: str, key: str) -> None:
         ("Expert Technique Data (H/F)", "", "expert technique data"),
         ("Senior Software Engineer (C++) - Backend", "", "senior software engineer c++ backend"),
         ("Senior Backend Engineer - Java (Cloud)", "Taiwan", "senior backend engineer java cloud"),
+        ("Product Manager (Team Lead)", "", "product manager team lead"),
+        ("Engineer (Platform Team)", "", "engineer"),
+        ("Software Engineer (Backend)", "", "software engineer backend"),
+        ("Engineer (Go, Remote)", "", "engineer go remote"),
+        ("Engineer (Remote - US only)", "", "engineer"),
+        ("Data Engineer (Berlin)", "Berlin, Germany", "data engineer"),
+        ("Senior Engineer - Backend (Remote)", "", "senior engineer backend"),
     ],
 )
 def test_title_key(title: str, location: str, key: str) -> None:

@@ -33,10 +33,10 @@ from bot.query import fold
 REPOST_WINDOW = timedelta(days=180)
 # rapidfuzz token-set ratio (0-100) from which two descriptions count as the same text.
 # Measured on the corpus (benchmarks/bench_sameness_threshold.py; remotewlb excerpts of ~1,000
-# characters): of 973 same-company pairs with equal title keys, 37 score below 90, and those are
+# characters): of 950 same-company pairs with equal title keys, 37 score below 90, and those are
 # sibling jobs under a generic title (Raft's two "Senior Software Engineer" texts: 82; Devoteam's
 # two "Summer Job Dating" texts: 55); lowering to 80 admits only about a quarter of them. Pairs
-# with other titles score anywhere (median 83, 3,412 of 7,685 at 90 or more: the company's
+# with other titles score anywhere (median 83, 3,435 of 7,708 at 90 or more: the company's
 # boilerplate), so descriptions only confirm; the keys decide.
 DESCRIPTION_THRESHOLD = 90.0
 # Descriptions are compared on their first characters: enough for the text that differs between

@@ -129,7 +129,6 @@ _LEGAL_FORMS = sorted(
     reverse=True,
 )
 _WORD = re.compile(r"[^\W_]+(?:[+#]+)?")
-# A company name's tail in brackets ("Acme (Europe)") is kept: it may name another entity.
 
 
 def company_key(name: str) -> str:
@@ -457,8 +456,8 @@ def host(url: str) -> str:
 def compare(a: PostingLike, b: PostingLike) -> Sameness:
     """Whether `a` and `b` are one job, one job in another city, or different jobs.
 
-    1. A shared ATS id → SAME_JOB; two different ids of one ATS → DIFFERENT (two postings on
-       one board are two postings, even under one title).
+    1. A shared ATS id → SAME_JOB; two different ids of one ATS are two postings on one board:
+       OTHER_CITY when keys and descriptions agree and the places do not, else DIFFERENT.
     2. Company keys equal and non-empty, and title keys equal and non-empty; else DIFFERENT.
     3. Where both have descriptions, `descriptions_similar` must hold; else DIFFERENT.
     4. Places that agree (or one field without a place) → SAME_JOB; both remote but naming
@@ -472,14 +471,8 @@ def compare(a: PostingLike, b: PostingLike) -> Sameness:
     ats_a = {ident.split(":", 1)[0] for ident in ids_a}
     ats_b = {ident.split(":", 1)[0] for ident in ids_b}
     if ats_a & ats_b:
-        same_ats_ids = ats_a & ats_b
         # Distinct ids on one ATS: distinct postings, which only a per-city listing joins.
-        distinct = True
-        for ats in same_ats_ids:
-            if {i for i in ids_a if i.startswith(ats)} & {i for i in ids_b if i.startswith(ats)}:
-                distinct = False
-        if distinct:
-            return _city_copy(a, b)
+        return _city_copy(a, b)
     company = company_key(a.company)
     if not company or company != company_key(b.company):
         return Sameness.DIFFERENT

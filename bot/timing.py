@@ -26,7 +26,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 __all__ = [
@@ -212,7 +212,7 @@ def _offset_zone(match: re.Match[str]) -> str:
     return f"UTC{'+' if sign > 0 else '-'}{hours:02d}:{minutes:02d}"
 
 
-@cache
+@lru_cache(maxsize=1024)
 def zone(name: str) -> tzinfo:
     """The tzinfo for a name `resolve_timezone` returned (an IANA name or "UTC+05:30").
 
@@ -465,6 +465,10 @@ class DailyCap:
 
     limit: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.limit is not None and not 1 <= self.limit <= MAX_CAP:
+            raise ValueError(f"The daily cap is a number of alerts from 1 to {MAX_CAP}, or off.")
+
     def allows(self, sent_today: int) -> bool:
         """Whether one more instant alert may go now, `sent_today` having gone already today
         (in the chat's time zone: see `local_day_bounds`)."""
@@ -512,7 +516,7 @@ class ChatTiming:
     @classmethod
     def from_columns(cls, tz: str | None, quiet: str | None, cap: int | None) -> ChatTiming:
         """From the chat row's `tz`, `quiet` and `cap` columns (NULLs: the defaults)."""
-        return cls(tz or DEFAULT_TZ, parse_quiet(quiet) if quiet else None, DailyCap(cap))
+        return cls(tz or DEFAULT_TZ, parse_quiet(quiet) if quiet else None, DailyCap(cap or None))
 
 
 Why = Literal["now", "quiet", "digest", "cap"]

@@ -397,6 +397,8 @@ def test_daily_cap() -> None:
     for bad in ("0", "-1", "1001", "３０", "many", ""):
         with pytest.raises(ValueError, match="from 1 to 1000, or off"):
             parse_cap(bad)
+    with pytest.raises(ValueError, match="from 1 to 1000, or off"):
+        DailyCap(0)
 
 
 @pytest.mark.parametrize(
@@ -475,6 +477,7 @@ def test_soonest_due_wins_when_a_posting_matches_several_subscriptions() -> None
 
 def test_chat_timing_from_columns() -> None:
     assert ChatTiming.from_columns(None, None, None) == ChatTiming()
+    assert ChatTiming.from_columns("", "", 0) == ChatTiming()
     assert ChatTiming.from_columns(BERLIN, "22:00-08:00 silent", 30) == ChatTiming(
         BERLIN, QuietHours(time(22), time(8), True), DailyCap(30)
     )

@@ -162,9 +162,13 @@ class Metrics:
         # Series for every configured source exist from the start at 0, so a rate() over a
         # source that never failed is 0 and not "no data".
         for source in sorted(self._sources):
-            for counter in (self._not_modified, self._parse_failures, self._seen):
-                counter.labels(source=source)
-            for counter in (self._stored, self._closed):
+            for counter in (
+                self._not_modified,
+                self._parse_failures,
+                self._seen,
+                self._stored,
+                self._closed,
+            ):
                 counter.labels(source=source)
             self._scrape.labels(source=source)
         for reason in sorted(ALERT_REASONS):

@@ -6,7 +6,7 @@ CONFIG ?= config/jobhound.toml
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(DEV_STAMP)
 	@for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; echo; \
 	done
+
+# The image from the same pyproject.toml; needs a Docker engine (CI has none).
+image:
+	docker build -t jobhound .
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,167 @@
+"""Data safety: an online copy of the database, its integrity check, and the chats and
+subscriptions as JSON (export, and import into an empty database).
+
+`backup` uses SQLite's online backup API (https://www.sqlite.org/backup.html) through Python's
+`sqlite3.Connection.backup`: it copies every page in one step, inside one read transaction,
+so the copy is the database as of one moment even while the daemon writes (in WAL mode the
+writer is not blocked meanwhile).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+EXPORT_FORMAT = "jobhound-subscriptions"
+EXPORT_VERSION = 1
+# The tables as migration m002 creates them (bot/store.py); import checks rows against these.
+CHAT_COLUMNS: dict[str, type] = {
+    "id": int,
+    "type": str,
+    "title": str,
+    "active": int,
+    "paused": int,
+    "created_at": str,
+    "updated_at": str,
+}
+SUBSCRIPTION_COLUMNS: dict[str, type] = {"id": int, "chat_id": int, "query": str, "created_at": str}
+TABLES = {"chats": CHAT_COLUMNS, "subscriptions": SUBSCRIPTION_COLUMNS}
+
+
+class ImportRefused(ValueError):
+    """The export cannot be imported here; the message says why and what to do."""
+
+
+def backup(db_path: Path | str, dest: Path | str) -> Path:
+    """Copy the database at `db_path` to the new file `dest`, consistently, while other
+    connections may write; returns `dest`. The copy is written beside `dest` and renamed into
+    place, so `dest` never holds half a copy. Raises FileExistsError if `dest` exists,
+    FileNotFoundError if `db_path` does not, sqlite3.Error if SQLite cannot read it."""
+    source_path, dest_path = Path(db_path), Path(dest)
+    if not source_path.is_file():
+        raise FileNotFoundError(f"no database at {source_path}")
+    if dest_path.exists():
+        raise FileExistsError(f"{dest_path} exists; choose a new file for the backup")
+    partial = dest_path.with_name(dest_path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with (
+            _connect_readonly(source_path) as source,
+            contextlib.closing(sqlite3.connect(partial)) as target,
+        ):
+            # pages=-1: every page in one step, so one read transaction (one snapshot) covers
+            # the whole copy; a stepwise copy restarts whenever another connection writes.
+            source.backup(target, pages=-1)
+            # A single self-contained file: the copy should not need a -wal beside it.
+            target.execute("PRAGMA journal_mode=DELETE")
+        os.replace(partial, dest_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dest_path
+
+
+def integrity_check(db_path: Path | str) -> list[str]:
+    """SQLite's `PRAGMA integrity_check` on the file at `db_path`, read-only: the problems it
+    reports, an empty list when the database is sound; damage that stops the check, or a file
+    that is no database, is its one problem. Raises FileNotFoundError when there is no file."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    with _connect_readonly(path) as db:
+        try:
+            rows = [str(row[0]) for row in db.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            # Damage bad enough to stop the check (or no database at all) is its finding.
+            return [str(exc)]
+    return [] if rows == ["ok"] else rows
+
+
+def export_subscriptions(db: Database) -> dict[str, Any]:
+    """The chats and subscriptions as a JSON-ready dict:
+    {"format", "version", "chats": [row…], "subscriptions": [row…]}, rows ordered by id."""
+    data: dict[str, Any] = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION}
+    for table, columns in TABLES.items():
+        names = ", ".join(columns)
+        # Table and column names are our constants, never input.
+        cursor = db.execute(f"SELECT {names} FROM {table} ORDER BY id")  # noqa: S608
+        data[table] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return data
+
+
+def import_subscriptions(db: Database, data: dict[str, Any]) -> tuple[int, int]:
+    """Insert an `export_subscriptions` dict into `db` (migrated, with no chats or
+    subscriptions yet) in one transaction; returns (chats, subscriptions) inserted.
+    Raises ImportRefused naming the problem: not an export, a newer version, a row with an
+    unknown or missing column or a wrong type, a subscription of an unknown chat, or a
+    database that already has chats or subscriptions."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ImportRefused(f'not a jobhound export (expected "format": "{EXPORT_FORMAT}")')
+    if data.get("version") != EXPORT_VERSION:
+        raise ImportRefused(
+            f"export version {data.get('version')!r}; this jobhound reads version {EXPORT_VERSION}"
+        )
+    rows = {table: _rows(data, table, columns) for table, columns in TABLES.items()}
+    chat_ids = {row["id"] for row in rows["chats"]}
+    for row in rows["subscriptions"]:
+        if row["chat_id"] not in chat_ids:
+            raise ImportRefused(
+                f"subscription {row['id']} belongs to chat {row['chat_id']}, "
+                "which is not in the export"
+            )
+    with db.conn:
+        for table in TABLES:
+            if not db[table].exists():
+                raise ImportRefused(f"the database has no {table} table: open it with jobhound")
+            count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            if count:
+                raise ImportRefused(
+                    f"the database already has {count} {table}; import only into an empty "
+                    "database (a new storage.path)"
+                )
+        for table, columns in TABLES.items():
+            names = ", ".join(columns)
+            marks = ", ".join("?" for _ in columns)
+            db.conn.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
+                [tuple(row[name] for name in columns) for row in rows[table]],
+            )
+    return len(rows["chats"]), len(rows["subscriptions"])
+
+
+def _rows(data: dict[str, Any], table: str, columns: dict[str, type]) -> list[dict[str, Any]]:
+    rows = data.get(table)
+    if not isinstance(rows, list):
+        raise ImportRefused(f'"{table}" must be a list of rows')
+    seen: set[int] = set()
+    for index, row in enumerate(rows):
+        where = f"{table}[{index}]"
+        if not isinstance(row, dict):
+            raise ImportRefused(f"{where} is not an object")
+        if set(row) != set(columns):
+            wrong = sorted(set(row) ^ set(columns))
+            raise ImportRefused(f"{where}: unknown or missing columns {wrong}")
+        for name, kind in columns.items():
+            value = row[name]
+            # bool is an int in Python, but not a value these columns hold.
+            if value is not None and (type(value) is not kind):
+                raise ImportRefused(f"{where}.{name} must be {kind.__name__}, not {value!r}")
+        if row["id"] is None or row["id"] in seen:
+            raise ImportRefused(f"{where}: missing or duplicate id {row['id']!r}")
+        seen.add(row["id"])
+    return rows
+
+
+@contextlib.contextmanager
+def _connect_readonly(path: Path) -> Iterator[sqlite3.Connection]:
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        yield db
+    finally:
+        db.close()

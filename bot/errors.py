@@ -16,7 +16,7 @@ JobhoundError
 
 from __future__ import annotations
 
-from bot.logs import redact
+from bot.redact import redact
 
 
 class JobhoundError(Exception):

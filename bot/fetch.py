@@ -42,8 +42,8 @@ import webencodings
 import webencodings.labels
 from protego import Protego
 
-from bot.config import FetchSettings
 from bot.errors import FetchError, ParseError
+from bot.settings import FetchSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from bot.config import Settings, load_settings
 from bot.daemon import run_once
 from bot.models import StoredPosting
 from bot.pipeline import SourceOutcome
+from bot.sources.registry import KINDS
 from bot.store import Store
 from tests.boardserver import BoardServer, Route, serve
 
@@ -120,7 +121,7 @@ def write_config(
     path = tmp_path / "jobhound.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {"TELEGRAM_BOT_TOKEN": token} if token else {}
-    return load_settings(path, env=env)
+    return load_settings(kinds=KINDS, path=path, env=env)
 
 
 async def once(settings: Settings) -> list[SourceOutcome]:

@@ -12,6 +12,7 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.daemon import reschedule, watch_config
 from bot.schedule import build_scheduler
+from bot.sources.registry import KINDS
 from tests.fetchkit import within
 
 BASE = """[storage]
@@ -32,7 +33,7 @@ url = "https://b.example/jobs.rss"
 def _settings(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "j.toml"
     path.write_text(text.format(db=tmp_path / "db.sqlite"), encoding="utf-8")
-    return load_settings(path, env={})
+    return load_settings(kinds=KINDS, path=path, env={})
 
 
 async def test_reschedule_adds_changes_and_removes_jobs(tmp_path: Path) -> None:

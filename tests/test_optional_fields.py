@@ -178,7 +178,7 @@ ACCOUNT_NAMED = ("workable", "smartrecruiters", "workday", "personio", "bamboohr
 
 
 def test_the_table_covers_every_registered_kind() -> None:
-    from bot.sources import KINDS as REGISTRY
+    from bot.sources.registry import KINDS as REGISTRY
 
     assert set(KINDS) == set(REGISTRY)
 

@@ -14,9 +14,11 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.discover import NotPlaced, add_source
 from bot.errors import ConfigError, SourceError
+from bot.settings import Settings
+from bot.sources.registry import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class Admin:
         await self._reply(update, f"Looking at {html.escape(url)} …")
         async with self._editing:
             try:
-                current = load_settings(self.settings.path)
+                current = load_settings(self.settings.path, kinds=KINDS)
                 outcome = await add_source(current, url)
             except SourceError as exc:
                 await self._reply(update, f"Could not read that board: {html.escape(exc.detail)}")

@@ -30,9 +30,9 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.config import Settings
 from bot.deliver import FloodLimiter, Limits, Sender
 from bot.errors import ConfigError, JobhoundError
+from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import Subscriptions
 from bot.telegram.admin import Admin

@@ -33,9 +33,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import Settings
 from bot.errors import QueryError
 from bot.query import Document, parse_query
+from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import LimitError, PostingScans, Subscriptions
 from bot.telegram.format import AlertItem, pack_alerts

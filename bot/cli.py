@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import TOKEN_ENV, config_path, load_settings
-from bot.console import posting_line
+from bot.deliver.console import posting_line
 from bot.errors import ConfigError, QueryError, StoreError
 from bot.logs import redact, setup_logging
 from bot.settings import Settings

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.jobstores.base import JobLookupError
 
 from bot.config import load_settings
-from bot.console import ConsoleAlerts
 from bot.deliver import Sender
+from bot.deliver.console import ConsoleAlerts
 from bot.errors import ConfigError
 from bot.fetch import Fetcher, OriginPolicy, make_client
 from bot.lock import DatabaseLock

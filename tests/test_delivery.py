@@ -21,12 +21,12 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.deliver import FloodLimiter, Limits, Sender, split_plain
+from bot.deliver.format import utf16_len
 from bot.models import Posting, canonical_url
 from bot.query import Document, parse_query
 from bot.sources.markdown import read_folder
 from bot.store import IngestResult, PendingDelivery, Store, now_utc
 from bot.subscriptions import Subscriptions
-from bot.telegram.format import utf16_len
 from tests.conftest import SHARED
 from tests.fake_telegram import ChatMessage, FakeTelegram, Fault
 

@@ -4,8 +4,8 @@ import html
 import re
 from datetime import UTC, datetime
 
+from bot.deliver.format import MESSAGE_LIMIT, AlertItem, highlight, pack_alerts, utf16_len
 from bot.models import StoredPosting
-from bot.telegram.format import MESSAGE_LIMIT, AlertItem, highlight, pack_alerts, utf16_len
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.console import posting_line
+from bot.deliver.console import posting_line
+from bot.deliver.format import AlertItem, render_item
 from bot.models import Posting, StoredPosting
 from bot.sources import (
     ashby,
@@ -31,7 +32,6 @@ from bot.sources import (
     workable,
     workday,
 )
-from bot.telegram.format import AlertItem, render_item
 from tests.fetchkit import within
 from tests.fieldkit import case_dir, once, stored, write_config
 

@@ -33,12 +33,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot.deliver.format import AlertItem, pack_alerts
 from bot.errors import QueryError
 from bot.query import Document, parse_query
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import LimitError, PostingScans, Subscriptions
-from bot.telegram.format import AlertItem, pack_alerts
 
 log = logging.getLogger(__name__)
 

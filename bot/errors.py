@@ -3,7 +3,9 @@
 JobhoundError
 ├── ConfigError        the config file or environment is wrong; start-up stops (exit 2)
 ├── SourceError        one source failed this run; the others go on
-│   ├── FetchError     the board could not be read (network, HTTP status, size, robots.txt)
+│   ├── FetchError     the board could not be read (network, HTTP status, robots.txt)
+│   │   ├── BodyTooLarge   the answer is over the size cap (`fetch.max_bytes`), sent or decoded
+│   │   └── RefusedFetch   the origin policy refuses the target (an internal address); never retried
 │   └── ParseError     the board answered with something we cannot read
 ├── StoreError         the database refused an operation; says what, and what to do about it
 │   ├── StoreBusyError       another program holds the database's write lock
@@ -12,6 +14,7 @@ JobhoundError
 │   ├── StoreCorruptError    not a database, damaged, or an empty file we did not create
 │   └── StoreInUseError      another jobhound holds `<db>.lock`: only one per database
 └── QueryError         a subscription query does not parse; its message is shown to the user
+    └── LimitError     a bound on subscriptions was reached (per chat, in all); says which
 """
 
 from __future__ import annotations
@@ -67,6 +70,15 @@ class FetchError(SourceError):
         self.retryable = retryable
 
 
+class BodyTooLarge(FetchError):
+    """An answer longer than the cap once decoded (`fetch.max_bytes`, or robots.txt's own)."""
+
+
+class RefusedFetch(FetchError):
+    """A target the origin policy refuses: an internal address, or another port of a configured
+    host, that is not the origin of a configured source. Never retried."""
+
+
 class ParseError(SourceError):
     """The board answered with a body we cannot read (invalid JSON, a layout we do not know)."""
 
@@ -118,3 +130,7 @@ class StoreInUseError(StoreError):
 
 class QueryError(JobhoundError):
     """A subscription query that does not parse; the message is meant for the user."""
+
+
+class LimitError(QueryError):
+    """A bound on subscriptions was reached; the message says which."""

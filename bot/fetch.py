@@ -42,7 +42,7 @@ import webencodings
 import webencodings.labels
 from protego import Protego
 
-from bot.errors import FetchError, ParseError
+from bot.errors import BodyTooLarge, FetchError, ParseError, RefusedFetch
 from bot.settings import FetchSettings
 
 log = logging.getLogger(__name__)
@@ -92,15 +92,6 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-class RefusedFetch(FetchError):
-    """A target the origin policy refuses: an internal address, or another port of a configured
-    host, that is not the origin of a configured source. Never retried."""
-
-
-class BodyTooLarge(FetchError):
-    """An answer longer than the cap once decoded (`fetch.max_bytes`, or robots.txt's own)."""
 
 
 class AddressRefused(Exception):

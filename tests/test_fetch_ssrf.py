@@ -15,7 +15,8 @@ from typing import Any
 import httpcore
 import pytest
 
-from bot.fetch import AddressRefused, GuardedBackend, OriginPolicy, RefusedFetch, internal_kind
+from bot.errors import RefusedFetch
+from bot.fetch import AddressRefused, GuardedBackend, OriginPolicy, internal_kind
 from tests.boardserver import serve
 from tests.fetchkit import fetcher, within
 from tests.fieldkit import once, stored, write_config

@@ -34,11 +34,11 @@ from telegram.ext import (
 )
 
 from bot.deliver.format import AlertItem, pack_alerts
-from bot.errors import QueryError
+from bot.errors import LimitError, QueryError
 from bot.query import Document, parse_query
 from bot.settings import Settings
 from bot.store import Store
-from bot.subscriptions import LimitError, PostingScans, Subscriptions
+from bot.subscriptions import PostingScans, Subscriptions
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.deliver.format import AlertItem, pack_alerts
+from bot.deliver.format import LATEST_HEADING, AlertItem, matched_terms, pack_alerts
 from bot.errors import LimitError, QueryError
-from bot.query import Document, parse_query
+from bot.query import parse_query
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import PostingScans, Subscriptions
@@ -402,20 +402,14 @@ class Commands:
                 update, "No stored posting matches yet." if queries else "No postings stored yet."
             )
             return
-        items = []
-        for i, posting in enumerate(postings):
-            doc = Document.from_posting(posting)
-            terms: list[str] = []
-            for query in queries:
-                if query.matches(doc):
-                    terms.extend(query.matched_terms(doc))
-            items.append(AlertItem(i, posting, tuple(dict.fromkeys(terms))))
-        for message in pack_alerts(items):
+        items = [
+            AlertItem(i, posting, matched_terms(queries, posting))
+            for i, posting in enumerate(postings)
+        ]
+        for message in pack_alerts(items, heading=LATEST_HEADING):
             buttons = [[InlineKeyboardButton(b.label, url=b.url)] for b in message.buttons]
-            body = message.html.replace("🔔 <b>New posting</b>", "<b>Latest posting</b>", 1)
-            body = body.replace("new postings</b>", "latest postings</b>", 1)
             await self._reply(
-                update, body, markup=InlineKeyboardMarkup(buttons) if buttons else None
+                update, message.html, markup=InlineKeyboardMarkup(buttons) if buttons else None
             )
 
     async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

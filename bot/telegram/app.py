@@ -37,6 +37,7 @@ from bot.store import Store
 from bot.subscriptions import Subscriptions
 from bot.telegram.admin import Admin
 from bot.telegram.commands import Commands
+from bot.telegram.help import bot_commands
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ async def telegram_front(
             # Commands stop with the daemon's stop, not after the scrapes' grace period.
             tasks.append(asyncio.create_task(_close_on(stop, app), name="commands-closer"))
             try:
-                await app.bot.set_my_commands(Commands.bot_commands())
+                await app.bot.set_my_commands(bot_commands())
             except TelegramError as exc:
                 log.warning(
                     "could not register the command list with Telegram (%s); continuing", exc

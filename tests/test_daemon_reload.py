@@ -81,5 +81,6 @@ async def test_watch_applies_valid_edits_and_keeps_sources_on_invalid_ones(
 
 
 async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():
+    # The watcher signals nothing we could await: poll its observable effect.
+    while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.01)

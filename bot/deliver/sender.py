@@ -207,8 +207,11 @@ class Sender:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def drain(self, timeout: float = 60.0) -> None:
-        """Deliver everything due now and return (for `once` and tests)."""
+    # A deadline for polling the outbox, after which the sender stops in order: cancelling from
+    # outside (asyncio.timeout) would abandon the runner task this starts.
+    async def drain(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Deliver everything due now and return (for `once` and tests), giving up after
+        `timeout` seconds."""
         stop = asyncio.Event()
         runner = asyncio.create_task(self.run(stop))
         deadline = time.monotonic() + timeout

@@ -52,6 +52,8 @@ POLL_BACKOFF_FIRST, POLL_BACKOFF_MAX = 1.0, 60.0
 MAX_WAITING_PER_CHAT = 40
 # On shutdown, a running command gets this long to finish before it is cancelled.
 HANDLER_GRACE_SECONDS = 2.0
+# Shutdown waits this long for Telegram to take note of the last updates read.
+CONFIRM_SECONDS = 2.0
 
 
 @dataclass
@@ -206,8 +208,9 @@ class Poller:
                 updates = await _until(stop, self._poll())
                 if updates is not None:
                     offset = _next_offset(updates)
-            # Anything else is an answer PTB could not read (JSON of the wrong shape).
-            except Exception as exc:
+            # Whatever failed (a TelegramError, or an answer PTB could not read: JSON of the wrong
+            # shape raises KeyError/TypeError), polling must go on: it is the bot's only ear.
+            except Exception as exc:  # noqa: BLE001
                 self.failures += 1
                 self.healthy = False
                 wait = self.backoff(self.failures)
@@ -237,14 +240,14 @@ class Poller:
         )
         return updates
 
-    async def confirm(self, timeout: float = 2.0) -> None:
+    async def confirm(self) -> None:
         """Tell Telegram the updates taken so far are read, so a restart does not get them
-        again (best effort, bounded by `timeout` seconds)."""
+        again (best effort, bounded by `CONFIRM_SECONDS`)."""
         if self.offset is None:
             return
         try:
             await asyncio.wait_for(
-                self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1), timeout
+                self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1), CONFIRM_SECONDS
             )
         except (TelegramError, OSError, TimeoutError) as exc:
             log.info("could not confirm the last updates to Telegram (%s)", _describe(exc))

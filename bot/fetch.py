@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import brotli  # type: ignore[import-untyped]
+import brotli
 import charset_normalizer
 import httpcore
 import httpx

@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.daemon import run_once
 from bot.models import StoredPosting
 from bot.pipeline import SourceOutcome
+from bot.settings import Settings
 from bot.sources.registry import KINDS
 from bot.store import Store
 from tests.boardserver import BoardServer, Route, serve

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.daemon import reschedule, watch_config
 from bot.schedule import build_scheduler
+from bot.settings import Settings
 from bot.sources.registry import KINDS
 from tests.fetchkit import within
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,10 +14,10 @@ from bot.models import Posting, StoredPosting
 from bot.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, Document, fold, parse_query, tokenize
 
 
-def _posting(title: str, description: str = "", **fields: object) -> Posting:
+def _posting(title: str, description: str = "", **fields: Any) -> Posting:
     return Posting(
         url=f"https://jobs.example/{title}", title=title, description=description, **fields
-    )  # type: ignore[arg-type]
+    )
 
 
 POSTINGS = {

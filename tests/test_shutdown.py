@@ -195,7 +195,7 @@ async def test_a_shutdown_that_hangs_still_ends_the_process_after_a_signal(
 
     monkeypatch.setattr(daemon, "_drain", hanging_drain)
     monkeypatch.setattr(daemon, "HARD_EXIT_SECONDS", 0.2)
-    monkeypatch.setattr(daemon.os, "_exit", fake_exit)
+    monkeypatch.setattr(os, "_exit", fake_exit)  # the module daemon.py calls
     settings = load_settings(kinds=KINDS, path=write_config(tmp_path, CLOSED), env={})
     running = asyncio.create_task(daemon.run_daemon(settings))
     await wait_until(lambda: signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)

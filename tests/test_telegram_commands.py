@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, parse_settings
+from bot.config import parse_settings
 from bot.deliver import Limits
 from bot.models import Posting
+from bot.settings import Settings
 from bot.sources.markdown import read_folder
 from bot.sources.registry import KINDS
 from bot.store import Store

@@ -202,25 +202,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
             log.info("stopped while connecting to Telegram")
             return
         inflight: set[asyncio.Task[Any]] = set()
-
-        def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
-            async def job() -> None:
-                task = asyncio.current_task()
-                assert task is not None
-                inflight.add(task)
-                try:
-                    await res.pipeline.run(source)
-                except asyncio.CancelledError:
-                    # Ours (_drain): one line here rather than APScheduler's traceback.
-                    log.info(
-                        "%s: run cancelled by shutdown; it runs again after the restart",
-                        source.name,
-                    )
-                finally:
-                    inflight.discard(task)
-
-            return job
-
+        job_for = _jobs(res.pipeline, inflight)
         sources = settings.enabled_sources
         scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
         scheduler.start()
@@ -246,6 +228,32 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
             scheduler.pause()
             await _drain(inflight)
             scheduler.shutdown(wait=False)
+
+
+def _jobs(
+    pipeline: Pipeline, inflight: set[asyncio.Task[Any]]
+) -> Callable[[SourceSettings], Callable[[], Awaitable[None]]]:
+    """The scheduler's job for a source: one pipeline run, tracked in `inflight` so a stop can
+    wait for it (and cancel it after the grace period)."""
+
+    def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            inflight.add(task)
+            try:
+                await pipeline.run(source)
+            except asyncio.CancelledError:
+                # Ours (_drain): one line here rather than APScheduler's traceback.
+                log.info(
+                    "%s: run cancelled by shutdown; it runs again after the restart", source.name
+                )
+            finally:
+                inflight.discard(task)
+
+        return job
+
+    return job_for
 
 
 async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:

@@ -32,7 +32,6 @@ class ConfigError(JobhoundError):
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         # A token pasted into another key (api_url, a source url) must not be printed back.
         message = redact(message)
-        self.path = path
         self.key = key
         self.detail = message
         where = ": ".join(part for part in (path, key) if part)
@@ -91,8 +90,6 @@ class StoreError(JobhoundError):
     remedy = "check the disk and the file's permissions"
 
     def __init__(self, what: str, *, path: str = "", remedy: str | None = None) -> None:
-        self.path = path
-        self.what = what
         if remedy is not None:
             self.remedy = remedy
         super().__init__(f"database {path}: {what}" if path else f"database: {what}")

@@ -389,11 +389,8 @@ class _Robots:
 
 @dataclass
 class FetchStats:
-    """Counters for logs and benchmarks."""
+    """Counters for benchmarks."""
 
-    requests: int = 0
-    not_modified: int = 0
-    bytes_received: int = 0
     retries: int = 0
 
 
@@ -532,7 +529,6 @@ class Fetcher:
     ) -> FetchResult:
         status = response.status_code
         if status == 304:
-            self.stats.not_modified += 1
             return FetchResult(
                 url=final,
                 status=status,
@@ -644,7 +640,6 @@ class Fetcher:
         max_bytes: int | None = None,
     ) -> tuple[httpx.Response, bytes]:
         cap = self.settings.max_bytes if max_bytes is None else max_bytes
-        self.stats.requests += 1
         try:
             async with asyncio.timeout(self.settings.total_timeout):
                 request = self.client.build_request(
@@ -679,7 +674,6 @@ class Fetcher:
             raise FetchError(
                 f"HTTP error ({exc.__class__.__name__}: {exc})", source=source, url=url
             ) from None
-        self.stats.bytes_received += len(content)
         log.debug("%s %s → %d (%d bytes)", method, url, response.status_code, len(content))
         return response, content
 

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterable
 
 from bot.errors import StoreError
-from bot.redact import MARKER, redact
+from bot.redact import redact
 
-__all__ = ["MARKER", "ExpectedFaultFilter", "RedactingFilter", "redact", "setup_logging"]
+__all__ = ["ExpectedFaultFilter", "RedactingFilter", "redact", "setup_logging"]
 
 MAX_FAULT_CHARS = 300
 

@@ -333,6 +333,8 @@ class Sender:
         plain: bool = False,
     ) -> bool:
         """Settle `message` after Telegram refused it; False stops the chat's other messages."""
+        # Over 50 lines on purpose: one decision table over Telegram's fault classes, in the
+        # order that matters (a migration before "gone", "gone" before a plain-text refusal).
         ids = list(message.delivery_ids)
         if isinstance(exc, ChatMigrated):
             new_id = int(exc.new_chat_id)

@@ -155,11 +155,6 @@ def read_json_ld(html: str) -> tuple[list[Any], list[str]]:
     return blocks, problems
 
 
-def json_ld_blocks(html: str) -> Iterator[Any]:
-    """Every readable `application/ld+json` script's data; unreadable blocks are skipped."""
-    yield from read_json_ld(html)[0]
-
-
 def job_postings(data: Any) -> Iterator[Mapping[str, Any]]:
     """The JobPosting nodes in JSON-LD data: top level, arrays, `@graph`, ItemList elements."""
     if isinstance(data, list):

@@ -26,10 +26,10 @@ run: $(STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot
+	$(BIN)/mypy bot tests
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=bot --cov-report=term-missing:skip-covered
 
 bench: $(DEV_STAMP)
 	@for script in benchmarks/bench_*.py; do \

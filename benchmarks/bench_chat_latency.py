@@ -33,11 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.config import Settings, parse_settings  # noqa: E402
+from bot.config import parse_settings  # noqa: E402
 from bot.deliver import Limits  # noqa: E402
 from bot.models import Posting  # noqa: E402
 from bot.query import parse_query  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 from bot.sources.markdown import read_folder  # noqa: E402
+from bot.sources.registry import KINDS  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.subscriptions import Subscriptions, count_matching  # noqa: E402
 from bot.telegram.app import telegram_front  # noqa: E402
@@ -137,7 +139,8 @@ def bench(postings: int, runs: int) -> None:
         inline = time.perf_counter() - inline
         print(f"one scan for `zzzqqq` (20,000 newest postings) on its own: {inline:.2f} s")
         settings = parse_settings(
-            {"telegram": {"api_url": tg.url}, "storage": {"path": str(path)}},
+            kinds=KINDS,
+            raw={"telegram": {"api_url": tg.url}, "storage": {"path": str(path)}},
             path=Path(tmp) / "jobhound.toml",
             env={"TELEGRAM_BOT_TOKEN": tg.token},
         )

@@ -33,10 +33,10 @@ from telegram.ext import ExtBot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.deliver import FloodLimiter, Limits, Sender  # noqa: E402
+from bot.deliver.format import MAX_BUTTONS  # noqa: E402
 from bot.models import Posting  # noqa: E402
 from bot.sources.markdown import read_folder  # noqa: E402
 from bot.store import PendingDelivery, Store  # noqa: E402
-from bot.telegram.format import MAX_BUTTONS  # noqa: E402
 from tests.fake_telegram import FakeTelegram, RateLimits  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "remotewlb"

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.config import TOKEN_ENV, Settings, config_path, load_settings
-from bot.console import posting_line
+from bot.config import TOKEN_ENV, config_path, load_settings
+from bot.deliver.console import posting_line
 from bot.errors import ConfigError, QueryError, StoreError
 from bot.logs import redact, setup_logging
+from bot.settings import Settings
+from bot.sources.registry import KINDS
 
 log = logging.getLogger("jobhound")
 
@@ -58,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Known before the config is read: a config error may quote a token pasted into a key.
     env_token = (os.environ.get(TOKEN_ENV) or "").strip()
     try:
-        settings = load_settings(path)
+        settings = load_settings(path, kinds=KINDS)
     except ConfigError as exc:
         say(f"jobhound: config error: {exc}", (env_token,), file=sys.stderr)
         return EXIT_CONFIG

@@ -10,7 +10,6 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -18,74 +17,21 @@ from urllib.parse import urlsplit
 from bot.errors import ConfigError
 from bot.models import URL_IDENTITY, Identity
 from bot.schedule import Schedule, parse_schedule
+from bot.settings import (
+    DeliverySettings,
+    FetchSettings,
+    Settings,
+    SourceSettings,
+    StorageSettings,
+    TelegramSettings,
+)
+from bot.sources.base import SourceKind
 
 DEFAULT_CONFIG = Path("config/jobhound.toml")
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 CONFIG_ENV = "JOBHOUND_CONFIG"
 DB_ENV = "JOBHOUND_DB"  # overrides storage.path (the Docker image points it at the /data volume)
 _SOURCE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
-
-
-@dataclass(frozen=True)
-class TelegramSettings:
-    api_url: str = "https://api.telegram.org"
-    admins: frozenset[int] = frozenset()
-    # Read from TELEGRAM_BOT_TOKEN only; repr=False keeps it out of every log and traceback.
-    token: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    path: Path = Path("data/jobhound.db")
-
-
-@dataclass(frozen=True)
-class FetchSettings:
-    user_agent: str = "jobhound/0.1"
-    contact_url: str = "https://github.com/jobhound/jobhound"
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_timeout: float = 60.0
-    per_host_concurrency: int = 2
-    host_delay: float = 1.0
-    global_concurrency: int = 16
-    max_bytes: int = 10 * 1024 * 1024
-    retries: int = 3
-    backoff: float = 1.0
-    max_redirects: int = 5
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    max_alerts_per_chat_per_cycle: int = 20
-
-
-@dataclass(frozen=True)
-class SourceSettings:
-    name: str
-    kind: str
-    url: str
-    schedule: Schedule
-    enabled: bool = True
-    robots: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)
-    # How this source's postings are told apart (`url_ignore`, `id_pattern`).
-    identity: Identity = URL_IDENTITY
-
-
-@dataclass(frozen=True)
-class Settings:
-    path: Path
-    telegram: TelegramSettings
-    storage: StorageSettings
-    fetch: FetchSettings
-    delivery: DeliverySettings
-    default_schedule: Schedule
-    sources: tuple[SourceSettings, ...]
-
-    @property
-    def enabled_sources(self) -> tuple[SourceSettings, ...]:
-        return tuple(s for s in self.sources if s.enabled)
 
 
 def config_path(cli_value: str | None) -> Path:
@@ -95,8 +41,11 @@ def config_path(cli_value: str | None) -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the config file; raise ConfigError on the first mistake."""
+def load_settings(
+    path: Path, *, kinds: Mapping[str, SourceKind], env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate the config file against the kind registry `kinds`; raise ConfigError on
+    the first mistake."""
     env = os.environ if env is None else env
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -108,18 +57,53 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("not UTF-8 text", path=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from None
-    return parse_settings(raw, path=path, env=env)
+    return parse_settings(raw, path=path, kinds=kinds, env=env)
 
 
 def parse_settings(
-    raw: Mapping[str, Any], *, path: Path, env: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    *,
+    path: Path,
+    kinds: Mapping[str, SourceKind],
+    env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Validate an already-parsed TOML document."""
+    """Validate an already-parsed TOML document; `kinds` is the registry (`bot.sources.registry
+    .KINDS`) that says which `kind` names exist and which options each takes.
+
+    Raises ConfigError naming the file, the key path and what is wrong."""
     env = {} if env is None else env
     reader = _Reader(str(path))
     reader.no_unknown(raw, "", {"telegram", "storage", "defaults", "fetch", "delivery", "sources"})
+    telegram = _telegram_settings(reader, reader.table(raw, "telegram"), env)
 
-    tg = reader.table(raw, "telegram")
+    st = reader.table(raw, "storage")
+    reader.no_unknown(st, "storage", {"path"})
+    db_path = env.get(DB_ENV) or reader.string(st, "storage", "path", "data/jobhound.db")
+    storage = StorageSettings(path=Path(db_path))
+
+    dl = reader.table(raw, "delivery")
+    reader.no_unknown(dl, "delivery", {"max_alerts_per_chat_per_cycle"})
+    cap = reader.number(dl, "delivery", "max_alerts_per_chat_per_cycle", 20, int, 1, 1000)
+
+    df = reader.table(raw, "defaults")
+    reader.no_unknown(df, "defaults", {"schedule"})
+    default_schedule = reader.schedule(
+        reader.string(df, "defaults", "schedule", "*/30 * * * *"), "defaults.schedule"
+    )
+    return Settings(
+        path=path,
+        telegram=telegram,
+        storage=storage,
+        fetch=_fetch_settings(reader, reader.table(raw, "fetch")),
+        delivery=DeliverySettings(max_alerts_per_chat_per_cycle=int(cap)),
+        default_schedule=default_schedule,
+        sources=_sources(reader, raw.get("sources", []), kinds, default_schedule),
+    )
+
+
+def _telegram_settings(
+    reader: _Reader, tg: Mapping[str, Any], env: Mapping[str, str]
+) -> TelegramSettings:
     reader.no_unknown(tg, "telegram", {"api_url", "admins"})
     api_url = reader.string(tg, "telegram", "api_url", TelegramSettings.api_url)
     reader.http_url(api_url, "telegram.api_url")
@@ -130,31 +114,16 @@ def parse_settings(
                 f"telegram.admins[{i}]", f"expected a Telegram user id (integer), got {admin!r}"
             )
     token = (env.get(TOKEN_ENV) or "").strip() or None
-    telegram = TelegramSettings(api_url=api_url.rstrip("/"), admins=frozenset(admins), token=token)
+    return TelegramSettings(api_url=api_url.rstrip("/"), admins=frozenset(admins), token=token)
 
-    st = reader.table(raw, "storage")
-    reader.no_unknown(st, "storage", {"path"})
-    db_path = env.get(DB_ENV) or reader.string(st, "storage", "path", "data/jobhound.db")
-    storage = StorageSettings(path=Path(db_path))
 
-    fetch = _fetch_settings(reader, reader.table(raw, "fetch"))
-
-    dl = reader.table(raw, "delivery")
-    reader.no_unknown(dl, "delivery", {"max_alerts_per_chat_per_cycle"})
-    cap = reader.number(dl, "delivery", "max_alerts_per_chat_per_cycle", 20, int, 1, 1000)
-    delivery = DeliverySettings(max_alerts_per_chat_per_cycle=int(cap))
-
-    df = reader.table(raw, "defaults")
-    reader.no_unknown(df, "defaults", {"schedule"})
-    default_schedule = reader.schedule(
-        reader.string(df, "defaults", "schedule", "*/30 * * * *"), "defaults.schedule"
-    )
-
-    raw_sources = raw.get("sources", [])
+def _sources(
+    reader: _Reader, raw_sources: Any, kinds: Mapping[str, SourceKind], default_schedule: Schedule
+) -> tuple[SourceSettings, ...]:
     if not isinstance(raw_sources, list):
         reader.fail("sources", "expected [[sources]] tables")
     sources = tuple(
-        _source(reader, entry, f"sources[{i}]", default_schedule)
+        _source(reader, entry, f"sources[{i}]", kinds, default_schedule)
         for i, entry in enumerate(raw_sources)
     )
     seen: dict[str, str] = {}
@@ -165,15 +134,7 @@ def parse_settings(
                 f"duplicate source name {source.name!r} ({seen[source.name]} has it too)",
             )
         seen[source.name] = f"sources[{i}]"
-    return Settings(
-        path=path,
-        telegram=telegram,
-        storage=storage,
-        fetch=fetch,
-        delivery=delivery,
-        default_schedule=default_schedule,
-        sources=sources,
-    )
+    return sources
 
 
 def _fetch_settings(reader: _Reader, ft: Mapping[str, Any]) -> FetchSettings:
@@ -205,9 +166,13 @@ def _fetch_settings(reader: _Reader, ft: Mapping[str, Any]) -> FetchSettings:
     )
 
 
-def _source(reader: _Reader, entry: Any, key: str, default_schedule: Schedule) -> SourceSettings:
-    from bot.sources import KINDS  # the registry imports parsers; only needed here
-
+def _source(
+    reader: _Reader,
+    entry: Any,
+    key: str,
+    kinds: Mapping[str, SourceKind],
+    default_schedule: Schedule,
+) -> SourceSettings:
     if not isinstance(entry, dict):
         reader.fail(key, "expected a table")
     common = {"name", "kind", "url", "schedule", "enabled", "robots", "url_ignore", "id_pattern"}
@@ -215,10 +180,10 @@ def _source(reader: _Reader, entry: Any, key: str, default_schedule: Schedule) -
     if not _SOURCE_NAME.match(name):
         reader.fail(f"{key}.name", f"{name!r} must be 1-40 characters of a-z, 0-9, '_' or '-'")
     kind_name = reader.required_string(entry, key, "kind")
-    kind = KINDS.get(kind_name)
+    kind = kinds.get(kind_name)
     if kind is None:
         reader.fail(
-            f"{key}.kind", f"unknown kind {kind_name!r}; known kinds: {', '.join(sorted(KINDS))}"
+            f"{key}.kind", f"unknown kind {kind_name!r}; known kinds: {', '.join(sorted(kinds))}"
         )
     reader.no_unknown(entry, key, common | kind.options)
     url = reader.required_string(entry, key, "url")

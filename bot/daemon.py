@@ -8,25 +8,31 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings, SourceSettings, load_settings
-from bot.console import ConsoleAlerts
+from apscheduler.jobstores.base import JobLookupError
+
+from bot.config import load_settings
+from bot.deliver import Sender
+from bot.deliver.console import ConsoleAlerts
 from bot.errors import ConfigError
+from bot.fetch import Fetcher, OriginPolicy, make_client
 from bot.lock import DatabaseLock
 from bot.pipeline import Pipeline, SourceOutcome
 from bot.schedule import build_scheduler
-from bot.sources import SourceContext
+from bot.settings import Settings, SourceSettings
+from bot.sources.base import SourceContext, SourceKind
+from bot.sources.registry import KINDS
 from bot.store import Store
+from bot.subscriptions import Subscriptions
+from bot.telegram.app import build_application, telegram_front
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from bot.fetch import OriginPolicy
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,26 @@ STOP_GRACE_SECONDS = 3.0
 HARD_EXIT_SECONDS = 9.5
 
 
+class OutboxBell:
+    """Rung by the pipeline when a scrape queued alerts; wakes whoever listens (the sender).
+
+    The pipeline is built before the Telegram front (which needs the network to start), so it
+    rings this bell instead of holding the sender itself.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, wake: Callable[[], None]) -> None:
+        """Call `wake` on every ring from now on."""
+        self._listeners.append(wake)
+
+    async def ring(self, _result: object) -> None:
+        """The pipeline's `publish`: wake every listener."""
+        for wake in self._listeners:
+            wake()
+
+
 @dataclass
 class Resources:
     """What start-up creates and shutdown closes."""
@@ -46,17 +72,22 @@ class Resources:
     store: Store
     pipeline: Pipeline
     policy: OriginPolicy  # shared by the client and the Fetcher; a config reload updates it
+    # Telegram mode only (a token is set): the subscription index and the sender's bell.
+    subs: Subscriptions | None
+    bell: OutboxBell
 
 
 @contextlib.asynccontextmanager
 async def open_resources(
-    settings: Settings, *, base_dir: Path | None = None
+    settings: Settings,
+    *,
+    kinds: Mapping[str, SourceKind] = KINDS,
+    base_dir: Path | None = None,
 ) -> AsyncIterator[Resources]:
-    """Take the database's lock, open the store and the HTTP client; release all three however
-    the block ends. Raises `StoreInUseError` when another jobhound holds the lock, another
-    `StoreError` when the database cannot be used."""
-    from bot.fetch import Fetcher, OriginPolicy, make_client
-
+    """Take the database's lock, open the store and the HTTP client and build the pipeline once,
+    complete (console alerts without a token, the subscription matcher and the outbox with one);
+    release all of it however the block ends. Raises `StoreInUseError` when another jobhound
+    holds the lock, another `StoreError` when the database cannot be used."""
     lock, store = _lock_and_open(settings)
     try:
         # Only the configured sources' origins may be internal addresses (issue 9, SSRF).
@@ -66,9 +97,26 @@ async def open_resources(
             context = SourceContext(
                 fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
             )
-            alerts = ConsoleAlerts(cap=settings.delivery.max_alerts_per_chat_per_cycle)
-            pipeline = Pipeline(store=store, context=context, publish=alerts.publish)
-            yield Resources(settings, store, pipeline, policy)
+            cap = settings.delivery.max_alerts_per_chat_per_cycle
+            bell = OutboxBell()
+            if settings.telegram.token is None:
+                subs = None
+                pipeline = Pipeline(
+                    store=store,
+                    context=context,
+                    kinds=kinds,
+                    publish=ConsoleAlerts(cap=cap).publish,
+                )
+            else:
+                live = subs = Subscriptions(store, cap_per_cycle=cap)
+                pipeline = Pipeline(
+                    store=store,
+                    context=context,
+                    kinds=kinds,
+                    publish=bell.ring,
+                    matcher=lambda: live.matcher,
+                )
+            yield Resources(settings, store, pipeline, policy, subs, bell)
     finally:
         store.close()
         lock.release()
@@ -96,15 +144,6 @@ async def run_once(settings: Settings) -> list[SourceOutcome]:
     async with open_resources(settings) as res:
         if settings.telegram.token is None:
             return await res.pipeline.run_all(settings.enabled_sources)
-        from bot.deliver import Sender
-        from bot.subscriptions import Subscriptions
-        from bot.telegram.app import build_application
-
-        subs = Subscriptions(
-            res.store, cap_per_cycle=settings.delivery.max_alerts_per_chat_per_cycle
-        )
-        res.pipeline.matcher = lambda: subs.matcher
-        res.pipeline.publish = None
         outcomes = await res.pipeline.run_all(settings.enabled_sources)
         app = build_application(settings)
         async with app:
@@ -163,25 +202,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
             log.info("stopped while connecting to Telegram")
             return
         inflight: set[asyncio.Task[Any]] = set()
-
-        def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
-            async def job() -> None:
-                task = asyncio.current_task()
-                assert task is not None
-                inflight.add(task)
-                try:
-                    await res.pipeline.run(source)
-                except asyncio.CancelledError:
-                    # Ours (_drain): one line here rather than APScheduler's traceback.
-                    log.info(
-                        "%s: run cancelled by shutdown; it runs again after the restart",
-                        source.name,
-                    )
-                finally:
-                    inflight.discard(task)
-
-            return job
-
+        job_for = _jobs(res.pipeline, inflight)
         sources = settings.enabled_sources
         scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
         scheduler.start()
@@ -209,6 +230,32 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
             scheduler.shutdown(wait=False)
 
 
+def _jobs(
+    pipeline: Pipeline, inflight: set[asyncio.Task[Any]]
+) -> Callable[[SourceSettings], Callable[[], Awaitable[None]]]:
+    """The scheduler's job for a source: one pipeline run, tracked in `inflight` so a stop can
+    wait for it (and cancel it after the grace period)."""
+
+    def job_for(source: SourceSettings) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            inflight.add(task)
+            try:
+                await pipeline.run(source)
+            except asyncio.CancelledError:
+                # Ours (_drain): one line here rather than APScheduler's traceback.
+                log.info(
+                    "%s: run cancelled by shutdown; it runs again after the restart", source.name
+                )
+            finally:
+                inflight.discard(task)
+
+        return job
+
+    return job_for
+
+
 async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
     """Await `work` unless `stop` is set first (then cancel it): True when `work` finished.
 
@@ -233,18 +280,9 @@ async def _connect_telegram(
     res: Resources, stack: contextlib.AsyncExitStack, stop: asyncio.Event
 ) -> None:
     """Matching feeds the outbox, and the sender is woken whenever a scrape queued alerts."""
-    from bot.subscriptions import Subscriptions
-    from bot.telegram.app import telegram_front
-
-    cap = res.settings.delivery.max_alerts_per_chat_per_cycle
-    subs = Subscriptions(res.store, cap_per_cycle=cap)
-    front = await stack.enter_async_context(telegram_front(res.settings, res.store, subs, stop))
-
-    async def wake(_: object) -> None:
-        front.sender.wake()
-
-    res.pipeline.matcher = lambda: subs.matcher
-    res.pipeline.publish = wake
+    assert res.subs is not None  # Telegram mode: open_resources built the index
+    front = await stack.enter_async_context(telegram_front(res.settings, res.store, res.subs, stop))
+    res.bell.listen(front.sender.wake)
 
 
 async def _drain(tasks: set[asyncio.Task[Any]]) -> None:
@@ -271,8 +309,6 @@ def reschedule(
     then allows exactly the new sources' origins. Returns "+name"/"-name"."""
     if policy is not None:
         policy.configure(source.url for source in new.sources)
-    from apscheduler.jobstores.base import JobLookupError
-
     before = {source.name: source for source in old.enabled_sources}
     after = {source.name: source for source in new.enabled_sources}
     changes: list[str] = []
@@ -304,6 +340,7 @@ async def watch_config(
     apply: Callable[[Settings, Settings], list[str]],
     *,
     interval: float,
+    kinds: Mapping[str, SourceKind] = KINDS,
 ) -> None:
     """Every `interval` seconds, re-read the config file; when its text changed and it is
     valid, `apply(old, new)` (an invalid edit is one warning, and the running sources stay)."""
@@ -318,7 +355,7 @@ async def watch_config(
             continue
         last = text
         try:
-            fresh = load_settings(path)
+            fresh = load_settings(path, kinds=kinds)
         except ConfigError as exc:
             log.warning("config changed but is invalid (%s); keeping the running sources", exc)
             continue

@@ -24,11 +24,14 @@ from urllib.parse import urljoin, urlsplit
 import tomlkit
 from selectolax.lexbor import LexborHTMLParser
 
-from bot.config import Settings, SourceSettings, parse_settings
+from bot.config import parse_settings
 from bot.errors import FetchError, ParseError
 from bot.models import Identity, Posting
 from bot.schedule import parse_schedule
-from bot.sources import KINDS, SourceContext, ashby, greenhouse, jsonld, lever, workday
+from bot.settings import Settings, SourceSettings
+from bot.sources import ashby, greenhouse, jsonld, lever, workday
+from bot.sources.base import SourceContext
+from bot.sources.registry import KINDS
 
 if TYPE_CHECKING:
     from bot.fetch import Fetcher
@@ -375,7 +378,7 @@ def append_source(path: Path, entry: Mapping[str, Any]) -> Settings:
     updated = tomlkit.dumps(document)
     if not updated.endswith("\n"):
         updated += "\n"
-    settings = parse_settings(tomllib.loads(updated), path=path, env=os.environ)
+    settings = parse_settings(tomllib.loads(updated), path=path, kinds=KINDS, env=os.environ)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:

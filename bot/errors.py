@@ -3,7 +3,9 @@
 JobhoundError
 ├── ConfigError        the config file or environment is wrong; start-up stops (exit 2)
 ├── SourceError        one source failed this run; the others go on
-│   ├── FetchError     the board could not be read (network, HTTP status, size, robots.txt)
+│   ├── FetchError     the board could not be read (network, HTTP status, robots.txt)
+│   │   ├── BodyTooLarge   the answer is over the size cap (`fetch.max_bytes`), sent or decoded
+│   │   └── RefusedFetch   the origin policy refuses the target (an internal address); never retried
 │   └── ParseError     the board answered with something we cannot read
 ├── StoreError         the database refused an operation; says what, and what to do about it
 │   ├── StoreBusyError       another program holds the database's write lock
@@ -12,11 +14,12 @@ JobhoundError
 │   ├── StoreCorruptError    not a database, damaged, or an empty file we did not create
 │   └── StoreInUseError      another jobhound holds `<db>.lock`: only one per database
 └── QueryError         a subscription query does not parse; its message is shown to the user
+    └── LimitError     a bound on subscriptions was reached (per chat, in all); says which
 """
 
 from __future__ import annotations
 
-from bot.logs import redact
+from bot.redact import redact
 
 
 class JobhoundError(Exception):
@@ -29,7 +32,6 @@ class ConfigError(JobhoundError):
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         # A token pasted into another key (api_url, a source url) must not be printed back.
         message = redact(message)
-        self.path = path
         self.key = key
         self.detail = message
         where = ": ".join(part for part in (path, key) if part)
@@ -67,6 +69,15 @@ class FetchError(SourceError):
         self.retryable = retryable
 
 
+class BodyTooLarge(FetchError):
+    """An answer longer than the cap once decoded (`fetch.max_bytes`, or robots.txt's own)."""
+
+
+class RefusedFetch(FetchError):
+    """A target the origin policy refuses: an internal address, or another port of a configured
+    host, that is not the origin of a configured source. Never retried."""
+
+
 class ParseError(SourceError):
     """The board answered with a body we cannot read (invalid JSON, a layout we do not know)."""
 
@@ -79,8 +90,6 @@ class StoreError(JobhoundError):
     remedy = "check the disk and the file's permissions"
 
     def __init__(self, what: str, *, path: str = "", remedy: str | None = None) -> None:
-        self.path = path
-        self.what = what
         if remedy is not None:
             self.remedy = remedy
         super().__init__(f"database {path}: {what}" if path else f"database: {what}")
@@ -118,3 +127,7 @@ class StoreInUseError(StoreError):
 
 class QueryError(JobhoundError):
     """A subscription query that does not parse; the message is meant for the user."""
+
+
+class LimitError(QueryError):
+    """A bound on subscriptions was reached; the message says which."""

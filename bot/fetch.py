@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import brotli  # type: ignore[import-untyped]
+import brotli
 import charset_normalizer
 import httpcore
 import httpx
@@ -42,8 +42,8 @@ import webencodings
 import webencodings.labels
 from protego import Protego
 
-from bot.config import FetchSettings
-from bot.errors import FetchError, ParseError
+from bot.errors import BodyTooLarge, FetchError, ParseError, RefusedFetch
+from bot.settings import FetchSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,6 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-class RefusedFetch(FetchError):
-    """A target the origin policy refuses: an internal address, or another port of a configured
-    host, that is not the origin of a configured source. Never retried."""
-
-
-class BodyTooLarge(FetchError):
-    """An answer longer than the cap once decoded (`fetch.max_bytes`, or robots.txt's own)."""
 
 
 class AddressRefused(Exception):
@@ -398,11 +389,8 @@ class _Robots:
 
 @dataclass
 class FetchStats:
-    """Counters for logs and benchmarks."""
+    """Counters for benchmarks."""
 
-    requests: int = 0
-    not_modified: int = 0
-    bytes_received: int = 0
     retries: int = 0
 
 
@@ -541,7 +529,6 @@ class Fetcher:
     ) -> FetchResult:
         status = response.status_code
         if status == 304:
-            self.stats.not_modified += 1
             return FetchResult(
                 url=final,
                 status=status,
@@ -653,7 +640,6 @@ class Fetcher:
         max_bytes: int | None = None,
     ) -> tuple[httpx.Response, bytes]:
         cap = self.settings.max_bytes if max_bytes is None else max_bytes
-        self.stats.requests += 1
         try:
             async with asyncio.timeout(self.settings.total_timeout):
                 request = self.client.build_request(
@@ -688,7 +674,6 @@ class Fetcher:
             raise FetchError(
                 f"HTTP error ({exc.__class__.__name__}: {exc})", source=source, url=url
             ) from None
-        self.stats.bytes_received += len(content)
         log.debug("%s %s → %d (%d bytes)", method, url, response.status_code, len(content))
         return response, content
 

@@ -242,7 +242,7 @@ def _guarded(name: str, reader: GaugeReader) -> GaugeReader:
     def read() -> float:
         try:
             return float(reader())
-        except Exception as exc:  # a scrape must answer whatever the store does
+        except Exception as exc:  # noqa: BLE001 - a scrape must answer whatever the store does
             log.warning("metrics: could not read %s (%s); reported as NaN", name, exc)
             return math.nan
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.config import SourceSettings
 from bot.errors import JobhoundError, SourceError, StoreError
-from bot.sources import KINDS, SourceContext
+from bot.settings import SourceSettings
+from bot.sources.base import SourceContext, SourceKind
 from bot.store import IngestResult, Matcher, Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class Pipeline:
 
     store: Store
     context: SourceContext
+    # The kind registry (`bot.sources.registry.KINDS`): `kind` name -> parser.
+    kinds: Mapping[str, SourceKind]
     publish: Publish | None = None
     # Returns the matcher for the current subscriptions (None: nobody to alert, console mode).
     matcher: Callable[[], Matcher | None] = lambda: None
@@ -67,7 +69,7 @@ class Pipeline:
 
     async def _run(self, source: SourceSettings) -> SourceOutcome:
         started = time.monotonic()
-        kind = KINDS[source.kind]
+        kind = self.kinds[source.kind]
         result = await kind.collect(self.context, source)
         for warning in result.warnings[:5]:
             log.warning("%s: %s", source.name, warning)

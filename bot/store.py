@@ -43,8 +43,8 @@ from bot.errors import (
     StoreFullError,
     StoreReadOnlyError,
 )
-from bot.logs import redact
 from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting, canonical_url
+from bot.redact import redact
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.errors import QueryError
+from bot.errors import LimitError, QueryError
 from bot.matching import MatchIndex
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 MAX_PER_CHAT = 50
 # /latest and "matches N stored postings" scan at most this many of the newest postings.
 SCAN_LIMIT = 20_000
-
-
-class LimitError(QueryError):
-    """A bound on subscriptions was reached; the message says which."""
 
 
 @dataclass(frozen=True)

@@ -1286,7 +1286,7 @@ class FakeTelegram:
             self._calls.clear()
             self._count_429 = 0
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Block until ``predicate()`` is truthy and return it; TimeoutError after ``timeout``.
 
         For sync tests and threads; in async code use ``wait_for_async`` (this would block the
@@ -1303,7 +1303,7 @@ class FakeTelegram:
                     raise TimeoutError(self._timeout_message(timeout))
                 self._changed.wait(min(remaining, 0.1))
 
-    async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    async def wait_for_async(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
         """``wait_for`` for async tests: polls without blocking the event loop."""
         deadline = time.monotonic() + timeout
         while True:

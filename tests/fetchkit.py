@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.config import FetchSettings, SourceSettings
 from bot.fetch import Fetcher, OriginPolicy, Resolver, make_client, origin_of, resolve_host
 from bot.schedule import parse_schedule
+from bot.settings import FetchSettings, SourceSettings
 from bot.sources.base import SourceContext
 from tests.boardserver import BoardServer
 

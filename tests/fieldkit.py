@@ -13,10 +13,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.daemon import run_once
 from bot.models import StoredPosting
 from bot.pipeline import SourceOutcome
+from bot.settings import Settings
+from bot.sources.registry import KINDS
 from bot.store import Store
 from tests.boardserver import BoardServer, Route, serve
 
@@ -120,7 +122,7 @@ def write_config(
     path = tmp_path / "jobhound.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {"TELEGRAM_BOT_TOKEN": token} if token else {}
-    return load_settings(path, env=env)
+    return load_settings(kinds=KINDS, path=path, env=env)
 
 
 async def once(settings: Settings) -> list[SourceOutcome]:

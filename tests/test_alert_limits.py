@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.deliver.format import MAX_ENTITIES, AlertItem, entity_count, pack_alerts, utf16_len
 from bot.models import canonical_url
 from bot.store import Store
-from bot.telegram.format import MAX_ENTITIES, AlertItem, entity_count, pack_alerts, utf16_len
 from tests.fake_telegram import FakeTelegram
 from tests.fetchkit import within
 from tests.fieldkit import case_dir, field_site, once, serve_file, substitute, write_config

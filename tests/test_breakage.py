@@ -83,8 +83,9 @@ def test_one_message_after_three_failures_then_one_recovery() -> None:
     assert "retries on its schedule" in message
     assert state.line() == "failing since 2026-11-30 03:00 UTC (6 failed runs)"
 
-    state, message = step(state, Run("ok", count=39), T0 + timedelta(minutes=70))
-    assert message is not None
+    state, recovered = step(state, Run("ok", count=39), T0 + timedelta(minutes=70))
+    assert recovered is not None
+    message = recovered
     assert message.startswith("✅ lever-acme recovered: 39 postings")
     assert state.line() == "ok"
     assert state.good_counts == (40, 41, 40, 39)

@@ -14,6 +14,7 @@ from bot import discover
 from bot.cli import main
 from bot.config import load_settings
 from bot.errors import ConfigError
+from bot.sources.registry import KINDS
 from tests.boardserver import Reply, Request, serve
 from tests.fetchkit import fetcher, fixture, within
 
@@ -53,7 +54,7 @@ async def test_add_a_careers_page_with_a_feed_link(
     assert after.endswith(
         f'\n\n[[sources]]\nname = "127-0-0-1"\nkind = "rss"\nurl = "{feed}"\nschedule = "2h"\n'
     )
-    added = load_settings(path, env={}).sources[-1]
+    added = load_settings(kinds=KINDS, path=path, env={}).sources[-1]
     assert (added.name, added.kind, added.url, added.schedule.text) == (
         "127-0-0-1",
         "rss",
@@ -102,7 +103,7 @@ def test_a_duplicate_name_is_refused_and_the_file_left_alone(tmp_path: Path) -> 
     path = config(tmp_path)
     before = path.read_text(encoding="utf-8")
     guess = discover.Guess("breezy", "https://acme.breezy.hr", "acme", "acme")
-    settings = load_settings(path, env={})
+    settings = load_settings(kinds=KINDS, path=path, env={})
     with pytest.raises(ConfigError, match="duplicate source name 'seeds'"):
         discover.append_source(path, discover.entry_for(guess, settings, name="seeds"))
     assert path.read_text(encoding="utf-8") == before
@@ -119,6 +120,8 @@ def test_append_to_a_config_without_sources(tmp_path: Path) -> None:
     guess = discover.Guess(
         "teamtailor", "https://tiptapp.teamtailor.com/jobs", "tiptapp", "tiptapp"
     )
-    settings = discover.append_source(path, discover.entry_for(guess, load_settings(path, env={})))
+    settings = discover.append_source(
+        path, discover.entry_for(guess, load_settings(kinds=KINDS, path=path, env={}))
+    )
     assert [s.name for s in settings.sources] == ["tiptapp"]
     assert "# jobhound configuration." in path.read_text(encoding="utf-8")

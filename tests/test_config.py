@@ -7,6 +7,7 @@ import pytest
 from bot.cli import main
 from bot.config import load_settings
 from bot.errors import ConfigError
+from bot.sources.registry import KINDS
 
 GOOD = """
 [telegram]
@@ -39,7 +40,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_good_config_is_typed_and_frozen(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, GOOD), env={"TELEGRAM_BOT_TOKEN": " 123:abc "})
+    settings = load_settings(
+        kinds=KINDS, path=write(tmp_path, GOOD), env={"TELEGRAM_BOT_TOKEN": " 123:abc "}
+    )
     assert settings.telegram.admins == frozenset({42})
     assert settings.telegram.token == "123:abc"
     assert "123:abc" not in repr(settings)
@@ -53,7 +56,7 @@ def test_good_config_is_typed_and_frozen(tmp_path: Path) -> None:
 
 
 def test_defaults_when_sections_are_missing(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, ""), env={})
+    settings = load_settings(kinds=KINDS, path=write(tmp_path, ""), env={})
     assert settings.telegram.api_url == "https://api.telegram.org"
     assert settings.telegram.token is None
     assert settings.storage.path == Path("data/jobhound.db")
@@ -61,7 +64,9 @@ def test_defaults_when_sections_are_missing(tmp_path: Path) -> None:
 
 
 def test_db_path_from_environment(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, GOOD), env={"JOBHOUND_DB": "/data/j.db"})
+    settings = load_settings(
+        kinds=KINDS, path=write(tmp_path, GOOD), env={"JOBHOUND_DB": "/data/j.db"}
+    )
     assert settings.storage.path == Path("/data/j.db")
 
 
@@ -106,7 +111,7 @@ def test_config_mistakes_name_the_key(
     assert change[0] in GOOD
     path = write(tmp_path, GOOD.replace(change[0], change[1], 1))
     with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
+        load_settings(kinds=KINDS, path=path, env={})
     assert caught.value.key == key
     assert words in str(caught.value)
     assert str(caught.value).startswith(f"{path}: {key}: ")
@@ -114,9 +119,9 @@ def test_config_mistakes_name_the_key(
 
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid TOML"):
-        load_settings(write(tmp_path, "[storage\npath = 1"), env={})
+        load_settings(kinds=KINDS, path=write(tmp_path, "[storage\npath = 1"), env={})
     with pytest.raises(ConfigError, match="file not found"):
-        load_settings(tmp_path / "nope.toml", env={})
+        load_settings(kinds=KINDS, path=tmp_path / "nope.toml", env={})
 
 
 def test_check_prints_the_precise_error_and_exits_2(

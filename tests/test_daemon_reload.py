@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.daemon import reschedule, watch_config
 from bot.schedule import build_scheduler
+from bot.settings import Settings
+from bot.sources.registry import KINDS
 from tests.fetchkit import within
 
 BASE = """[storage]
@@ -32,7 +34,7 @@ url = "https://b.example/jobs.rss"
 def _settings(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "j.toml"
     path.write_text(text.format(db=tmp_path / "db.sqlite"), encoding="utf-8")
-    return load_settings(path, env={})
+    return load_settings(kinds=KINDS, path=path, env={})
 
 
 async def test_reschedule_adds_changes_and_removes_jobs(tmp_path: Path) -> None:
@@ -80,5 +82,6 @@ async def test_watch_applies_valid_edits_and_keeps_sources_on_invalid_ones(
 
 
 async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():
+    # The watcher signals nothing we could await: poll its observable effect.
+    while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.01)

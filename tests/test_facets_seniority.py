@@ -58,7 +58,7 @@ def test_levels_are_ordered() -> None:
     assert S.INTERN < S.JUNIOR < S.MID < S.SENIOR < S.LEAD < S.MANAGER < S.DIRECTOR
     assert Seniority.parse("staff") is S.LEAD
     assert Seniority.parse("Director+") is S.DIRECTOR
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="boss"):
         Seniority.parse("boss")
 
 

@@ -31,7 +31,7 @@ def _item(title: str, n: int, description: str = "x") -> str:
 
 
 def _line(posting: object) -> str:
-    from bot.console import posting_line
+    from bot.deliver.console import posting_line
 
     return posting_line(posting)  # type: ignore[arg-type]
 

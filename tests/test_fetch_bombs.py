@@ -11,8 +11,7 @@ from pathlib import Path
 import brotli
 import pytest
 
-from bot.errors import FetchError
-from bot.fetch import BodyTooLarge
+from bot.errors import BodyTooLarge, FetchError
 from tests.boardserver import serve
 from tests.fetchkit import fetcher, fixture, settings, within
 from tests.fieldkit import (

@@ -15,7 +15,8 @@ from typing import Any
 import httpcore
 import pytest
 
-from bot.fetch import AddressRefused, GuardedBackend, OriginPolicy, RefusedFetch, internal_kind
+from bot.errors import RefusedFetch
+from bot.fetch import AddressRefused, GuardedBackend, OriginPolicy, internal_kind
 from tests.boardserver import serve
 from tests.fetchkit import fetcher, within
 from tests.fieldkit import once, stored, write_config
@@ -251,7 +252,7 @@ def test_internal_kinds() -> None:
     assert internal_kind("0.0.0.0") == "unspecified"
     assert internal_kind("240.0.0.1") is not None  # class E
     assert internal_kind("93.184.215.14") is None and internal_kind("2606:4700::1111") is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
         internal_kind("jobs.example")
 
 

@@ -4,8 +4,17 @@ import html
 import re
 from datetime import UTC, datetime
 
+from bot.deliver.format import (
+    LATEST_HEADING,
+    MESSAGE_LIMIT,
+    AlertItem,
+    highlight,
+    matched_terms,
+    pack_alerts,
+    utf16_len,
+)
 from bot.models import StoredPosting
-from bot.telegram.format import MESSAGE_LIMIT, AlertItem, highlight, pack_alerts, utf16_len
+from bot.query import parse_query
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -93,3 +102,19 @@ def test_overflow_is_announced() -> None:
     (message,) = pack_alerts([AlertItem(1, stored(1), overflow=7)])
     assert "…and 7 more, see /latest" in visible(message.html)
     assert "…and 7 more, see /latest" in message.plain
+
+
+def test_latest_heading_is_chosen_not_patched_into_rendered_html() -> None:
+    # Regression: /latest rewrote the alerts' rendered HTML with str.replace (issue 10, item 3).
+    (one,) = pack_alerts([AlertItem(1, stored(1))], heading=LATEST_HEADING)
+    assert one.html.startswith("<b>Latest posting</b>\n") and "New posting" not in one.html
+    (two,) = pack_alerts([AlertItem(1, stored(1)), AlertItem(2, stored(2))], heading=LATEST_HEADING)
+    assert two.html.startswith("🔔 <b>2 latest postings</b>\n\n1. ")
+    (alert,) = pack_alerts([AlertItem(1, stored(1))])
+    assert alert.html.startswith("🔔 <b>New posting</b>\n")
+
+
+def test_matched_terms_are_those_of_the_matching_queries_in_order_once() -> None:
+    posting = stored(1, title="Rust Backend Engineer", tags=("rust",))
+    queries = [parse_query("backend rust"), parse_query("golang"), parse_query("rust")]
+    assert matched_terms(queries, posting) == ("backend", "rust")

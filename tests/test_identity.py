@@ -12,6 +12,7 @@ import pytest
 from bot.config import parse_settings
 from bot.errors import ConfigError
 from bot.models import Identity, Posting, canonical_url, posting_id
+from bot.sources.registry import KINDS
 from bot.store import PendingDelivery, Store
 from tests.fetchkit import within
 from tests.fieldkit import case_dir, field_site, once, serve_file, stored, write_config
@@ -153,20 +154,22 @@ def test_bad_identity_options_stop_start_up_naming_the_key(
     source: dict[str, object], key: str, words: str
 ) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_settings(_config(**source), path=Path("jobhound.toml"))
+        parse_settings(kinds=KINDS, raw=_config(**source), path=Path("jobhound.toml"))
     assert key in str(info.value) and words in str(info.value)
 
 
 def test_identity_options_are_read_into_the_source() -> None:
     settings = parse_settings(
-        _config(url_ignore=["/xf-[^/]+"], id_pattern=r"/opp/(\d+)"), path=Path("j.toml")
+        kinds=KINDS,
+        raw=_config(url_ignore=["/xf-[^/]+"], id_pattern=r"/opp/(\d+)"),
+        path=Path("j.toml"),
     )
     identity = settings.sources[0].identity
     assert identity.scope == "b"
     assert identity.url_ignore == (re.compile("/xf-[^/]+"),)
     assert identity.key("https://x.test/xf-1/opp/101-a") == "id b 101"
     assert identity.key("https://x.test/xf-1/other") == "https://x.test/other"
-    plain = parse_settings(_config(), path=Path("j.toml")).sources[0].identity
+    plain = parse_settings(kinds=KINDS, raw=_config(), path=Path("j.toml")).sources[0].identity
     assert plain.posting_id("https://x.test/a?utm_source=x") == posting_id("https://x.test/a")
 
 

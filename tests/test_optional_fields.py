@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.console import posting_line
+from bot.deliver.console import posting_line
+from bot.deliver.format import AlertItem, render_item
 from bot.models import Posting, StoredPosting
 from bot.sources import (
     ashby,
@@ -31,7 +32,6 @@ from bot.sources import (
     workable,
     workday,
 )
-from bot.telegram.format import AlertItem, render_item
 from tests.fetchkit import within
 from tests.fieldkit import case_dir, once, stored, write_config
 
@@ -178,7 +178,7 @@ ACCOUNT_NAMED = ("workable", "smartrecruiters", "workday", "personio", "bamboohr
 
 
 def test_the_table_covers_every_registered_kind() -> None:
-    from bot.sources import KINDS as REGISTRY
+    from bot.sources.registry import KINDS as REGISTRY
 
     assert set(KINDS) == set(REGISTRY)
 

@@ -18,6 +18,7 @@ from bot.daemon import run_once
 from bot.deliver import Sender
 from bot.logs import redact, setup_logging
 from bot.models import Posting
+from bot.sources.registry import KINDS
 from bot.store import PendingDelivery, Store
 from tests.boardserver import serve
 from tests.fake_telegram import FakeTelegram, Fault
@@ -172,7 +173,7 @@ async def test_a_token_pasted_into_a_source_url_is_stored_redacted_without_a_tok
         db = tmp_path / "j.db"
         url = board.url(f"/api?key={ENCODED}")
         config.write_text(CONFIG.format(api_url="https://api.telegram.org", db=db, url=url))
-        (outcome,) = await within(run_once(load_settings(config, env={})))
+        (outcome,) = await within(run_once(load_settings(kinds=KINDS, path=config, env={})))
     assert not outcome.ok
     store = Store.open(db)
     health = store.health("board")

@@ -62,8 +62,8 @@ def posting(title: str, company: str, location: str = "", url: str = "", **kw: o
         title=title,
         company=company,
         location=location,
-        **kw,
-    )  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 # --- company_key / title_key -------------------------------------------------------------------
@@ -671,7 +671,7 @@ def test_repost_label() -> None:
     assert repost_label(now - timedelta(hours=30), now, 2) == (
         "reposted · first seen 1 day ago · 2nd time"
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least the 2nd time"):
         repost_label(first, now, 1)
 
 
@@ -698,7 +698,7 @@ def test_canonical_member_prefers_the_company_board_then_the_earliest() -> None:
     assert canonical_member([aggregator, later_lever, lever]) == lever
     other = Member("https://www.remotewlb.com/apply/x", t0 - timedelta(days=1))
     assert canonical_member([aggregator, other]) == other
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one member"):
         canonical_member([])
 
 

@@ -17,6 +17,7 @@ import pytest
 from bot import daemon
 from bot.config import load_settings
 from bot.models import Posting
+from bot.sources.registry import KINDS
 from bot.store import PendingDelivery, Store
 from tests.boardserver import serve
 from tests.conftest import ROOT
@@ -70,7 +71,9 @@ async def test_a_source_run_cancelled_by_shutdown_is_one_line(
     caplog.set_level(logging.INFO)
     async with serve() as board:
         board.add("/api", hang=True)  # the board never answers
-        settings = load_settings(write_config(tmp_path, board.url("/api")), env={})
+        settings = load_settings(
+            kinds=KINDS, path=write_config(tmp_path, board.url("/api")), env={}
+        )
         stop = asyncio.Event()
         running = asyncio.create_task(daemon.run_daemon(settings, stop))
         await wait_until(lambda: board.hits("/api") == 1)
@@ -94,7 +97,9 @@ async def test_a_source_run_finishing_within_the_grace_period_is_stored(
             headers={"Content-Type": "application/json"},
             delay=0.3,
         )
-        settings = load_settings(write_config(tmp_path, board.url("/api")), env={})
+        settings = load_settings(
+            kinds=KINDS, path=write_config(tmp_path, board.url("/api")), env={}
+        )
         stop = asyncio.Event()
         running = asyncio.create_task(daemon.run_daemon(settings, stop))
         await wait_until(lambda: board.hits("/api") == 1)
@@ -190,8 +195,8 @@ async def test_a_shutdown_that_hangs_still_ends_the_process_after_a_signal(
 
     monkeypatch.setattr(daemon, "_drain", hanging_drain)
     monkeypatch.setattr(daemon, "HARD_EXIT_SECONDS", 0.2)
-    monkeypatch.setattr(daemon.os, "_exit", fake_exit)
-    settings = load_settings(write_config(tmp_path, CLOSED), env={})
+    monkeypatch.setattr(os, "_exit", fake_exit)  # the module daemon.py calls
+    settings = load_settings(kinds=KINDS, path=write_config(tmp_path, CLOSED), env={})
     running = asyncio.create_task(daemon.run_daemon(settings))
     await wait_until(lambda: signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot.errors import FetchError, ParseError
+from bot.fetch import Fetcher
 from bot.sources import recruitee, smartrecruiters, workable
 from bot.sources.base import SourceContext
 from tests.boardserver import Reply, Request, serve
@@ -16,7 +17,7 @@ WORKABLE = "workable_api_v3_jobs_blueground.json"
 SMART = "smartrecruiters_postings_equinox.json"
 
 
-def all_stored(fetch: object) -> SourceContext:
+def all_stored(fetch: Fetcher) -> SourceContext:
     """A context in which every posting is stored already: the list alone is fetched."""
     return SourceContext(fetcher=fetch, known_urls=lambda urls, identity: set(urls))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.sources import html
@@ -44,7 +46,12 @@ async def test_collect_follows_next_and_stops_on_a_loop() -> None:
         b'<ul><li class="job"><a href="/j/2"><h3>Two</h3></a></li></ul>'
         b'<a rel="next" href="/p1">x</a>'
     )
-    options = {"item": "li.job", "title": "h3", "date": "time", "next": "a[rel=next]"}
+    options: dict[str, Any] = {
+        "item": "li.job",
+        "title": "h3",
+        "date": "time",
+        "next": "a[rel=next]",
+    }
     async with serve() as server, fetcher() as fetch:
         server.add("/p1", body=page1)
         server.add("/p2", body=page2)

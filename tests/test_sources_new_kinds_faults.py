@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from bot.errors import FetchError, ParseError
-from bot.sources import KINDS
+from bot.sources.registry import KINDS
 from tests.boardserver import serve
 from tests.fetchkit import context, fetcher, fixture, settings, source, within
 

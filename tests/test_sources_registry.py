@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import parse_settings
 from bot.errors import ConfigError
-from bot.sources import KINDS
+from bot.sources.registry import KINDS
 
 BOARD_KINDS = {
     "lever",
@@ -41,19 +41,23 @@ def _config(**entry: object) -> dict[str, object]:
 
 
 def test_config_accepts_kind_options() -> None:
-    settings = parse_settings(_config(kind="lever", company="Binance"), path=Path("x.toml"))
+    settings = parse_settings(
+        kinds=KINDS, raw=_config(kind="lever", company="Binance"), path=Path("x.toml")
+    )
     assert settings.sources[0].options == {"company": "Binance"}
 
 
 def test_config_rejects_bad_html_selectors() -> None:
     with pytest.raises(ConfigError, match="not a valid CSS selector"):
-        parse_settings(_config(kind="html", item="li", title="h3[["), path=Path("x.toml"))
+        parse_settings(
+            kinds=KINDS, raw=_config(kind="html", item="li", title="h3[["), path=Path("x.toml")
+        )
     with pytest.raises(ConfigError, match="needs a 'item'"):
-        parse_settings(_config(kind="html", title="h3"), path=Path("x.toml"))
+        parse_settings(kinds=KINDS, raw=_config(kind="html", title="h3"), path=Path("x.toml"))
 
 
 def test_config_rejects_bad_jsonld_pattern_and_unknown_keys() -> None:
     with pytest.raises(ConfigError, match="regular expression"):
-        parse_settings(_config(kind="jsonld", pattern="(("), path=Path("x.toml"))
+        parse_settings(kinds=KINDS, raw=_config(kind="jsonld", pattern="(("), path=Path("x.toml"))
     with pytest.raises(ConfigError, match="unknown key"):
-        parse_settings(_config(kind="ashby", selectors="x"), path=Path("x.toml"))
+        parse_settings(kinds=KINDS, raw=_config(kind="ashby", selectors="x"), path=Path("x.toml"))

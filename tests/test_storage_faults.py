@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import SourceSettings
 from bot.errors import (
     StoreBusyError,
     StoreCorruptError,
@@ -29,7 +28,9 @@ from bot.logs import setup_logging
 from bot.models import Posting
 from bot.pipeline import Pipeline
 from bot.schedule import parse_schedule
-from bot.sources import SourceContext
+from bot.settings import SourceSettings
+from bot.sources.base import SourceContext
+from bot.sources.registry import KINDS
 from bot.store import BUSY_TIMEOUT_MS, Store
 from tests.conftest import ROOT
 from tests.fetchkit import within
@@ -60,7 +61,7 @@ def store(db: Path) -> Iterator[Store]:
 
 
 def pipeline(store: Store) -> Pipeline:
-    return Pipeline(store=store, context=SourceContext(known_urls=store.known_urls))
+    return Pipeline(store=store, context=SourceContext(known_urls=store.known_urls), kinds=KINDS)
 
 
 def one_warning(caplog: pytest.LogCaptureFixture) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.daemon import run_daemon
+from bot.sources.registry import KINDS
 from tests.boardserver import Reply, Request, serve
 from tests.conftest import ROOT
 from tests.fake_telegram import FakeTelegram
@@ -69,7 +70,7 @@ async def test_addsource_preview_and_alert_without_restart(tmp_path: Path) -> No
             tg.add_private_chat(ADMIN, "Ops")
             tg.add_private_chat(USER, "Ada")
             path = write_config(tmp_path, tg.url)
-            settings = load_settings(path, env={"TELEGRAM_BOT_TOKEN": tg.token})
+            settings = load_settings(kinds=KINDS, path=path, env={"TELEGRAM_BOT_TOKEN": tg.token})
             stop = asyncio.Event()
             daemon = asyncio.create_task(run_daemon(settings, stop, watch_interval=0.2))
             try:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, parse_settings
+from bot.config import parse_settings
 from bot.deliver import Limits
 from bot.models import Posting
+from bot.settings import Settings
 from bot.sources.markdown import read_folder
+from bot.sources.registry import KINDS
 from bot.store import Store
 from bot.subscriptions import Subscriptions
 from bot.telegram.app import TelegramFront, telegram_front
@@ -48,7 +50,9 @@ def make_settings(tg: FakeTelegram, tmp: Path) -> Settings:
             },
         ],
     }
-    return parse_settings(raw, path=tmp / "jobhound.toml", env={"TELEGRAM_BOT_TOKEN": tg.token})
+    return parse_settings(
+        kinds=KINDS, raw=raw, path=tmp / "jobhound.toml", env={"TELEGRAM_BOT_TOKEN": tg.token}
+    )
 
 
 @pytest.fixture

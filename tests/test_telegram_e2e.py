@@ -12,6 +12,7 @@ import pytest
 from bot.cli import main
 from bot.config import parse_settings
 from bot.daemon import run_daemon
+from bot.sources.registry import KINDS
 from tests.conftest import ROOT
 from tests.fake_telegram import FakeTelegram
 
@@ -37,7 +38,7 @@ async def test_alert_arrives_after_a_scheduled_scrape(tmp_path: Path) -> None:
             ],
         }
         settings = parse_settings(
-            raw, path=tmp_path / "j.toml", env={"TELEGRAM_BOT_TOKEN": tg.token}
+            kinds=KINDS, raw=raw, path=tmp_path / "j.toml", env={"TELEGRAM_BOT_TOKEN": tg.token}
         )
         stop = asyncio.Event()
         daemon = asyncio.create_task(run_daemon(settings, stop))

@@ -410,7 +410,7 @@ KINDS: dict[str, tuple[Callable[[], list[Posting]], tuple[str, ...]]] = {
 
 
 def test_the_table_covers_every_registered_kind() -> None:
-    from bot.sources import KINDS as REGISTRY
+    from bot.sources.registry import KINDS as REGISTRY
 
     assert set(KINDS) == set(REGISTRY)
 

@@ -34,11 +34,11 @@ NEW_YORK = "America/New_York"
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc,arg-type]
 
 
 def local(tz: str, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=zone(tz), fold=fold)  # type: ignore[misc]
+    return datetime(*args, tzinfo=zone(tz), fold=fold)  # type: ignore[misc,arg-type]
 
 
 # -- time zones -------------------------------------------------------------------------------

@@ -360,7 +360,9 @@ def _period(match: re.Match[str]) -> Period | None:
     return None
 
 
-def _one(match: re.Match[str], text: str, default_period: Period | None) -> Salary | None:
+def _one(  # noqa: C901 - the guards against non-salaries, each one rule of the table test
+    match: re.Match[str], text: str, default_period: Period | None
+) -> Salary | None:
     a_num, b_num = match.group("anum"), match.group("bnum")
     if match.group("acur1") == "$" and _FOREIGN_BEFORE.search(text[: match.start()][-4:]):
         return None

@@ -17,8 +17,8 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, excerpt, html_to_text, normalise_paragraphs, repair
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import FetchResult
+    from bot.settings import SourceSettings
 
 API_ROOT = "https://api.ashbyhq.com/posting-api/job-board"
 

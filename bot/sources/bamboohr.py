@@ -24,7 +24,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 OPTIONS = frozenset({"company", "max_details"})
 WORKPLACE = {"0": "on-site", "1": "remote", "2": "hybrid"}

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from bot.models import Identity, ScrapeResult
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import Fetcher
+    from bot.settings import SourceSettings
 
 
 def _nothing_known(urls: Iterable[str], identity: Identity) -> set[str]:

@@ -19,8 +19,8 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import FetchResult
+    from bot.settings import SourceSettings
 
 
 def feed_url(url: str) -> str:

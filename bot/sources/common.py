@@ -20,8 +20,8 @@ from bot.sources.base import SourceContext
 from bot.text import clean_line
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import Fetcher, FetchResult
+    from bot.settings import SourceSettings
 
 # Text with nothing but ASCII, no-break spaces and general punctuation (dashes, quotes,
 # bullets) cannot hold mojibake: it skips ftfy, whose cost dominates parsing big board pages.

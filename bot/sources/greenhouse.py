@@ -22,8 +22,8 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, clean_line, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import FetchResult
+    from bot.settings import SourceSettings
 
 API_HOST = "boards-api.greenhouse.io"
 BOARD_HOST = "job-boards.greenhouse.io"

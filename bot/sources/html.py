@@ -32,7 +32,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, clean_line, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 SELECTORS = ("item", "title", "link", "company", "location", "date", "description", "next")
 OPTIONS = frozenset({*SELECTORS, "company_name", "max_pages"})

@@ -27,8 +27,8 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import FetchResult
+    from bot.settings import SourceSettings
 
 OPTIONS = frozenset({"pattern", "max_pages", "max_shards", "company"})
 DEFAULT_MAX_PAGES = 50
@@ -153,11 +153,6 @@ def read_json_ld(html: str) -> tuple[list[Any], list[str]]:
         except ParseError as exc:
             problems.append(f"JSON-LD block {len(blocks) + len(problems) + 1}: {exc.detail}")
     return blocks, problems
-
-
-def json_ld_blocks(html: str) -> Iterator[Any]:
-    """Every readable `application/ld+json` script's data; unreadable blocks are skipped."""
-    yield from read_json_ld(html)[0]
 
 
 def job_postings(data: Any) -> Iterator[Mapping[str, Any]]:

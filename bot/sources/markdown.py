@@ -29,7 +29,7 @@ from bot.sources.base import SourceContext
 from bot.text import EXCERPT_CHARS, clean_line, html_to_text, repair
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 # Languages to ask for, in turn, when the bare feed leaves a description empty.
 FALLBACK_LANGUAGE = "en"

@@ -18,8 +18,8 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, excerpt, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import FetchResult
+    from bot.settings import SourceSettings
 
 # "Please mention the word **WARMEST** and tag RMTg4LjE… when applying" — a scraper trap.
 _HONEYPOT = re.compile(r"\s*Please mention the word\b.*\Z", re.IGNORECASE | re.DOTALL)

@@ -28,8 +28,8 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, excerpt, html_to_text, plain_line
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
     from bot.fetch import FetchResult
+    from bot.settings import SourceSettings
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 # The end of a feed that arrived whole; a lenient parse of a cut body would store cut items.

@@ -21,7 +21,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 API_ROOT = "https://api.smartrecruiters.com/v1/companies"
 PUBLIC_ROOT = "https://jobs.smartrecruiters.com"

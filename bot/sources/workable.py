@@ -20,7 +20,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 PUBLIC_ROOT = "https://apply.workable.com"
 

@@ -28,7 +28,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.text import EXCERPT_CHARS, html_to_text
 
 if TYPE_CHECKING:
-    from bot.config import SourceSettings
+    from bot.settings import SourceSettings
 
 PAGE_SIZE = 20  # the largest limit every tenant accepts
 OPTIONS = frozenset({"company", "max_pages", "max_details"})

@@ -30,13 +30,14 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.config import Settings
 from bot.deliver import FloodLimiter, Limits, Sender
 from bot.errors import ConfigError, JobhoundError
+from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import Subscriptions
 from bot.telegram.admin import Admin
 from bot.telegram.commands import Commands
+from bot.telegram.help import bot_commands
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ POLL_BACKOFF_FIRST, POLL_BACKOFF_MAX = 1.0, 60.0
 MAX_WAITING_PER_CHAT = 40
 # On shutdown, a running command gets this long to finish before it is cancelled.
 HANDLER_GRACE_SECONDS = 2.0
+# Shutdown waits this long for Telegram to take note of the last updates read.
+CONFIRM_SECONDS = 2.0
 
 
 @dataclass
@@ -205,8 +208,9 @@ class Poller:
                 updates = await _until(stop, self._poll())
                 if updates is not None:
                     offset = _next_offset(updates)
-            # Anything else is an answer PTB could not read (JSON of the wrong shape).
-            except Exception as exc:
+            # Whatever failed (a TelegramError, or an answer PTB could not read: JSON of the wrong
+            # shape raises KeyError/TypeError), polling must go on: it is the bot's only ear.
+            except Exception as exc:  # noqa: BLE001
                 self.failures += 1
                 self.healthy = False
                 wait = self.backoff(self.failures)
@@ -236,14 +240,14 @@ class Poller:
         )
         return updates
 
-    async def confirm(self, timeout: float = 2.0) -> None:
+    async def confirm(self) -> None:
         """Tell Telegram the updates taken so far are read, so a restart does not get them
-        again (best effort, bounded by `timeout` seconds)."""
+        again (best effort, bounded by `CONFIRM_SECONDS`)."""
         if self.offset is None:
             return
         try:
             await asyncio.wait_for(
-                self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1), timeout
+                self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1), CONFIRM_SECONDS
             )
         except (TelegramError, OSError, TimeoutError) as exc:
             log.info("could not confirm the last updates to Telegram (%s)", _describe(exc))
@@ -355,7 +359,7 @@ async def telegram_front(
             # Commands stop with the daemon's stop, not after the scrapes' grace period.
             tasks.append(asyncio.create_task(_close_on(stop, app), name="commands-closer"))
             try:
-                await app.bot.set_my_commands(Commands.bot_commands())
+                await app.bot.set_my_commands(bot_commands())
             except TelegramError as exc:
                 log.warning(
                     "could not register the command list with Telegram (%s); continuing", exc

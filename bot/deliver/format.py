@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import QueryError
 from bot.models import StoredPosting
-from bot.query import parse_query
+from bot.query import Document, Query, parse_query
 
 MESSAGE_LIMIT = 4096
 _TAG = re.compile(r"<[^>]*>")
@@ -146,10 +146,81 @@ def _button(item: AlertItem, numbered: bool, index: int) -> Button:
     )
 
 
+@dataclass(frozen=True)
+class Heading:
+    """The first line of a message: `one` above a single posting, `many` (with `{n}`) above
+    several; HTML and plain text. Each HTML form holds exactly one entity (`<b>`)."""
+
+    one_html: str
+    one_plain: str
+    many_html: str
+    many_plain: str
+
+    def html(self, count: int) -> str:
+        return self.many_html.format(n=count) if count > 1 else self.one_html
+
+    def plain(self, count: int) -> str:
+        return self.many_plain.format(n=count) if count > 1 else self.one_plain
+
+
+ALERT_HEADING = Heading(
+    "🔔 <b>New posting</b>\n",
+    "🔔 New posting\n",
+    "🔔 <b>{n} new postings</b>\n\n",
+    "🔔 {n} new postings\n\n",
+)
+# /latest lists stored postings, not new ones.
+LATEST_HEADING = Heading(
+    "<b>Latest posting</b>\n",
+    "Latest posting\n",
+    "🔔 <b>{n} latest postings</b>\n\n",
+    "🔔 {n} latest postings\n\n",
+)
+
+
+def matched_terms(queries: Iterable[Query], posting: StoredPosting) -> tuple[str, ...]:
+    """The words of `queries` that `posting` matched, in query order without repeats (what an
+    alert underlines and lists after 🔎); queries `posting` does not match add nothing."""
+    doc = Document.from_posting(posting)
+    terms: list[str] = []
+    for query in queries:
+        if query.matches(doc):
+            terms.extend(query.matched_terms(doc))
+    return tuple(dict.fromkeys(terms))
+
+
+def _message(
+    batch: Sequence[tuple[AlertItem, str, str]], heading: Heading, max_entities: int
+) -> Message:
+    """One message of the alerts in `batch` (item, its HTML block, its plain block)."""
+    several = len(batch) > 1
+    numbered_html = [
+        f"{i}. {block}" if several else block for i, (_, block, _) in enumerate(batch, 1)
+    ]
+    numbered_plain = [
+        f"{i}. {block}" if several else block for i, (_, _, block) in enumerate(batch, 1)
+    ]
+    buttons = tuple(_button(item, several, i) for i, (item, _, _) in enumerate(batch, 1))
+    text = heading.html(len(batch)) + "\n\n".join(numbered_html)
+    assert entity_count(text) <= max_entities, "alert batch over Telegram's entity cap"
+    return Message(
+        html=text,
+        plain=heading.plain(len(batch)) + "\n\n".join(numbered_plain),
+        buttons=buttons[:MAX_BUTTONS],
+        delivery_ids=tuple(item.delivery_id for item, _, _ in batch),
+        posting_ids=tuple(item.posting.id for item, _, _ in batch),
+    )
+
+
 def pack_alerts(
-    items: Sequence[AlertItem], limit: int = MESSAGE_LIMIT, max_entities: int = MAX_ENTITIES
+    items: Sequence[AlertItem],
+    limit: int = MESSAGE_LIMIT,
+    max_entities: int = MAX_ENTITIES,
+    *,
+    heading: Heading = ALERT_HEADING,
 ) -> list[Message]:
-    """As few messages as Telegram's limits allow, each listing several postings.
+    """As few messages as Telegram's limits allow, each listing several postings under
+    `heading` (alerts; /latest passes `LATEST_HEADING`).
 
     Each message stays under `limit` UTF-16 code units of visible text, `max_entities`
     formatting entities and MAX_BUTTONS buttons. When an alert's entities do not fit what is
@@ -159,37 +230,8 @@ def pack_alerts(
     budget = limit - _SAFETY
     messages: list[Message] = []
     batch: list[tuple[AlertItem, str, str]] = []
-    # The header's <b>; numbering and separators are plain text.
+    # The heading's <b>; numbering and separators are plain text.
     header_entities = 1
-
-    def flush() -> None:
-        if not batch:
-            return
-        several = len(batch) > 1
-        header = (
-            f"🔔 <b>{len(batch)} new postings</b>\n\n" if several else "🔔 <b>New posting</b>\n"
-        )
-        plain_header = f"🔔 {len(batch)} new postings\n\n" if several else "🔔 New posting\n"
-        numbered_html = [
-            f"{i}. {block}" if several else block for i, (_, block, _) in enumerate(batch, 1)
-        ]
-        numbered_plain = [
-            f"{i}. {block}" if several else block for i, (_, _, block) in enumerate(batch, 1)
-        ]
-        buttons = tuple(_button(item, several, i) for i, (item, _, _) in enumerate(batch, 1))
-        text = header + "\n\n".join(numbered_html)
-        assert entity_count(text) <= max_entities, "alert batch over Telegram's entity cap"
-        messages.append(
-            Message(
-                html=text,
-                plain=plain_header + "\n\n".join(numbered_plain),
-                buttons=buttons[:MAX_BUTTONS],
-                delivery_ids=tuple(item.delivery_id for item, _, _ in batch),
-                posting_ids=tuple(item.posting.id for item, _, _ in batch),
-            )
-        )
-        batch.clear()
-
     size = 0
     entities = header_entities
     for item in items:
@@ -200,7 +242,8 @@ def pack_alerts(
         if batch and (
             size + cost > budget - 40 or len(batch) >= MAX_BUTTONS or entities + bare > max_entities
         ):
-            flush()
+            messages.append(_message(batch, heading, max_entities))
+            batch.clear()
             size, entities = 0, header_entities
         room = max_entities - entities
         if entity_count(block_html) > room:
@@ -208,5 +251,6 @@ def pack_alerts(
         batch.append((item, block_html, block_plain))
         size += cost
         entities += entity_count(block_html)
-    flush()
+    if batch:
+        messages.append(_message(batch, heading, max_entities))
     return messages

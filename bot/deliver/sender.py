@@ -4,9 +4,8 @@ Matching wrote one pending delivery per (chat, posting) in the scrape's transact
 is marked sent only after Telegram accepted the message that carried it. A kill at any moment
 loses nothing: at worst a message in flight at the kill is sent again after the restart.
 
-Telegram's limits are respected by design, by `FloodLimiter` (python-telegram-bot's rate
-limiter interface): at most 30 messages in any second overall, one per second per private
-chat, 20 per minute per group. A 429 still pauses the whole sender for `retry_after`.
+Telegram's limits are respected by design, by `bot.deliver.flood.FloodLimiter` (python-telegram-
+bot's rate limiter interface). A 429 still pauses the whole sender for `retry_after`.
 
 A failed send is retried after a backoff of at most `BACKOFF_CAP_SECONDS`; the first message
 Telegram accepts after an outage (failures and no success for `OUTAGE_SECONDS`) brings every
@@ -19,14 +18,10 @@ per fault, deliveries pending.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
-import warnings
-from collections import deque
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,187 +30,20 @@ from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
-    Forbidden,
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import BaseRateLimiter
 
+from bot.deliver.faults import chat_gone, retry_seconds
+from bot.deliver.flood import FloodLimiter
+from bot.deliver.format import AlertItem, Message, pack_alerts
+from bot.deliver.plain import split_plain
 from bot.errors import StoreError
 from bot.store import Store, now_utc
-from bot.telegram.format import MESSAGE_LIMIT, AlertItem, Message, pack_alerts, utf16_len
 
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Telegram's flood limits, with a margin so network jitter never tips us over."""
-
-    overall: int = 30
-    overall_period: float = 1.0
-    private: int = 1
-    private_period: float = 1.0
-    group: int = 20
-    group_period: float = 60.0
-    # Windows are stretched by this factor: the server counts arrivals, we count departures.
-    # The overall window is also paced evenly (see SlidingWindow), so arrivals never bunch up
-    # and 2 % is enough: 29.4 messages/s, 98 % of Telegram's 30.
-    margin: float = 1.02
-    max_retries: int = 3
-
-
-class SlidingWindow:
-    """At most `rate` acquisitions in any window of `period` seconds.
-
-    With `paced`, acquisitions are also spread evenly (`period / rate` apart, up to `burst`
-    at once to absorb a late event loop) instead of `rate` at the start of every window: a
-    backlog then leaves as a steady stream, and few requests are ever in flight together
-    (fewer duplicates when the process is killed mid-send).
-    """
-
-    def __init__(
-        self,
-        rate: int,
-        period: float,
-        clock: Callable[[], float] = time.monotonic,
-        *,
-        paced: bool = False,
-        burst: int = 3,
-    ) -> None:
-        self.rate = rate
-        self.period = period
-        self.clock = clock
-        self._interval = period / rate if paced else 0.0
-        self._slack = self._interval * (max(burst, 1) - 1)
-        # The theoretical time of the next evenly paced acquisition (GCRA).
-        self._next = 0.0
-        self._times: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    def idle(self) -> bool:
-        """True when nothing was acquired within the last period (the window can be dropped)."""
-        return not self._times or self.clock() - self._times[-1] >= self.period
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self.clock()
-                while self._times and now - self._times[0] >= self.period:
-                    self._times.popleft()
-                wait = self._next - self._slack - now if self._interval else 0.0
-                if len(self._times) >= self.rate:
-                    wait = max(wait, self._times[0] + self.period - now)
-                if wait <= 0:
-                    self._times.append(now)
-                    self._next = max(self._next, now) + self._interval
-                    return
-                await asyncio.sleep(wait)
-
-
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class FloodLimiter(BaseRateLimiter[int]):
-    """python-telegram-bot rate limiter with Telegram's three limits, per-private-chat included.
-
-    A RetryAfter from any request pauses every request for `retry_after`, then the same request
-    is retried (up to `max_retries` times, then raised to the caller).
-    """
-
-    def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
-        lim = self.limits
-        self._overall = SlidingWindow(lim.overall, lim.overall_period * lim.margin, paced=True)
-        self._chats: dict[int | str, SlidingWindow] = {}
-        # time.monotonic() before which nothing is sent: the last 429's retry_after.
-        self._paused_until = 0.0
-        self.retry_after_count = 0
-        # Whether any message went through this limiter: until then it knows no history.
-        self.has_sent = False
-
-    def paused_for(self) -> float:
-        """Seconds left of the pause a 429 imposed on every request (0 when not paused)."""
-        return max(0.0, self._paused_until - time.monotonic())
-
-    def pause(self, seconds: float) -> None:
-        """Hold every request for `seconds` (longer pauses already running are kept)."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    def window_seconds(self) -> float:
-        """How long a message counts against the overall limit."""
-        return self.limits.overall_period * self.limits.margin
-
-    async def _unpaused(self) -> None:
-        while (left := self.paused_for()) > 0:
-            await asyncio.sleep(left)
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to release."""
-
-    def _chat_window(self, chat_id: int | str) -> SlidingWindow:
-        if len(self._chats) > 4096:
-            for key in [k for k, w in self._chats.items() if w.idle()]:
-                del self._chats[key]
-        window = self._chats.get(chat_id)
-        if window is None:
-            lim = self.limits
-            group = isinstance(chat_id, str) or chat_id < 0
-            rate, period = (
-                (lim.group, lim.group_period) if group else (lim.private, lim.private_period)
-            )
-            window = self._chats[chat_id] = SlidingWindow(rate, period * lim.margin)
-        return window
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | JSONDict | list[JSONDict]:
-        chat_id = data.get("chat_id")
-        counted = chat_id is not None and endpoint.startswith(("send", "copy", "forward"))
-        if counted:
-            with contextlib.suppress(TypeError, ValueError):
-                chat_id = int(chat_id)  # type: ignore[arg-type]
-        retries = self.limits.max_retries if rate_limit_args is None else rate_limit_args
-        attempt = 0
-        while True:
-            await self._unpaused()
-            if counted:
-                await self._chat_window(chat_id).acquire()  # type: ignore[arg-type]
-                await self._overall.acquire()
-                if self.paused_for() > 0:
-                    # A 429 arrived while we queued. Sending when it ends would release every
-                    # request queued meanwhile in one burst: take fresh slots after the pause.
-                    continue
-                self.has_sent = True
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                self.retry_after_count += 1
-                pause = _retry_seconds(exc) + 0.1
-                # Telegram expects the whole bot to wait, whether or not this request retries.
-                self.pause(pause)
-                if attempt >= retries:
-                    raise
-                attempt += 1
-                log.warning(
-                    "Telegram asked to slow down (429): pausing all sends for %.1fs, then retrying",
-                    pause,
-                )
 
 
 # Issue 9: a delivery waited 3,161 s after a long outage with a one-hour cap.
@@ -232,41 +60,6 @@ def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = BACKOFF_CA
     ceiling = min(cap, base * float(2 ** min(attempts, 20)))
     jitter: float = random.uniform(0, ceiling / 2)
     return ceiling / 2 + jitter
-
-
-def _is_gone(exc: BadRequest) -> bool:
-    text = exc.message.lower()
-    return "chat not found" in text or "user not found" in text or "peer_id_invalid" in text
-
-
-def _cut_utf16(text: str, limit: int) -> tuple[str, str]:
-    """The longest head of `text` within `limit` UTF-16 units, and the rest."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return text[:index], text[index:]
-    return text, ""
-
-
-def split_plain(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """`text` in messages of at most `limit` UTF-16 units, cut between paragraphs if possible."""
-    parts: list[str] = []
-    current = ""
-    for paragraph in text.split("\n\n"):
-        candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if utf16_len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        current = paragraph
-        while utf16_len(current) > limit:
-            head, current = _cut_utf16(current, limit)
-            parts.append(head)
-    if current:
-        parts.append(current)
-    return [part for part in parts if part.strip()]
 
 
 class Sender:
@@ -414,8 +207,11 @@ class Sender:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def drain(self, timeout: float = 60.0) -> None:
-        """Deliver everything due now and return (for `once` and tests)."""
+    # A deadline for polling the outbox, after which the sender stops in order: cancelling from
+    # outside (asyncio.timeout) would abandon the runner task this starts.
+    async def drain(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Deliver everything due now and return (for `once` and tests), giving up after
+        `timeout` seconds."""
         stop = asyncio.Event()
         runner = asyncio.create_task(self.run(stop))
         deadline = time.monotonic() + timeout
@@ -484,7 +280,7 @@ class Sender:
                 reply_markup=markup if message.buttons else None,
             )
         except BadRequest as exc:
-            if _is_gone(exc):
+            if chat_gone(exc):
                 return self._failed(chat_id, message, exc, attempts)
             # Malformed markup, too long, a button URL Telegram refuses: the words still go out.
             return await self._send_plain(chat_id, message, exc, attempts)
@@ -537,6 +333,8 @@ class Sender:
         plain: bool = False,
     ) -> bool:
         """Settle `message` after Telegram refused it; False stops the chat's other messages."""
+        # Over 50 lines on purpose: one decision table over Telegram's fault classes, in the
+        # order that matters (a migration before "gone", "gone" before a plain-text refusal).
         ids = list(message.delivery_ids)
         if isinstance(exc, ChatMigrated):
             new_id = int(exc.new_chat_id)
@@ -546,7 +344,7 @@ class Sender:
                 self.on_migrate(chat_id, new_id)
             self._wake.set()
             return False
-        if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest) and _is_gone(exc)):
+        if chat_gone(exc):
             self._chat_gone(chat_id, exc.message)
             return False
         if isinstance(exc, BadRequest) and plain:
@@ -559,7 +357,7 @@ class Sender:
             self.store.mark_dropped(ids, exc.message)
             return True
         if isinstance(exc, RetryAfter):
-            wait = _retry_seconds(exc)
+            wait = retry_seconds(exc)
             log.warning(
                 "chat %s: still rate limited after retries; trying again in %.0fs", chat_id, wait
             )

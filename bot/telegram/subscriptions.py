@@ -1,0 +1,163 @@
+"""Chat commands about a chat's subscriptions: /subscribe, /list, /unsubscribe (and its
+buttons), /pause, /resume. In groups only the group's administrators change them."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.errors import LimitError, QueryError
+from bot.settings import Settings
+from bot.store import Store
+from bot.subscriptions import PostingScans, Subscriptions
+from bot.telegram.guard import may_change, refuse_non_admin, reply
+from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN, SUBSCRIBE_USAGE
+from bot.telegram.numbers import MAX_ID, ascii_number
+
+UNSUB_PREFIX = "unsub:"
+
+
+class SubscriptionCommands:
+    """The handlers that change or show a chat's subscriptions and its paused state."""
+
+    def __init__(
+        self, settings: Settings, store: Store, subs: Subscriptions, scans: PostingScans
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.subs = subs
+        self.scans = scans
+
+    async def subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        text = " ".join(list(context.args or [])).strip()
+        if not text:
+            await reply(update, SUBSCRIBE_USAGE)
+            return
+        if not await may_change(update, context, self.settings.telegram.admins):
+            await refuse_non_admin(update)
+            return
+        try:
+            added = self.subs.add(chat.id, text)
+        except LimitError as exc:
+            await reply(update, html.escape(str(exc)))
+            return
+        except QueryError as exc:
+            await reply(
+                update, f"Cannot use that query: {html.escape(str(exc))}\nSee /help for the syntax."
+            )
+            return
+        count, partial = await self.scans.count(added.query)
+        scope = "of the newest stored postings" if partial else "stored postings"
+        paused = (
+            "\nAlerts are paused in this chat: /resume to get them."
+            if self._paused(chat.id)
+            else ""
+        )
+        await reply(
+            update,
+            f"✅ Subscription #{added.subscription.id}: "
+            f"<code>{html.escape(str(added.query))}</code>\n"
+            f"It matches {count} {scope} right now (/latest shows them). "
+            f"New matching postings will be sent here.{paused}",
+        )
+
+    def _paused(self, chat_id: int) -> bool:
+        chat = self.store.get_chat(chat_id)
+        return chat is not None and chat.paused
+
+    async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        subs = self.store.subscriptions(chat.id)
+        if not subs:
+            await reply(
+                update, "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
+            )
+            return
+        lines = [f"<b>Subscriptions ({len(subs)})</b>"]
+        lines += [f"#{s.id}: <code>{html.escape(s.query)}</code>" for s in subs]
+        if self._paused(chat.id):
+            lines.append("\n⏸ Alerts are paused: /resume to get them again.")
+        buttons = [
+            [InlineKeyboardButton(f"Unsubscribe #{s.id}", callback_data=f"{UNSUB_PREFIX}{s.id}")]
+            for s in subs
+        ]
+        await reply(update, "\n".join(lines), markup=InlineKeyboardMarkup(buttons))
+
+    async def unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        args = list(context.args or [])
+        everything = len(args) == 1 and args[0].lower() == "all"
+        sub_id = ascii_number(args[0].removeprefix("#"), 1, MAX_ID) if len(args) == 1 else None
+        if not everything and sub_id is None:
+            await reply(
+                update, "Usage: /unsubscribe <i>ID</i> or /unsubscribe all (see /list for the ids)."
+            )
+            return
+        if not await may_change(update, context, self.settings.telegram.admins):
+            await refuse_non_admin(update)
+            return
+        if everything:
+            removed = self.subs.remove(chat.id)
+            text = (
+                f"Removed all {len(removed)} subscriptions."
+                if removed
+                else "This chat had no subscriptions."
+            )
+        else:
+            assert sub_id is not None
+            removed = self.subs.remove(chat.id, [sub_id])
+            text = (
+                f"Removed subscription #{sub_id}."
+                if removed
+                else f"This chat has no subscription #{sub_id} (see /list)."
+            )
+        await reply(update, text)
+
+    async def unsubscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None:
+            return
+        sub_id = ascii_number((query.data or "").removeprefix(UNSUB_PREFIX), 1, MAX_ID)
+        if sub_id is None:
+            await query.answer(EXPIRED_BUTTON)
+            return
+        if not await may_change(update, context, self.settings.telegram.admins):
+            await query.answer(NOT_ADMIN, show_alert=True)
+            return
+        removed = self.subs.remove(chat.id, [sub_id])
+        await query.answer(f"Removed subscription #{sub_id}." if removed else "Already removed.")
+        if removed and query.message is not None:
+            await reply(update, f"Removed subscription #{sub_id}.")
+
+    async def expired_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on a button no handler knows (older version, forged data): say so."""
+        if update.callback_query is not None:
+            await update.callback_query.answer(EXPIRED_BUTTON)
+
+    async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._set_paused(update, context, True)
+
+    async def resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._set_paused(update, context, False)
+
+    async def _set_paused(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, paused: bool
+    ) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        if not await may_change(update, context, self.settings.telegram.admins):
+            await refuse_non_admin(update)
+            return
+        self.store.set_paused(chat.id, paused)
+        if paused:
+            text = "⏸ Alerts paused. Your subscriptions are kept; /resume to get alerts again."
+        else:
+            text = "▶️ Alerts resumed: postings first seen from now on will be sent here."
+        await reply(update, text)

@@ -484,25 +484,9 @@ class MatchIndex:
     def _finish(
         self, doc: Document, keys: frozenset[str], found: list[Match], checks: list[_Check]
     ) -> list[Match]:
-        """The closures: the part of matching done per document."""
-        if checks:
-            passed: set[_Group] = set()
-            known: dict[Matcher, bool] = {}  # a phrase is often the rest of several queries
-            for group, excluded, rest, dedupe, _ in checks:
-                if dedupe and group in passed:
-                    continue
-                if excluded and not excluded.isdisjoint(keys):
-                    continue
-                ok = known.get(rest)
-                if ok is None:
-                    ok = known[rest] = rest(doc)
-                if ok:
-                    if dedupe:
-                        passed.add(group)
-                    else:
-                        found.extend(group.matches.values())
-            for group in passed:
-                found.extend(group.matches.values())
+        """Add what the closures decide: the part of matching done per document."""
+        for group in _passing(doc, keys, checks):
+            found.extend(group.matches.values())
         for group in self._unanchored:
             if group.query.matches(doc):
                 found.extend(group.matches.values())
@@ -646,6 +630,23 @@ def _tuple(keys: frozenset[str]) -> tuple[str, ...]:
 def naive_match(subs: Iterable[tuple[int, int, Query]], doc: Document) -> list[Match]:
     """The reference: every subscription evaluated against the document, by sub_id."""
     return sorted(Match(s, c) for s, c, q in subs if q.matches(doc))
+
+
+def _passing(doc: Document, keys: frozenset[str], checks: list[_Check]) -> Iterator[_Group]:
+    """The groups whose checks reached by a document with `keys` pass, each group once."""
+    passed: set[_Group] = set()  # of the queries filed more than once (an OR)
+    known: dict[Matcher, bool] = {}  # a phrase is often the rest of several queries
+    for group, excluded, rest, dedupe, _ in checks:
+        if (dedupe and group in passed) or (excluded and not excluded.isdisjoint(keys)):
+            continue
+        ok = known.get(rest)
+        if ok is None:
+            ok = known[rest] = rest(doc)
+        if ok and dedupe:
+            passed.add(group)
+        elif ok:
+            yield group
+    yield from passed
 
 
 def _each(calls: Iterator[object]) -> None:

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.matching import Match, MatchIndex, TermStats, _Group, naive_match, plan_filings
+from bot.matching import (
+    _SMALL_BATCH,
+    Match,
+    MatchIndex,
+    TermStats,
+    _Group,
+    naive_match,
+    plan_filings,
+)
 from bot.query import And, Document, Not, Query, Term, parse_query, tokenize
 from bot.sources.markdown import read_folder
 
@@ -261,6 +269,7 @@ def test_exclusions_at_one_node_in_a_batch() -> None:
     rng = random.Random(SEED + 2)
     docs = [_doc("Rust " + " ".join(rng.sample(words, rng.randint(0, 3)))) for _ in range(40)]
     docs += [_doc("Senior", "rust"), _doc("Golang intern"), _doc("Rust", tags=("php", "go"))]
+    docs *= _SMALL_BATCH // len(docs) + 1  # big enough to be walked as one
     index = MatchIndex(subs)
     for doc, found in zip(docs, index.match_many(docs), strict=True):
         assert sorted(found) == naive_match(subs, doc)
@@ -287,7 +296,7 @@ def test_phrases_through_dotted_names_at_any_position() -> None:
         _doc("Developer vue", "vue developer node"),
     ]
     index = MatchIndex(subs)
-    batch = docs * 2  # a batch of 8 or more: walked as one
+    batch = docs * (_SMALL_BATCH // len(docs) + 1)  # big enough to be walked as one
     for doc, found in zip(batch, index.match_many(batch), strict=True):
         assert sorted(found) == naive_match(subs, doc)
         assert sorted(index.match(doc)) == naive_match(subs, doc)
@@ -316,8 +325,9 @@ def test_match_many_never_switches_the_garbage_collector(monkeypatch: pytest.Mon
 
     for name in ("disable", "enable", "freeze", "unfreeze"):
         monkeypatch.setattr(gc, name, refuse)
-    docs = [_doc("Rust"), _doc("Rust PHP")] * 10
-    assert [sorted(found) for found in index.match_many(docs)] == [[(1, 1), (2, 1)], [(1, 1)]] * 10
+    docs = [_doc("Rust"), _doc("Rust PHP")] * _SMALL_BATCH
+    expected = [[(1, 1), (2, 1)], [(1, 1)]] * _SMALL_BATCH
+    assert [sorted(found) for found in index.match_many(docs)] == expected
 
 
 def _workload_subscriptions(
@@ -357,7 +367,7 @@ def test_index_holds_at_most_1_kb_per_subscription(corpus_docs: list[Document]) 
 def test_a_subscriber_joining_a_matched_query_is_found() -> None:
     """The node rebuilds its tuple of matches when a query it holds gains a subscriber."""
     index = MatchIndex([(1, 10, parse_query("rust")), (2, 10, parse_query("rust -php"))])
-    docs = [_doc("Rust"), _doc("Rust PHP")] * 5
+    docs = [_doc("Rust"), _doc("Rust PHP")] * _SMALL_BATCH
     assert sorted(index.match(docs[0])) == [(1, 10), (2, 10)]
     index.add(3, 20, parse_query("rust"))
     index.add(4, 20, parse_query("rust -php"))
@@ -365,7 +375,7 @@ def test_a_subscriber_joining_a_matched_query_is_found() -> None:
     assert [sorted(found) for found in index.match_many(docs)] == [
         [(1, 10), (2, 10), (3, 20), (4, 20)],
         [(1, 10), (3, 20)],
-    ] * 5
+    ] * _SMALL_BATCH
     index.remove(1)
     assert sorted(index.match(docs[1])) == [(3, 20)]
 

@@ -1,39 +1,41 @@
 """Match postings against many subscriptions at once, through an index of their queries.
 
-Subscriptions with the same query share one entry. Each query is expanded into conjunctions
-(`(a OR b) c -d` → `a c -d`, `b c -d`), and each conjunction is filed in a trie under the
-*keys* every match must have, rarest first. Keys are what `Document.keys` holds (`rust`,
-`title:rust`) plus, for prefix terms, `rust*` or `title:eng*`, which a document has when one of
-its words starts with the prefix (looked up once per word and remembered). A document walks
-only the branches whose keys it has, by set intersection. At the end of a path:
+The idea: a query can only match a document that has all of some set of *keys* (`rust`,
+`title:rust`, `eng*`), so each query is filed in a trie under those keys, rarest first, and a
+document walks only the branches whose keys it has. Three parts, top to bottom in this file:
 
-- a query that is exactly those keys matches: its subscriptions are appended in one
-  `list.extend` of a tuple kept per node;
-- one that also excludes keys is appended the same way unless the document has one of them;
-  the node keeps those queries grouped by what they exclude, so a document with an excluded
-  key gets the slices between the spans that key vetoes (in a batch: once for all such
-  documents);
-- an OR's conjunctions are first made exclusive, when extra exclusions can say so (`a OR b` →
-  `a`, `b -a`), so that no query is reached twice;
-- anything else (a phrase's word order, a NOT over a group, an OR too big to expand) is
-  checked there with the query's compiled closure, once per document; closures are shared by
-  equal conditions and evaluated once per document (a phrase is the rest of many queries), a
-  phrase of any field as the phrase in each field that has its words.
+1. **Planning** (`plan_filings`, pure): a query is expanded into conjunctions
+   (`(a OR b) c -d` → `a c -d`, `b c -d`); an OR's conjunctions are made exclusive when extra
+   exclusions can say so (`a OR b` → `a`, `b -a`), so no query is reached twice. Each becomes a
+   `_Filing`: *direct* (exactly those keys), *vetoable* (those keys and none of a few others),
+   or *check* (a compiled closure decides what keys cannot: a phrase's word order, a NOT over a
+   group, an OR too big to expand; closures are shared by equal conditions and evaluated once
+   per document).
+2. **The trie** (`_Node`): each node holds the queries filed at its path, and owns the flat
+   tuples of their subscriptions that a document's result list is extended with in one call
+   (vetoable ones grouped by what they exclude, so a document with an excluded key gets the
+   slices between the spans it vetoes). Subscriptions with the same query share one `_Group`;
+   keys are interned, key sets stored as small tuples, empty containers not allocated: about
+   0.8 KB per subscription at 100,000 (benchmarks/bench_matching.py).
+3. **The walk** (`MatchIndex._walk`, `_walk_batch`): one document follows the children named by
+   its keys (set intersection in C); a batch walks once, carrying at each node the set of its
+   documents that reach it, so each tuple is appended to all of them at once.
 
-`match_many` walks the trie once for a whole batch, carrying the set of documents at each node.
-Which key is rarest comes from `TermStats` built from sample documents (say, the stored
-postings); without a sample a rough guess is used. That choice only changes the speed: the
-results are exactly those of the naive loop over every subscription (`naive_match`).
+Keys are what `Document.keys` holds plus, for prefix terms, `rust*` or `title:eng*`, which a
+document has when one of its words starts with the prefix (`_Prefixes`, looked up once per word
+and remembered). Which key is rarest comes from `TermStats` built from sample documents (say,
+the stored postings); without a sample a rough guess is used. That choice only changes the
+speed: the results are exactly those of the naive loop over every subscription (`naive_match`).
 """
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from sys import intern
 from typing import NamedTuple
 
 from bot.query import (
@@ -58,6 +60,10 @@ _PREFIX_GUESS = 4.0  # a prefix stands for several words
 MAX_CONJUNCTIONS = 16
 _HEAD = 2  # prefixes are bucketed by their first letters; parse_query wants at least 2
 _MEMO_WORDS = 200_000  # words remembered per field by the prefix lookup
+# Fewer documents are walked one by one, in `match`'s order: carrying sets of documents down
+# the trie only pays from about this many (bench_matching.py, 100,000 subscriptions: 0.75 vs
+# 0.68 ms per posting at 50, 0.56 vs 0.63 at 100).
+_SMALL_BATCH = 64
 
 
 class Match(NamedTuple):
@@ -111,7 +117,7 @@ class _Group:
     def __init__(self, query: Query) -> None:
         self.query = query
         self.matches: dict[int, Match] = {}  # sub_id -> Match
-        self.filed: list[_Filing] = []
+        self.filed: tuple[_Filing, ...] = ()
 
 
 class _Check(NamedTuple):
@@ -125,83 +131,174 @@ class _Check(NamedTuple):
 
 
 class _Filing(NamedTuple):
-    kind: str  # "direct", "vetoable" (both place subscriptions) or "check"
+    """Where one conjunction of a query is filed, and how it is decided there."""
+
+    kind: str  # DIRECT, VETOABLE (decided by keys alone) or CHECK (a closure decides)
     path: tuple[str, ...]
-    excluded: frozenset[str] = frozenset()
+    excluded: tuple[str, ...] = ()
     check: _Check | None = None
 
 
-class _Node:
-    """A trie node: the keys on the path from the root are the keys a document must have."""
+DIRECT, VETOABLE, CHECK = "direct", "vetoable", "check"
 
-    __slots__ = (
-        "checks",
-        "children",
-        "direct",
-        "direct_tuple",
-        "excluded",
-        "spans",
-        "veto",
-        "veto_keys",
-        "vetoable",
-        "vetoable_tuple",
-    )
+
+class _Vetoable(NamedTuple):
+    """A node's vetoable matches, grouped by what they exclude, one span per group."""
+
+    matches: tuple[Match, ...]
+    spans: dict[str, tuple[tuple[int, int], ...]]  # an excluded key -> the spans it vetoes
+
+    @classmethod
+    def build(cls, filed: Iterable[tuple[tuple[str, ...], _Group]]) -> _Vetoable:
+        groups: dict[tuple[str, ...], list[Match]] = {}
+        for excluded, group in filed:
+            groups.setdefault(excluded, []).extend(group.matches.values())
+        ordered: list[Match] = []
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for excluded, matches in groups.items():
+            span = (len(ordered), len(ordered) + len(matches))
+            for key in excluded:
+                spans.setdefault(key, []).append(span)
+            ordered.extend(matches)
+        return cls(tuple(ordered), {key: tuple(found) for key, found in spans.items()})
+
+    def unvetoed(self, present: Collection[str]) -> list[Match]:
+        """The matches none of the `present` excluded keys vetoes: the slices between the
+        vetoed spans."""
+        vetoed = sorted({span for key in present for span in self.spans[key]})
+        left: list[Match] = []
+        start = 0
+        for begin, end in vetoed:
+            if begin > start:
+                left.extend(self.matches[start:begin])
+            start = max(start, end)
+        left.extend(self.matches[start:])
+        return left
+
+
+class _Node:
+    """A trie node: the keys on the path from the root are the keys a document must have.
+
+    The node owns the caches of its matches as flat tuples (appended to a document's list in
+    one `list.extend`); whatever changes what is filed here goes through its methods, which
+    drop them.
+    """
+
+    __slots__ = ("_direct", "_vetoable", "checks", "children", "direct", "vetoable")
 
     def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.direct: dict[int, Match] = {}  # queries that are exactly these keys
-        self.vetoable: dict[int, Match] = {}  # these keys, and none of some others:
-        self.excluded: dict[int, frozenset[str]] = {}  # sub_id -> the keys it excludes
-        self.veto: dict[str, set[int]] = {}  # an excluded key -> the sub_ids it vetoes
-        self.veto_keys: frozenset[str] = frozenset()
-        # the matches as tuples, rebuilt when they change: appended 3x faster than dict values
-        self.direct_tuple: tuple[Match, ...] | None = ()
-        self.vetoable_tuple: tuple[Match, ...] | None = ()
-        self.checks: list[_Check] = []
-        # vetoable_tuple holds the matches grouped by what they exclude, one span per group;
-        # an excluded key -> the (start, end) spans it vetoes, in order
-        self.spans: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.children: dict[str, _Node] | None = None
+        self.direct: list[_Group] | None = None  # queries that are exactly these keys
+        # ... these keys and none of some others
+        self.vetoable: list[tuple[tuple[str, ...], _Group]] | None = None
+        self.checks: list[_Check] | None = None  # ... these keys and a closure
+        self._direct: tuple[Match, ...] | None = None
+        self._vetoable: _Vetoable | None = None
+
+    def child(self, key: str) -> _Node | None:
+        return self.children.get(key) if self.children else None
+
+    def add_child(self, key: str) -> _Node:
+        if self.children is None:
+            self.children = {}
+        node = self.children[key] = _Node()
+        return node
+
+    def drop_child(self, key: str) -> None:
+        assert self.children is not None
+        del self.children[key]
+        if not self.children:
+            self.children = None
 
     def empty(self) -> bool:
         return not (self.children or self.direct or self.vetoable or self.checks)
 
-    def direct_matches(self) -> tuple[Match, ...]:
-        if self.direct_tuple is None:
-            self.direct_tuple = _fresh(self.direct.values())
-        return self.direct_tuple
-
-    def vetoable_matches(self) -> tuple[Match, ...]:
-        if self.vetoable_tuple is None:
-            groups: dict[frozenset[str], list[Match]] = {}
-            for sub_id, match in self.vetoable.items():
-                groups.setdefault(self.excluded[sub_id], []).append(match)
-            ordered: list[Match] = []
-            spans: dict[str, list[tuple[int, int]]] = {}
-            for excluded, matches in groups.items():
-                span = (len(ordered), len(ordered) + len(matches))
-                for key in excluded:
-                    spans.setdefault(key, []).append(span)
-                ordered.extend(matches)
-            self.vetoable_tuple = _fresh(ordered)
-            self.spans = {key: tuple(found) for key, found in spans.items()}
-        return self.vetoable_tuple
-
-    def add_unvetoed(self, found: list[Match], present: frozenset[str]) -> None:
-        """Append the vetoable matches none of the `present` excluded keys vetoes: the slices
-        between the vetoed spans."""
-        matches = self.vetoable_matches()
-        if len(present) == 1:
-            (key,) = present
-            vetoed: Iterable[tuple[int, int]] = self.spans[key]
+    def file(self, filing: _Filing, group: _Group) -> None:
+        """Place one conjunction of `group`'s query here."""
+        if filing.kind == DIRECT:
+            self.direct = self.direct or []
+            self.direct.append(group)
+        elif filing.kind == VETOABLE:
+            self.vetoable = self.vetoable or []
+            self.vetoable.append((filing.excluded, group))
         else:
-            vetoed = sorted({span for key in present for span in self.spans[key]})
-        start = 0
-        for begin, end in vetoed:
-            if begin > start:
-                found.extend(matches[start:begin])
-            start = end
-        if start < len(matches):
-            found.extend(matches[start:] if start else matches)
+            self.checks = self.checks or []
+            self.checks.append(_only(filing.check))
+        self.changed()
+
+    def unfile(self, filing: _Filing, group: _Group) -> None:
+        """Remove what `file` placed."""
+        if filing.kind == DIRECT:
+            self.direct = [g for g in self.direct or () if g is not group] or None
+        elif filing.kind == VETOABLE:
+            self.vetoable = [(e, g) for e, g in self.vetoable or () if g is not group] or None
+        else:
+            self.checks = [c for c in self.checks or () if c is not filing.check] or None
+        self.changed()
+
+    def changed(self) -> None:
+        """Something filed here gained or lost a subscription: rebuild the tuples when used."""
+        self._direct = None
+        self._vetoable = None
+
+    def direct_matches(self) -> tuple[Match, ...]:
+        if self._direct is None:
+            self._direct = tuple(m for g in self.direct or () for m in g.matches.values())
+        return self._direct
+
+    def vetoable_matches(self) -> _Vetoable:
+        if self._vetoable is None:
+            self._vetoable = _Vetoable.build(self.vetoable or ())
+        return self._vetoable
+
+    def collect(self, keys: frozenset[str], found: list[Match], checks: list[_Check]) -> None:
+        """Add what this node decides for one document with `keys` (it has the path's keys)."""
+        if self.direct:
+            found.extend(self.direct_matches())
+        if self.vetoable:
+            vetoable = self.vetoable_matches()
+            present = keys.intersection(vetoable.spans)
+            found.extend(vetoable.unvetoed(present) if present else vetoable.matches)
+        if self.checks:
+            checks.extend(self.checks)
+
+    def collect_batch(self, batch: _Batch, docs: set[int]) -> None:
+        """`collect` for the batch's documents `docs` (which have the path's keys): each tuple
+        is appended to all of them at once, while it is in the CPU cache."""
+        if self.direct:
+            batch.extend(docs, self.direct_matches())
+        if self.vetoable:
+            vetoable = self.vetoable_matches()
+            spoilt: set[int] = set()  # the documents with a key some query here excludes
+            for key in vetoable.spans.keys() & batch.having.keys():
+                spoilt.update(docs & batch.having[key])
+            batch.extend(docs - spoilt if spoilt else docs, vetoable.matches)
+            by_present: dict[frozenset[str], list[int]] = {}  # grouped: usually a few groups
+            for i in spoilt:
+                by_present.setdefault(batch.keys[i].intersection(vetoable.spans), []).append(i)
+            for present, ids in by_present.items():
+                batch.extend(ids, vetoable.unvetoed(present))
+        if self.checks:
+            _each(map(list.extend, map(batch.checks.__getitem__, docs), repeat(self.checks)))
+
+
+class _Batch:
+    """The documents of one `match_many` call, numbered, and what each has found so far."""
+
+    __slots__ = ("checks", "found", "having", "keys")
+
+    def __init__(self, keys: list[frozenset[str]]) -> None:
+        self.keys = keys  # per document: the keys queries look at
+        having: defaultdict[str, set[int]] = defaultdict(set)  # key -> the documents with it
+        for i, doc_keys in enumerate(keys):
+            _each(map(set.add, map(having.__getitem__, doc_keys), repeat(i)))
+        self.having = dict(having)
+        self.found: list[list[Match]] = [[] for _ in keys]
+        self.checks: list[list[_Check]] = [[] for _ in keys]
+
+    def extend(self, docs: Iterable[int], matches: Sequence[Match]) -> None:
+        """Append `matches` to each of the documents' lists (the loop runs in C)."""
+        _each(map(list.extend, map(self.found.__getitem__, docs), repeat(matches)))
 
 
 class _Prefixes:
@@ -237,22 +334,20 @@ class _Prefixes:
             if len(memo) + len(new) > _MEMO_WORDS:
                 memo.clear()
                 self.hits.clear()
-            buckets, used, name, hits = self.buckets, self.used, self.field, self.hits
             for word in new:
-                sizes = buckets.get(word[:_HEAD])
-                if sizes is not None:
-                    hit = tuple(
-                        _key(word[:n] + "*", name)
-                        for n in sizes
-                        if n <= len(word) and word[:n] in used
-                    )
-                    if hit:
-                        memo[word] = hit
-                        hits.add(word)
-                        continue
-                memo[word] = ()
+                hit = self._prefix_keys(word)
+                memo[word] = hit
+                if hit:
+                    self.hits.add(word)
         found = words & self.hits
         return set().union(*map(memo.__getitem__, found)) if found else set()
+
+    def _prefix_keys(self, word: str) -> tuple[str, ...]:
+        sizes = self.buckets.get(word[:_HEAD], ())
+        used, name = self.used, self.field
+        return tuple(
+            _key(word[:n] + "*", name) for n in sizes if n <= len(word) and word[:n] in used
+        )
 
 
 class MatchIndex:
@@ -265,22 +360,12 @@ class MatchIndex:
         self._subs: dict[int, _Group] = {}
         self._groups: dict[Node, _Group] = {}
         self._root = _Node()
-        self._universe: Counter[str] = Counter()  # keys on trie paths or vetoing
+        self._universe: Counter[str] = Counter()  # keys on trie paths or excluded
         self._prefixes: dict[str, _Prefixes] = {}  # field ("" = any) -> prefixes in use
         self._unanchored: dict[_Group, None] = {}
         self._matchers: dict[Node, tuple[Matcher, int]] = {}  # node -> its closure, users
         for sub_id, chat_id, query in items:
             self.add(sub_id, chat_id, query)
-        self._seal(self._root)
-
-    def _seal(self, node: _Node) -> None:
-        """Build every node's tuples now rather than during the first match."""
-        stack = [node]
-        while stack:
-            node = stack.pop()
-            node.direct_matches()
-            node.vetoable_matches()
-            stack.extend(node.children.values())
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -304,24 +389,9 @@ class MatchIndex:
         if group is None:
             group = self._groups[query.root] = _Group(query)
             self._file(group)
-        match = Match(sub_id, chat_id)
-        group.matches[sub_id] = match
+        group.matches[sub_id] = Match(sub_id, chat_id)
         self._subs[sub_id] = group
-        for filing in group.filed:
-            node = self._node(filing.path)
-            if filing.kind == "direct":
-                node.direct[sub_id] = match
-                node.direct_tuple = None
-            elif filing.kind == "vetoable":
-                node.vetoable[sub_id] = match
-                node.excluded[sub_id] = filing.excluded
-                node.vetoable_tuple = None
-                for key in filing.excluded:
-                    if key not in node.veto:
-                        node.veto[key] = set()
-                        self._use(key, 1)
-                    node.veto[key].add(sub_id)
-                node.veto_keys = frozenset(node.veto)
+        self._changed(group)
 
     def remove(self, sub_id: int) -> bool:
         """Drop one subscription; False when it was not indexed."""
@@ -329,22 +399,9 @@ class MatchIndex:
         if group is None:
             return False
         del group.matches[sub_id]
-        for filing in group.filed:
-            node = self._node(filing.path)
-            if filing.kind == "direct":
-                del node.direct[sub_id]
-                node.direct_tuple = None
-            elif filing.kind == "vetoable":
-                del node.vetoable[sub_id]
-                del node.excluded[sub_id]
-                node.vetoable_tuple = None
-                for key in filing.excluded:
-                    node.veto[key].discard(sub_id)
-                    if not node.veto[key]:
-                        del node.veto[key]
-                        self._use(key, -1)
-                node.veto_keys = frozenset(node.veto)
-        if not group.matches:
+        if group.matches:
+            self._changed(group)
+        else:
             del self._groups[group.query.root]
             self._unfile(group)
         return True
@@ -360,27 +417,10 @@ class MatchIndex:
     def match(self, doc: Document) -> list[Match]:
         """The subscriptions whose query matches the document, in no particular order."""
         keys = self.keys(doc)
-        size = len(keys)
         found: list[Match] = []
         checks: list[_Check] = []
-        stack = [self._root]
-        while stack:
-            children = stack.pop().children
-            # iterate the smaller side, in C: a node's few children or the document's keys
-            hits = keys.intersection(children) if len(children) < size else children.keys() & keys
-            for key in hits:
-                node = children[key]
-                if node.direct:
-                    found.extend(node.direct_matches())
-                if node.vetoable:
-                    if node.veto_keys.isdisjoint(keys):
-                        found.extend(node.vetoable_matches())
-                    else:
-                        node.add_unvetoed(found, node.veto_keys.intersection(keys))
-                if node.checks:
-                    checks.extend(node.checks)
-                if node.children:
-                    stack.append(node)
+        for node in self._walk(keys):
+            node.collect(keys, found, checks)
         return self._finish(doc, keys, found, checks)
 
     def match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
@@ -390,92 +430,16 @@ class MatchIndex:
         each node's matches are appended to all its documents while they are in the CPU cache.
         """
         batch = list(docs)
-        if len(batch) < 8:
+        if len(batch) < _SMALL_BATCH:
             return [self.match(doc) for doc in batch]
-        # a batch allocates millions of objects, none of them cyclic garbage: without the
-        # cyclic GC's passes over them (restored after, if it was on)
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._match_batch(batch)
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _match_batch(self, batch: list[Document]) -> list[list[Match]]:
-        # `keys`, less the keys no query looks at (the prefix keys are all looked at)
-        universe = frozenset(self._universe)
-        prefixes = list(self._prefixes.items())
-        all_keys: list[frozenset[str]] = []
-        for doc in batch:
-            keys = doc.keys & universe
-            if prefixes:
-                fields = doc.fields
-                keys = keys.union(
-                    *[p.present(fields[name] if name else doc.words) for name, p in prefixes]
-                )
-            all_keys.append(keys)
-        collect: defaultdict[str, set[int]] = defaultdict(set)  # key -> the documents with it
-        for i, keys in enumerate(all_keys):
-            _run(map(set.add, map(collect.__getitem__, keys), repeat(i)))
-        having = dict(collect)
-        found: list[list[Match]] = [[] for _ in batch]
-        checks: list[list[_Check]] = [[] for _ in batch]
-        extend = list.extend
-        stack: list[tuple[_Node, set[int] | None]] = [(self._root, None)]
-        while stack:
-            parent, here = stack.pop()
-            children = parent.children
-            for key in children.keys() & having.keys():  # iterates the smaller, in C
-                node = children[key]
-                docs_here = having[key] if here is None else here & having[key]
-                if not docs_here:
-                    continue
-                if node.direct:
-                    _run(
-                        map(
-                            extend, map(found.__getitem__, docs_here), repeat(node.direct_matches())
-                        )
-                    )
-                if node.vetoable:
-                    spoilt: set[int] = set()  # documents with a key some query excludes
-                    twice: set[int] = set()  # ... with several such keys
-                    by_key: list[tuple[str, set[int]]] = []
-                    for excluded in node.veto_keys:
-                        if excluded in having:
-                            hit = docs_here & having[excluded]
-                            if hit:
-                                if not spoilt.isdisjoint(hit):
-                                    twice |= spoilt & hit
-                                spoilt |= hit
-                                by_key.append((excluded, hit))
-                    clean = docs_here - spoilt if spoilt else docs_here
-                    matches = node.vetoable_matches()
-                    _run(map(extend, map(found.__getitem__, clean), repeat(matches)))
-                    for excluded, hit in by_key:  # the same matches for all these documents
-                        if twice:
-                            hit -= twice
-                        if hit:
-                            left: list[Match] = []
-                            node.add_unvetoed(left, frozenset((excluded,)))
-                            _run(map(extend, map(found.__getitem__, hit), repeat(left)))
-                    if twice:  # grouped by the excluded keys they have: often the same
-                        several: dict[frozenset[str], list[int]] = {}
-                        veto_keys = node.veto_keys
-                        for i in twice:
-                            several.setdefault(veto_keys.intersection(all_keys[i]), []).append(i)
-                        for present, ids in several.items():
-                            if len(ids) == 1:
-                                node.add_unvetoed(found[ids[0]], present)
-                            else:
-                                left = []
-                                node.add_unvetoed(left, present)
-                                _run(map(extend, map(found.__getitem__, ids), repeat(left)))
-                if node.checks:
-                    _run(map(extend, map(checks.__getitem__, docs_here), repeat(node.checks)))
-                if node.children:
-                    stack.append((node, docs_here))
-        return [self._finish(doc, all_keys[i], found[i], checks[i]) for i, doc in enumerate(batch)]
+        universe = frozenset(self._universe)  # keys no query looks at are left out
+        run = _Batch([self.keys(doc) & universe for doc in batch])
+        for node, docs_here in self._walk_batch(run.having):
+            node.collect_batch(run, docs_here)
+        return [
+            self._finish(doc, run.keys[i], run.found[i], run.checks[i])
+            for i, doc in enumerate(batch)
+        ]
 
     def match_chats(self, doc: Document) -> dict[int, list[int]]:
         """The matching subscriptions grouped by chat: chat_id -> sorted sub_ids."""
@@ -486,28 +450,46 @@ class MatchIndex:
             sub_ids.sort()
         return chats
 
+    # --- the trie walk -----------------------------------------------------------------------
+
+    def _walk(self, keys: frozenset[str]) -> Iterator[_Node]:
+        """The nodes whose path is made of `keys`: only the branches the document has."""
+        size = len(keys)
+        stack = [self._root]
+        while stack:
+            children = stack.pop().children
+            if not children:
+                continue
+            # iterate the smaller side, in C: a node's few children or the document's keys
+            hits = keys.intersection(children) if len(children) < size else children.keys() & keys
+            for key in hits:
+                node = children[key]
+                yield node
+                if node.children:
+                    stack.append(node)
+
+    def _walk_batch(self, having: dict[str, set[int]]) -> Iterator[tuple[_Node, set[int]]]:
+        """`_walk` for a batch: each node reached, with the documents that reach it."""
+        stack: list[tuple[_Node, set[int] | None]] = [(self._root, None)]
+        while stack:
+            parent, here = stack.pop()
+            children = parent.children
+            if not children:
+                continue
+            for key in children.keys() & having.keys():  # iterates the smaller, in C
+                docs = having[key] if here is None else here & having[key]
+                if docs:
+                    node = children[key]
+                    yield node, docs
+                    if node.children:
+                        stack.append((node, docs))
+
     def _finish(
         self, doc: Document, keys: frozenset[str], found: list[Match], checks: list[_Check]
     ) -> list[Match]:
-        """The closures: the part of matching done per document."""
-        if checks:
-            passed: set[_Group] = set()
-            known: dict[Matcher, bool] = {}  # a phrase is often the rest of several queries
-            for group, excluded, rest, dedupe, _ in checks:
-                if dedupe and group in passed:
-                    continue
-                if excluded and not excluded.isdisjoint(keys):
-                    continue
-                ok = known.get(rest)
-                if ok is None:
-                    ok = known[rest] = rest(doc)
-                if ok:
-                    if dedupe:
-                        passed.add(group)
-                    else:
-                        found.extend(group.matches.values())
-            for group in passed:
-                found.extend(group.matches.values())
+        """Add what the closures decide: the part of matching done per document."""
+        for group in _passing(doc, keys, checks):
+            found.extend(group.matches.values())
         for group in self._unanchored:
             if group.query.matches(doc):
                 found.extend(group.matches.values())
@@ -516,53 +498,31 @@ class MatchIndex:
     # --- filing ------------------------------------------------------------------------------
 
     def _file(self, group: _Group) -> None:
-        root = group.query.root
-        conjunctions = _conjunctions(root)
-        if conjunctions is None:
-            self._file_by_cover(group)
-            return
-        disjoint = _disjoint(conjunctions)
-        if disjoint is not None:  # no closure, and no query reached twice
-            for c in disjoint:
-                path = tuple(sorted(c.required, key=self._rarity))
-                self._node(path, create=True)
-                # the subscriptions themselves are placed by `add`
-                kind = "vetoable" if c.excluded else "direct"
-                group.filed.append(_Filing(kind, path, c.excluded))
-            return
-        dedupe = len(conjunctions) > 1
-        for c in conjunctions:
-            path = tuple(sorted(c.required, key=self._rarity))
-            source = _all(c.rest) if c.rest else None
-            rest = self._matcher(source, 1) if source is not None else _always
-            check = _Check(group, c.excluded, rest, dedupe, source)
-            self._node(path, create=True).checks.append(check)
-            for key in c.excluded:  # so that prefix keys among them are computed
-                self._use(key, 1)
-            group.filed.append(_Filing("check", path, c.excluded, check))
-
-    def _file_by_cover(self, group: _Group) -> None:
-        cover = _cover(group.query.root)
-        if cover is None:  # parse_query refuses these; kept for queries built by hand
+        """File a new query where documents will reach it (`plan_filings`)."""
+        group.filed = tuple(plan_filings(group, self._rarity, self._matcher))
+        if not group.filed:
             self._unanchored[group] = None
-            return
-        check = _Check(group, frozenset(), group.query.matches, True)
-        for options in cover:
-            key = min(options, key=self._rarity)
-            self._node((key,), create=True).checks.append(check)
-            group.filed.append(_Filing("check", (key,), check=check))
+        for filing in group.filed:
+            self._node(filing.path, create=True).file(filing, group)
+            for key in filing.excluded:  # so that documents' prefix keys among them are made
+                self._use(key, 1)
 
     def _unfile(self, group: _Group) -> None:
         self._unanchored.pop(group, None)
         for filing in group.filed:
-            if filing.kind == "check":
-                check = _only(filing.check)
-                self._node(filing.path).checks.remove(check)
-                if check.source is not None:
-                    self._matcher(check.source, -1)
-                for key in filing.excluded:
-                    self._use(key, -1)
+            self._node(filing.path).unfile(filing, group)
+            check = filing.check
+            if check is not None and check.source is not None:
+                self._matcher(check.source, -1)
+            for key in filing.excluded:
+                self._use(key, -1)
             self._prune(filing.path)
+
+    def _changed(self, group: _Group) -> None:
+        """Tell the nodes holding the group's matches as tuples that its members changed."""
+        for filing in group.filed:
+            if filing.kind != CHECK:
+                self._node(filing.path).changed()
 
     def _matcher(self, node: Node, delta: int) -> Matcher:
         """The closure evaluating `node`, one per distinct node in use; counted in or out."""
@@ -579,11 +539,11 @@ class MatchIndex:
     def _node(self, path: Sequence[str], create: bool = False) -> _Node:
         node = self._root
         for key in path:
-            child = node.children.get(key)
+            child = node.child(key)
             if child is None:
                 if not create:
                     raise KeyError(key)
-                child = node.children[key] = _Node()
+                child = node.add_child(key)
                 self._use(key, 1)
             node = child
         return node
@@ -591,14 +551,14 @@ class MatchIndex:
     def _prune(self, path: Sequence[str]) -> None:
         nodes = [self._root]
         for key in path:
-            child = nodes[-1].children.get(key)
+            child = nodes[-1].child(key)
             if child is None:  # pruned already, by another filing of the same path
                 return
             nodes.append(child)
         for depth in range(len(path), 0, -1):
             if not nodes[depth].empty():
                 break
-            del nodes[depth - 1].children[path[depth - 1]]
+            nodes[depth - 1].drop_child(path[depth - 1])
             self._use(path[depth - 1], -1)
 
     def _use(self, key: str, delta: int) -> None:
@@ -617,17 +577,82 @@ class MatchIndex:
                 del self._prefixes[name]
 
 
+# --- planning: where a query is filed (pure) ----------------------------------------------------
+
+
+def plan_filings(
+    group: _Group,
+    rarity: Callable[[str], tuple[float, str]],
+    matcher: Callable[[Node, int], Matcher],
+) -> list[_Filing]:
+    """Where to file `group`'s query: its conjunctions, each under its keys rarest first.
+
+    Keys alone decide a query whose conjunctions `_disjoint` can make exclusive; otherwise
+    each conjunction is a check (its closure from `matcher`, shared); a query with a conjunction
+    that has no key is checked under a cover of its terms; [] when not even that exists.
+    """
+    conjunctions = _conjunctions(group.query.root)
+    if conjunctions is None:
+        return _cover_filings(group, rarity)
+    disjoint = _disjoint(conjunctions)
+    if disjoint is not None:  # no closure, and no query reached twice
+        return [
+            _Filing(
+                VETOABLE if c.excluded else DIRECT, _path(c.required, rarity), _tuple(c.excluded)
+            )
+            for c in disjoint
+        ]
+    filings = []
+    dedupe = len(conjunctions) > 1
+    for c in conjunctions:
+        source = _all(c.rest) if c.rest else None
+        rest = matcher(source, 1) if source is not None else _always
+        check = _Check(group, c.excluded, rest, dedupe, source)
+        filings.append(_Filing(CHECK, _path(c.required, rarity), _tuple(c.excluded), check))
+    return filings
+
+
+def _cover_filings(group: _Group, rarity: Callable[[str], tuple[float, str]]) -> list[_Filing]:
+    cover = _cover(group.query.root)
+    if cover is None:  # parse_query refuses these; kept for queries built by hand
+        return []
+    check = _Check(group, frozenset(), group.query.matches, True)
+    return [_Filing(CHECK, (min(options, key=rarity),), check=check) for options in cover]
+
+
+def _path(keys: frozenset[str], rarity: Callable[[str], tuple[float, str]]) -> tuple[str, ...]:
+    """The trie path of a conjunction's keys: rarest first, so few documents go deep."""
+    return tuple(sorted(keys, key=rarity))
+
+
+def _tuple(keys: frozenset[str]) -> tuple[str, ...]:
+    """A small key set as stored in the index: a sorted tuple is a quarter of a frozenset."""
+    return tuple(sorted(keys))
+
+
 def naive_match(subs: Iterable[tuple[int, int, Query]], doc: Document) -> list[Match]:
     """The reference: every subscription evaluated against the document, by sub_id."""
     return sorted(Match(s, c) for s, c, q in subs if q.matches(doc))
 
 
-def _fresh(matches: Iterable[Match]) -> tuple[Match, ...]:
-    """Copies allocated side by side: appending them touches a few cache lines, not many."""
-    return tuple(Match(m.sub_id, m.chat_id) for m in matches)
+def _passing(doc: Document, keys: frozenset[str], checks: list[_Check]) -> Iterator[_Group]:
+    """The groups whose checks reached by a document with `keys` pass, each group once."""
+    passed: set[_Group] = set()  # of the queries filed more than once (an OR)
+    known: dict[Matcher, bool] = {}  # a phrase is often the rest of several queries
+    for group, excluded, rest, dedupe, _ in checks:
+        if (dedupe and group in passed) or (excluded and not excluded.isdisjoint(keys)):
+            continue
+        ok = known.get(rest)
+        if ok is None:
+            ok = known[rest] = rest(doc)
+        if ok and dedupe:
+            passed.add(group)
+        elif ok:
+            yield group
+    yield from passed
 
 
-def _run(calls: Iterator[object]) -> None:
+def _each(calls: Iterator[object]) -> None:
     """Make the calls of a `map`: a loop in C, for the hot loops over a batch's documents."""
     deque(calls, maxlen=0)
 
@@ -684,8 +709,9 @@ def _disjoint(conjunctions: list[_Conjunction]) -> list[_Conjunction] | None:
 
 def _term_keys(term: Term) -> frozenset[str]:
     if term.prefix:
-        return frozenset({_key(term.words[0] + "*", term.field)})
-    return frozenset(_key(w, term.field) for w in term.words)
+        return frozenset({intern(_key(term.words[0] + "*", term.field))})
+    # interned: the index holds each key once, however many paths and exclusions name it
+    return frozenset(intern(_key(w, term.field)) for w in term.words)
 
 
 def _expand(node: Node) -> list[_Conjunction]:

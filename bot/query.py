@@ -396,27 +396,37 @@ def compile_node(node: Node) -> Matcher:
         inner = compile_node(node.child)
         return lambda doc: not inner(doc)
     if isinstance(node, And):
-        need, avoid, rest = _split_words(node.children)
-        need_any, avoid_any = need.pop(None, frozenset()), avoid.pop(None, frozenset())
-        need_fields, avoid_fields = _named(need), _named(avoid)
-        others = tuple(compile_node(c) for c in rest)
+        return _compile_all(node.children)
+    return _compile_any(node.children)
 
-        def all_of(doc: Document) -> bool:
-            words = doc.words
-            if not need_any.issubset(words) or not avoid_any.isdisjoint(words):
+
+def _compile_all(children: Sequence[Node]) -> Matcher:
+    """An AND: its words and excluded words tested as sets, the rest as closures."""
+    need, avoid, rest = _split_words(children)
+    need_any, avoid_any = need.pop(None, frozenset()), avoid.pop(None, frozenset())
+    need_fields, avoid_fields = _named(need), _named(avoid)
+    others = tuple(compile_node(c) for c in rest)
+
+    def all_of(doc: Document) -> bool:
+        words = doc.words
+        if not need_any.issubset(words) or not avoid_any.isdisjoint(words):
+            return False
+        for name, wanted in need_fields:
+            if not wanted.issubset(doc.fields[name]):
                 return False
-            for name, wanted in need_fields:
-                if not wanted.issubset(doc.fields[name]):
-                    return False
-            for name, unwanted in avoid_fields:
-                if not unwanted.isdisjoint(doc.fields[name]):
-                    return False
-            return all(check(doc) for check in others)
+        for name, unwanted in avoid_fields:
+            if not unwanted.isdisjoint(doc.fields[name]):
+                return False
+        return all(check(doc) for check in others)
 
-        return all_of
+    return all_of
+
+
+def _compile_any(children: Sequence[Node]) -> Matcher:
+    """An OR: its words tested as sets, the rest as closures."""
     any_words: dict[str | None, set[str]] = {}
     rest = []
-    for child in node.children:
+    for child in children:
         if isinstance(child, Term) and child.is_word:
             any_words.setdefault(child.field, set()).add(child.words[0])
         else:

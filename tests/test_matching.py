@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import gc
 import random
+import tracemalloc
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from bot.matching import Match, MatchIndex, TermStats, naive_match
+from bot.matching import (
+    _SMALL_BATCH,
+    Match,
+    MatchIndex,
+    TermStats,
+    _Group,
+    naive_match,
+    plan_filings,
+)
 from bot.query import And, Document, Not, Query, Term, parse_query, tokenize
 from bot.sources.markdown import read_folder
 
@@ -260,6 +269,7 @@ def test_exclusions_at_one_node_in_a_batch() -> None:
     rng = random.Random(SEED + 2)
     docs = [_doc("Rust " + " ".join(rng.sample(words, rng.randint(0, 3)))) for _ in range(40)]
     docs += [_doc("Senior", "rust"), _doc("Golang intern"), _doc("Rust", tags=("php", "go"))]
+    docs *= _SMALL_BATCH // len(docs) + 1  # big enough to be walked as one
     index = MatchIndex(subs)
     for doc, found in zip(docs, index.match_many(docs), strict=True):
         assert sorted(found) == naive_match(subs, doc)
@@ -286,7 +296,7 @@ def test_phrases_through_dotted_names_at_any_position() -> None:
         _doc("Developer vue", "vue developer node"),
     ]
     index = MatchIndex(subs)
-    batch = docs * 2  # a batch of 8 or more: walked as one
+    batch = docs * (_SMALL_BATCH // len(docs) + 1)  # big enough to be walked as one
     for doc, found in zip(batch, index.match_many(batch), strict=True):
         assert sorted(found) == naive_match(subs, doc)
         assert sorted(index.match(doc)) == naive_match(subs, doc)
@@ -304,3 +314,79 @@ def test_match_many_restores_the_garbage_collector() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_match_many_never_switches_the_garbage_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: match_many disabled the process-wide cyclic GC around every batch."""
+    index = MatchIndex([(1, 1, parse_query("rust")), (2, 1, parse_query("rust -php"))])
+
+    def refuse() -> None:
+        raise AssertionError("matching switched the process-wide garbage collector")
+
+    for name in ("disable", "enable", "freeze", "unfreeze"):
+        monkeypatch.setattr(gc, name, refuse)
+    docs = [_doc("Rust"), _doc("Rust PHP")] * _SMALL_BATCH
+    expected = [[(1, 1), (2, 1)], [(1, 1)]] * _SMALL_BATCH
+    assert [sorted(found) for found in index.match_many(docs)] == expected
+
+
+def _workload_subscriptions(
+    docs: list[Document], count: int, rng: random.Random
+) -> list[tuple[int, int, Query]]:
+    """The issue's workload: 1-3 of the 500 most frequent title words per query, a fifth with
+    an exclusion, a tenth with a field, some with an OR; about 20 subscriptions per chat."""
+    counts: Counter[str] = Counter(w for doc in docs for w in doc.sequences["title"] if w)
+    words = [w for w, _ in counts.most_common(500) if w not in ("or", "and", "not")]
+    subs = []
+    for sub_id in range(1, count + 1):
+        terms = rng.sample(words, rng.randint(1, 3))
+        if rng.random() < 0.10:
+            terms[-1] = rng.choice(("title:", "tag:", "location:")) + terms[-1]
+        if len(terms) >= 2 and rng.random() < 0.15:
+            terms[:2] = [f"({terms[0]} OR {terms[1]})"]
+        if rng.random() < 0.20:
+            terms.append("-" + rng.choice(words))
+        subs.append((sub_id, 1_000 + sub_id // 20, parse_query(" ".join(terms))))
+    return subs
+
+
+def test_index_holds_at_most_1_kb_per_subscription(corpus_docs: list[Document]) -> None:
+    """Regression: the index took 1.7 KB per subscription (dicts and frozensets per node)."""
+    subs = _workload_subscriptions(corpus_docs, 10_000, random.Random(SEED + 3))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index = MatchIndex(subs)
+        index.match_many(corpus_docs[:20])  # the tuples nodes build on first use count too
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert size / len(index) <= 1024
+
+
+def test_a_subscriber_joining_a_matched_query_is_found() -> None:
+    """The node rebuilds its tuple of matches when a query it holds gains a subscriber."""
+    index = MatchIndex([(1, 10, parse_query("rust")), (2, 10, parse_query("rust -php"))])
+    docs = [_doc("Rust"), _doc("Rust PHP")] * _SMALL_BATCH
+    assert sorted(index.match(docs[0])) == [(1, 10), (2, 10)]
+    index.add(3, 20, parse_query("rust"))
+    index.add(4, 20, parse_query("rust -php"))
+    assert sorted(index.match(docs[0])) == [(1, 10), (2, 10), (3, 20), (4, 20)]
+    assert [sorted(found) for found in index.match_many(docs)] == [
+        [(1, 10), (2, 10), (3, 20), (4, 20)],
+        [(1, 10), (3, 20)],
+    ] * _SMALL_BATCH
+    index.remove(1)
+    assert sorted(index.match(docs[1])) == [(3, 20)]
+
+
+def test_plan_files_an_or_as_exclusive_conjunctions_rarest_key_first() -> None:
+    """Planning is pure: `a OR b` is `a`, and `b` where `a` is absent; paths rarest first."""
+    stats = TermStats(10, {"rust": 1, "backend": 5, "golang": 2})
+    index = MatchIndex(stats=stats)
+    query = parse_query("(rust OR golang) backend")
+    filings = plan_filings(_Group(query), index._rarity, index._matcher)
+    assert [(f.kind, f.path, f.excluded) for f in filings] == [
+        ("direct", ("rust", "backend"), ()),
+        ("vetoable", ("golang", "backend"), ("rust",)),
+    ]

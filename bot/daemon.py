@@ -108,7 +108,7 @@ async def run_once(settings: Settings) -> list[SourceOutcome]:
         outcomes = await res.pipeline.run_all(settings.enabled_sources)
         app = build_application(settings)
         async with app:
-            await Sender(res.store, app.bot).drain()
+            await Sender(res.store, app.bot, matched_terms=subs.matched_terms).drain()
         return outcomes
 
 

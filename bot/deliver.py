@@ -25,7 +25,7 @@ import random
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +42,7 @@ from telegram.error import (
 from telegram.ext import BaseRateLimiter
 
 from bot.errors import StoreError
+from bot.models import StoredPosting
 from bot.store import Store, now_utc
 from bot.telegram.format import MESSAGE_LIMIT, AlertItem, Message, pack_alerts, utf16_len
 
@@ -269,6 +270,10 @@ def split_plain(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
+# (chat id, postings) -> the matched terms to underline, by posting id.
+MatchedTerms = Callable[[int, Sequence[StoredPosting]], Mapping[str, tuple[str, ...]]]
+
+
 class Sender:
     """Works the outbox: one task per chat with due deliveries, many chats at once.
 
@@ -287,9 +292,13 @@ class Sender:
         stop_grace: float = 2.0,
         on_migrate: Callable[[int, int], None] | None = None,
         clock: Callable[[], datetime] = now_utc,
+        matched_terms: MatchedTerms | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
+        # The words each alert underlines, computed for the postings a message shows
+        # (`Subscriptions.matched_terms`); None: no underlining (console, tests of sending).
+        self.matched_terms = matched_terms
         self.concurrency = concurrency
         self.batch_limit = batch_limit
         self.idle_poll = idle_poll
@@ -460,8 +469,9 @@ class Sender:
             self.store.mark_dropped([d.id for d in deliveries], reason)
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
+        terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
         items = [
-            AlertItem(d.id, postings[d.posting_id], d.terms, d.overflow)
+            AlertItem(d.id, postings[d.posting_id], terms.get(d.posting_id, ()), d.overflow)
             for d in deliveries
             if d.posting_id in postings
         ]

@@ -86,7 +86,8 @@ class Pipeline:
                 source=source.name,
                 url=source.url,
             )
-        stored = self.store.ingest(
+        # Off the event loop's critical path: polling and sending go on meanwhile.
+        stored = await self.store.ingest_async(
             source.name,
             result.postings,
             matcher=self.matcher(),

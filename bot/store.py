@@ -23,12 +23,13 @@ fault: the run is retried on its schedule, deliveries stay pending in the outbox
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 100
 # SQLite's default limit on host parameters is 999 on old builds; stay well under it.
 _CHUNK = 500
+# Outbox rows written between two turns of the event loop during `ingest_async` (~10 ms).
+_DELIVERY_CHUNK = 5000
 
 migrations = Migrations("jobhound")
 _POSTING_NAMES = (
@@ -161,6 +164,20 @@ def m003_canonical_ids(db: Database) -> None:
     rekey(db, rows, URL_IDENTITY)
 
 
+@migrations()
+def m004_compact_outbox(db: Database) -> None:
+    """One plain row per delivery: the JSON lists of subscription ids and matched terms give
+    way to the one subscription (the chat's lowest-numbered match) that caused it; the matched
+    terms are computed when the message is built. Rows keep their id and status, so pending
+    ones are delivered exactly once."""
+    db.table("deliveries").add_column("subscription_id", int)
+    db.execute(
+        "UPDATE deliveries SET subscription_id = json_extract(subscription_ids, '$[0]') "
+        "WHERE json_valid(subscription_ids)"
+    )
+    db.table("deliveries").transform(drop={"subscription_ids", "terms"})
+
+
 # A (chat, posting) alert kept when merged postings both had one: the one the chat got.
 _STATUS_RANK = {"sent": 0, "capped": 1, "pending": 2}
 
@@ -268,8 +285,8 @@ class PendingDelivery:
 
     chat_id: int
     posting_id: str
-    subscription_ids: tuple[int, ...] = ()
-    terms: tuple[str, ...] = ()
+    # The chat's lowest-numbered subscription that matched (None: queued by hand).
+    subscription_id: int | None = None
     # How many more alerts for this chat the per-cycle cap held back (said after this one).
     overflow: int = 0
     # Held back by the cap: recorded (so never sent later) but not pending.
@@ -316,8 +333,7 @@ class Delivery:
     id: int
     chat_id: int
     posting_id: str
-    subscription_ids: tuple[int, ...]
-    terms: tuple[str, ...]
+    subscription_id: int | None
     attempts: int
     overflow: int
 
@@ -388,7 +404,12 @@ def _guarded(cls: type[_T]) -> type[_T]:
         return call
 
     for name, member in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(member):
+        # Coroutine methods translate their own faults (see `Store.ingest_async`).
+        if (
+            not name.startswith("_")
+            and inspect.isfunction(member)
+            and not inspect.iscoroutinefunction(member)
+        ):
             setattr(cls, name, wrap(member))
     return cls
 
@@ -404,6 +425,8 @@ class Store:
         self.db = db
         self.path = path
         self.secrets = tuple(secrets)
+        # One `ingest_async` at a time: scrapes share the connection's one transaction.
+        self._ingest_lock: asyncio.Lock | None = None
 
     @classmethod
     def open(
@@ -510,7 +533,72 @@ class Store:
         a source is its baseline: stored, never alerted (and while `complete` is False, the
         baseline stays open: the source is still catching up on its backlog). Postings are
         keyed by `identity` (the source's `url_ignore`/`id_pattern`); when it differs from the
-        rules the source's stored ids were made with, those are re-keyed first (see `rekey`)."""
+        rules the source's stored ids were made with, those are re-keyed first (see `rekey`).
+
+        Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
+        steps = self._ingest_steps(source, postings, now, complete, identity, matcher is not None)
+        try:
+            request = next(steps)
+            while True:
+                reply = list(matcher(request)) if matcher and request is not None else None
+                request = steps.send(reply)
+        except StopIteration as done:
+            result: IngestResult = done.value
+            return result
+        finally:
+            steps.close()  # an exception above rolls the scrape's transaction back
+
+    async def ingest_async(
+        self,
+        source: str,
+        postings: Iterable[Posting],
+        *,
+        now: datetime | None = None,
+        matcher: Matcher | None = None,
+        complete: bool = True,
+        identity: Identity = URL_IDENTITY,
+    ) -> IngestResult:
+        """As `ingest`, without stalling the event loop: the writes go in chunks of at most
+        `_CHUNK` postings or `_DELIVERY_CHUNK` deliveries with the loop let in between, and
+        `matcher` (CPU-bound) runs in a worker thread. Still one transaction per scrape, and
+        one scrape at a time (a lock): other coroutines' statements on this connection while
+        it is open join it, so they commit with the scrape (or, on a storage fault, roll back
+        with it, as every write of that moment would have failed anyway)."""
+        if self._ingest_lock is None:
+            self._ingest_lock = asyncio.Lock()
+        async with self._ingest_lock:
+            steps = self._ingest_steps(
+                source, postings, now, complete, identity, matcher is not None
+            )
+            try:
+                request = next(steps)
+                while True:
+                    reply = None
+                    if matcher is not None and request is not None:
+                        reply = await asyncio.to_thread(_deliveries, matcher, request)
+                    else:
+                        await asyncio.sleep(0)
+                    request = steps.send(reply)
+            except StopIteration as done:
+                result: IngestResult = done.value
+                return result
+            except sqlite3.Error as exc:
+                raise (store_error(exc, self.path) or exc) from None
+            finally:
+                steps.close()
+
+    def _ingest_steps(
+        self,
+        source: str,
+        postings: Iterable[Posting],
+        now: datetime | None,
+        complete: bool,
+        identity: Identity,
+        matching: bool,
+    ) -> Generator[tuple[StoredPosting, ...] | None, list[PendingDelivery] | None, IngestResult]:
+        """The steps of one ingest, in the scrape's transaction. Yields None where the caller
+        may let other work run, and the new postings when it wants their deliveries (sent
+        back as the reply)."""
         now = now or now_utc()
         stamp = _iso(now)
         unique: dict[str, Posting] = {}
@@ -521,8 +609,9 @@ class Store:
             known = self._existing_ids(list(unique))
             fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
             rows = [_posting_row(pid, p, source, stamp) for pid, p in fresh]
-            if rows:
-                self.db.table("postings").insert_all(rows, batch_size=_CHUNK)
+            for chunk in _chunks(rows):
+                self.db.table("postings").insert_all(chunk, batch_size=_CHUNK)
+                yield None
             self._in(
                 "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [stamp], sorted(known)
             )
@@ -536,8 +625,11 @@ class Store:
                 )
             stored = tuple(_stored(row) for row in rows)
             queued = 0
-            if matcher is not None and stored and not baseline:
-                queued = self.enqueue(matcher(stored), now=now)
+            if matching and stored and not baseline:
+                deliveries = yield stored
+                for part in _chunks(deliveries or [], _DELIVERY_CHUNK):
+                    queued += self.enqueue(part, now=now)
+                    yield None
         return IngestResult(source, len(unique), stored, baseline, queued)
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
@@ -691,8 +783,7 @@ class Store:
             (
                 d.chat_id,
                 d.posting_id,
-                json.dumps(list(d.subscription_ids)),
-                json.dumps(list(d.terms), ensure_ascii=False),
+                d.subscription_id,
                 "capped" if d.capped else "pending",
                 stamp,
                 stamp,
@@ -706,9 +797,9 @@ class Store:
         # Part of the scrape's transaction inside ingest; its own transaction when alone.
         with self.db.atomic():
             self.db.conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_ids, terms, "
+                "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_id, "
                 "status, created_at, attempts, next_attempt_at, overflow) "
-                "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
                 rows,
             )
         return self.db.conn.total_changes - before
@@ -732,7 +823,7 @@ class Store:
     def pending_for_chat(self, chat_id: int, *, limit: int = 100) -> list[Delivery]:
         """A chat's pending deliveries in the order they were queued."""
         cursor = self.db.execute(
-            "SELECT id, chat_id, posting_id, subscription_ids, terms, attempts, overflow "
+            "SELECT id, chat_id, posting_id, subscription_id, attempts, overflow "
             "FROM deliveries WHERE chat_id = ? AND status = 'pending' ORDER BY id LIMIT ?",
             [chat_id, limit],
         )
@@ -741,10 +832,9 @@ class Store:
                 id=row[0],
                 chat_id=row[1],
                 posting_id=row[2],
-                subscription_ids=tuple(json.loads(row[3] or "[]")),
-                terms=tuple(json.loads(row[4] or "[]")),
-                attempts=row[5] or 0,
-                overflow=row[6] or 0,
+                subscription_id=row[3],
+                attempts=row[4] or 0,
+                overflow=row[5] or 0,
             )
             for row in cursor.fetchall()
         ]
@@ -907,6 +997,10 @@ class Store:
         """Health of every source that has run."""
         names = [row[0] for row in self.db.execute("SELECT name FROM sources ORDER BY name")]
         return [h for name in names if (h := self.health(name)) is not None]
+
+
+def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+    return list(matcher(postings))
 
 
 def _chat(row: Sequence[Any]) -> Chat:

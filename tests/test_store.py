@@ -78,7 +78,7 @@ def test_new_postings_after_baseline_reach_the_matcher_in_the_same_transaction(
 
     def matcher(new):  # type: ignore[no-untyped-def]
         seen.extend(p.id for p in new)
-        return [PendingDelivery(chat_id=5, posting_id=p.id, subscription_ids=(1,)) for p in new]
+        return [PendingDelivery(chat_id=5, posting_id=p.id, subscription_id=1) for p in new]
 
     result = store.ingest("board", [posting(1), posting(2)], now=T0, matcher=matcher)
     assert seen == [posting(2).id] and result.deliveries == 1

@@ -96,6 +96,8 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
         if where != ":memory:":
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints run off the event loop after each scrape (`postings.checkpoint`).
+            db.execute("PRAGMA wal_autocheckpoint=0")
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(db)

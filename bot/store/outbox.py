@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
 from bot.store.base import Repository, _from_iso, _guarded, _iso, now_utc
 
 
-@dataclass(frozen=True)
-class PendingDelivery:
-    """One (chat, posting) alert to send, as written by matching."""
+class PendingDelivery(NamedTuple):
+    """One (chat, posting) alert to send, as written by matching. A named tuple, not a
+    dataclass: an ingest makes thousands per new posting and tuples are the cheapest."""
 
     chat_id: int
     posting_id: str

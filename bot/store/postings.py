@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 # Outbox rows written between two turns of the event loop during `ingest_async` (~10 ms).
-_DELIVERY_CHUNK = 5000
+_DELIVERY_CHUNK = 1000
 _POSTING_NAMES = (
     *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
     *("salary", "description", "apply_url", "first_seen", "last_seen"),
@@ -128,11 +130,13 @@ class Postings(Repository):
                     request = steps.send(reply)
             except StopIteration as done:
                 result: IngestResult = done.value
-                return result
             except sqlite3.Error as exc:
                 raise (store_error(exc, self.path) or exc) from None
             finally:
                 steps.close()
+            if Path(self.path).is_file():
+                await asyncio.to_thread(checkpoint, self.path)
+            return result
 
     def _ingest_steps(
         self,
@@ -251,6 +255,19 @@ class Postings(Repository):
                 "SELECT count(*) FROM postings WHERE source = ?", [source]
             ).fetchone()
         return int(row[0])
+
+
+def checkpoint(path: str) -> None:
+    """Copy the WAL back into the database file (a PASSIVE checkpoint, on a connection of its
+    own: it waits for nobody). The daemon's connection does not checkpoint by itself
+    (`open_database` turns wal_autocheckpoint off): at the commit of a large scrape that took
+    hundreds of milliseconds on the event loop. A failure is harmless (the next one catches
+    up; closing the last connection checkpoints too) and only logged at debug level."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=0)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error as exc:
+        log.debug("%s: WAL checkpoint skipped: %s", path, exc)
 
 
 def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:

@@ -67,7 +67,7 @@ async def open_resources(
                 fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
             )
             alerts = ConsoleAlerts(cap=settings.delivery.max_alerts_per_chat_per_cycle)
-            pipeline = Pipeline(store=store, context=context, publish=alerts.publish)
+            pipeline = Pipeline(store, store, context=context, publish=alerts.publish)
             yield Resources(settings, store, pipeline, policy)
     finally:
         store.close()

@@ -20,7 +20,7 @@ from bot.errors import QueryError
 from bot.matching import MatchIndex
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
-from bot.store import PendingDelivery, Store, Subscription
+from bot.store import Chats, PendingDelivery, Postings, Store, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Subscriptions:
     """The chats' saved queries and the index that matches new postings against them."""
 
     def __init__(
-        self, store: Store, *, max_per_chat: int = MAX_PER_CHAT, cap_per_cycle: int = 20
+        self, store: Chats, *, max_per_chat: int = MAX_PER_CHAT, cap_per_cycle: int = 20
     ) -> None:
         self.store = store
         self.max_per_chat = max_per_chat
@@ -165,7 +165,7 @@ class Subscriptions:
 
 
 def latest_matching(
-    store: Store,
+    store: Postings,
     queries: Iterable[Query],
     count: int,
     *,
@@ -190,7 +190,7 @@ def latest_matching(
 
 
 def count_matching(
-    store: Store,
+    store: Postings,
     query: Query,
     *,
     scan_limit: int = SCAN_LIMIT,

@@ -60,7 +60,7 @@ def store(db: Path) -> Iterator[Store]:
 
 
 def pipeline(store: Store) -> Pipeline:
-    return Pipeline(store=store, context=SourceContext(known_urls=store.known_urls))
+    return Pipeline(store, store, context=SourceContext(known_urls=store.known_urls))
 
 
 def one_warning(caplog: pytest.LogCaptureFixture) -> str:

@@ -102,7 +102,8 @@ async def open_resources(
             if settings.telegram.token is None:
                 subs = None
                 pipeline = Pipeline(
-                    store=store,
+                    postings=store,
+                    health=store,
                     context=context,
                     kinds=kinds,
                     publish=ConsoleAlerts(cap=cap).publish,
@@ -110,7 +111,8 @@ async def open_resources(
             else:
                 live = subs = Subscriptions(store, cap_per_cycle=cap)
                 pipeline = Pipeline(
-                    store=store,
+                    postings=store,
+                    health=store,
                     context=context,
                     kinds=kinds,
                     publish=bell.ring,
@@ -145,9 +147,11 @@ async def run_once(settings: Settings) -> list[SourceOutcome]:
         if settings.telegram.token is None:
             return await res.pipeline.run_all(settings.enabled_sources)
         outcomes = await res.pipeline.run_all(settings.enabled_sources)
+        subs = res.subs
+        assert subs is not None  # a token: the pipeline matched through them
         app = build_application(settings)
         async with app:
-            await Sender(res.store, app.bot).drain()
+            await Sender(res.store, app.bot, matched_terms=subs.matched_terms).drain()
         return outcomes
 
 

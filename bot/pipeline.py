@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.errors import JobhoundError, SourceError, StoreError
 from bot.settings import SourceSettings
 from bot.sources.base import SourceContext, SourceKind
-from bot.store import IngestResult, Matcher, Store
+from bot.store import Health, IngestResult, Matcher, Postings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ class SourceOutcome:
 class Pipeline:
     """Everything a source run needs, built once at start-up and passed in."""
 
-    store: Store
+    # The repositories a run uses (the daemon passes its one `Store` for both).
+    postings: Postings
+    health: Health
     context: SourceContext
     # The kind registry (`bot.sources.registry.KINDS`): `kind` name -> parser.
     kinds: Mapping[str, SourceKind]
@@ -63,7 +65,7 @@ class Pipeline:
             outcome = self._failed(source, f"{source.name}: {exc}", started)
         except Exception as exc:  # a bug in a parser: log its traceback, keep the others going
             log.exception("source %s crashed; it will run again on its schedule", source.name)
-            self.store.record_failure(source.name, f"internal error: {exc.__class__.__name__}")
+            self.health.record_failure(source.name, f"internal error: {exc.__class__.__name__}")
             return SourceOutcome(source.name, ok=False, error=f"internal error: {exc!r}")
         return outcome
 
@@ -76,10 +78,10 @@ class Pipeline:
         if len(result.warnings) > 5:
             log.warning("%s: …and %d more unreadable items", source.name, len(result.warnings) - 5)
         if result.unchanged:
-            self.store.record_success(source.name, count=None, new=0)
+            self.health.record_success(source.name, count=None, new=0)
             log.info("%s: unchanged since the last run", source.name)
             return SourceOutcome(source.name, ok=True, unchanged=True, seconds=_since(started))
-        previous = self.store.health(source.name)
+        previous = self.health.health(source.name)
         if not result.postings and previous and previous.last_count:
             # Zero items where there were many: a changed layout, not every posting gone.
             raise SourceError(
@@ -88,14 +90,15 @@ class Pipeline:
                 source=source.name,
                 url=source.url,
             )
-        stored = self.store.ingest(
+        # Off the event loop's critical path: polling and sending go on meanwhile.
+        stored = await self.postings.ingest_async(
             source.name,
             result.postings,
             matcher=self.matcher(),
             complete=result.complete,
             identity=source.identity,
         )
-        self.store.record_success(source.name, count=stored.seen, new=len(stored.new))
+        self.health.record_success(source.name, count=stored.seen, new=len(stored.new))
         log.info(
             "%s: %d postings, %d new%s",
             source.name,
@@ -116,7 +119,7 @@ class Pipeline:
 
     def _failed(self, source: SourceSettings, message: str, started: float) -> SourceOutcome:
         try:
-            streak = f"failure {self.store.record_failure(source.name, message)} in a row"
+            streak = f"failure {self.health.record_failure(source.name, message)} in a row"
         except StoreError as exc:
             streak = f"not recorded: {exc}"
         log.warning("source failed: %s (%s; next try on its schedule)", message, streak)

@@ -8,6 +8,7 @@ through the index, never by evaluating every subscription against every posting,
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections import defaultdict
@@ -19,13 +20,15 @@ from bot.errors import LimitError, QueryError
 from bot.matching import MatchIndex
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
-from bot.store import PendingDelivery, Store, Subscription
+from bot.store import Chats, PendingDelivery, Postings, Store, Subscription
 
 log = logging.getLogger(__name__)
 
 MAX_PER_CHAT = 50
 # /latest and "matches N stored postings" scan at most this many of the newest postings.
 SCAN_LIMIT = 20_000
+# New postings matched per hold of the index lock (see `Subscriptions.matcher`).
+_MATCH_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -38,27 +41,35 @@ class Subscriptions:
     """The chats' saved queries and the index that matches new postings against them."""
 
     def __init__(
-        self, store: Store, *, max_per_chat: int = MAX_PER_CHAT, cap_per_cycle: int = 20
+        self, store: Chats, *, max_per_chat: int = MAX_PER_CHAT, cap_per_cycle: int = 20
     ) -> None:
         self.store = store
         self.max_per_chat = max_per_chat
         self.cap_per_cycle = cap_per_cycle
         self.index = MatchIndex()
         self._queries: dict[int, Query] = {}
+        # The index is read by the ingest worker thread and changed on the event loop.
+        self._lock = threading.Lock()
         self.reload()
 
     def reload(self) -> None:
         """Rebuild the index from the store (at start-up, and after a chat migrates)."""
-        self.index = MatchIndex()
-        self._queries.clear()
+        index, queries = MatchIndex(), {}
         for sub in self.store.subscriptions_all():
             try:
                 query = parse_query(sub.query)
             except QueryError as exc:  # saved by an older parser: keep it, skip matching
                 log.warning("subscription %d (%r) no longer parses: %s", sub.id, sub.query, exc)
                 continue
-            self._queries[sub.id] = query
-            self.index.add(sub.id, sub.chat_id, query)
+            queries[sub.id] = query
+            index.add(sub.id, sub.chat_id, query)
+        with self._lock:
+            self.index, self._queries = index, queries
+        # The index is long-lived (millions of objects at 100,000 subscriptions): moved out of
+        # the collector's generations, a full collection no longer walks it while holding the
+        # GIL, which stalled the event loop for seconds during a large ingest. Not a switch:
+        # collection goes on as before for everything else.
+        gc.freeze()
 
     def add(self, chat_id: int, text: str) -> Added:
         """Parse and save a query; QueryError (or LimitError) says what is wrong."""
@@ -69,39 +80,43 @@ class Subscriptions:
                 "remove one with /unsubscribe first."
             )
         sub = self.store.add_subscription(chat_id, str(query))
-        self._queries[sub.id] = query
-        self.index.add(sub.id, chat_id, query)
+        with self._lock:
+            self._queries[sub.id] = query
+            self.index.add(sub.id, chat_id, query)
         return Added(sub, query)
 
     def remove(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]:
         """Remove some (or all) of a chat's subscriptions; returns the ids removed."""
         removed = self.store.remove_subscriptions(chat_id, ids)
-        for sub_id in removed:
-            self._queries.pop(sub_id, None)
-            self.index.remove(sub_id)
+        with self._lock:
+            for sub_id in removed:
+                self._queries.pop(sub_id, None)
+                self.index.remove(sub_id)
         return removed
 
     def query(self, sub_id: int) -> Query | None:
         return self._queries.get(sub_id)
 
     def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
-        """The deliveries new postings cause: one per (chat, posting), capped per chat."""
+        """The deliveries new postings cause: one per (chat, posting), capped per chat.
+
+        Only ids are collected here (proportional to the matches, no text work): the matched
+        terms are computed when a message is built (`matched_terms`), for the postings shown.
+        Safe to call from the ingest worker thread while the loop adds subscriptions."""
         per_chat: dict[int, list[PendingDelivery]] = defaultdict(list)
         docs = [Document.from_posting(posting) for posting in postings]
-        # One walk of the index for the whole scrape.
-        for posting, doc, matches in zip(postings, docs, self.index.match_many(docs), strict=True):
-            hits: dict[int, list[int]] = defaultdict(list)
-            for sub_id, chat_id in matches:
-                hits[chat_id].append(sub_id)
-            for chat_id, sub_ids in hits.items():
-                terms: list[str] = []
-                for sub_id in sub_ids:
-                    terms.extend(self._queries[sub_id].matched_terms(doc))
-                per_chat[chat_id].append(
-                    PendingDelivery(
-                        chat_id, posting.id, tuple(sorted(sub_ids)), tuple(dict.fromkeys(terms))
-                    )
-                )
+        for start in range(0, len(docs), _MATCH_CHUNK):
+            chunk = docs[start : start + _MATCH_CHUNK]
+            # The lock is held one chunk at a time: /subscribe waits for a chunk, not a scrape.
+            with self._lock:
+                matched = self.index.match_many(chunk)
+            for posting, matches in zip(postings[start : start + len(chunk)], matched, strict=True):
+                first: dict[int, int] = {}
+                for sub_id, chat_id in matches:
+                    if sub_id < first.get(chat_id, sub_id + 1):
+                        first[chat_id] = sub_id
+                for chat_id, sub_id in first.items():
+                    per_chat[chat_id].append(PendingDelivery(chat_id, posting.id, sub_id))
         if not per_chat:
             return []
         chats = {c.id: c for c in self.store.chats(list(per_chat))}
@@ -113,6 +128,24 @@ class Subscriptions:
             result.extend(self._capped(deliveries))
         return result
 
+    def matched_terms(
+        self, chat_id: int, postings: Sequence[StoredPosting]
+    ) -> dict[str, tuple[str, ...]]:
+        """For each posting (by id), the terms of `chat_id`'s queries that it matches, in the
+        order of the chat's subscriptions, without repeats: what an alert underlines."""
+        queries = [
+            query for sub in self.store.subscriptions(chat_id) if (query := self.query(sub.id))
+        ]
+        found: dict[str, tuple[str, ...]] = {}
+        for posting in postings:
+            doc = Document.from_posting(posting)
+            terms: list[str] = []
+            for query in queries:
+                if query.matches(doc):
+                    terms.extend(query.matched_terms(doc))
+            found[posting.id] = tuple(dict.fromkeys(terms))
+        return found
+
     def _capped(self, deliveries: list[PendingDelivery]) -> Iterator[PendingDelivery]:
         """The first `cap_per_cycle` go out; the rest are recorded as held back and counted."""
         cap = self.cap_per_cycle
@@ -122,15 +155,13 @@ class Subscriptions:
         kept, held = deliveries[:cap], deliveries[cap:]
         yield from kept[:-1]
         last = kept[-1]
-        yield PendingDelivery(
-            last.chat_id, last.posting_id, last.subscription_ids, last.terms, overflow=len(held)
-        )
+        yield PendingDelivery(last.chat_id, last.posting_id, last.subscription_id, len(held))
         for d in held:
-            yield PendingDelivery(d.chat_id, d.posting_id, d.subscription_ids, d.terms, capped=True)
+            yield PendingDelivery(d.chat_id, d.posting_id, d.subscription_id, capped=True)
 
 
 def latest_matching(
-    store: Store,
+    store: Postings,
     queries: Iterable[Query],
     count: int,
     *,
@@ -155,7 +186,7 @@ def latest_matching(
 
 
 def count_matching(
-    store: Store,
+    store: Postings,
     query: Query,
     *,
     scan_limit: int = SCAN_LIMIT,

@@ -56,7 +56,7 @@ def store() -> Iterator[Store]:
         posting = Posting(url=f"https://jobs.example/{n}", title=f"Python developer {n}")
         store.ingest("board", [posting])
         store.touch_chat(chat, type="private", title=f"chat {chat}")
-        store.enqueue([PendingDelivery(chat, posting.id, (1,), ("python",))], now=T0)
+        store.enqueue([PendingDelivery(chat, posting.id, 1)], now=T0)
     yield store
     store.close()
 

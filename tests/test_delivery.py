@@ -107,7 +107,7 @@ class World:
         """Pending deliveries as matching writes them (for fault tests that skip matching)."""
         self.store.touch_chat(chat_id, type=kind, title=f"chat {chat_id}")
         self.store.ingest(SOURCE, postings)
-        self.store.enqueue(PendingDelivery(chat_id, p.id, (1,), ("python",)) for p in postings)
+        self.store.enqueue(PendingDelivery(chat_id, p.id, 1) for p in postings)
         self.store.db.conn.commit()
 
     def rows(self, chat_id: int | None = None) -> list[tuple[Any, ...]]:

@@ -214,6 +214,21 @@ def _old_store(path: Path) -> Store:
     return Store(db)
 
 
+def _old_delivery(old: Store, chat_id: int, posting_id: object, status: str) -> None:
+    """An outbox row as the previous release wrote it (JSON lists of subscriptions and terms)."""
+    old.db.table("deliveries").insert(
+        {
+            "chat_id": chat_id,
+            "posting_id": posting_id,
+            "subscription_ids": "[1]",
+            "terms": '["engineer"]',
+            "status": status,
+            "created_at": T0.isoformat(),
+            "next_attempt_at": T0.isoformat(),
+        }
+    )
+
+
 def _old_row(url: str, title: str, seen: datetime) -> dict[str, object]:
     """A posting row as the previous release wrote it: `url` its canonical form, id its hash."""
     import hashlib
@@ -257,10 +272,10 @@ def test_migration_recomputes_old_ids_and_merges_what_now_collides(tmp_path: Pat
     old.db.table("postings").insert_all(rows)
     for chat in (1, 2):
         old.touch_chat(chat, type="private", title="c", now=T0)
-    old.enqueue([PendingDelivery(1, rows[0]["id"])], now=T0)  # type: ignore[arg-type]
-    old.mark_sent([1], now=T0)
-    old.enqueue([PendingDelivery(c, rows[1]["id"]) for c in (1, 2)], now=T0)  # type: ignore[arg-type]
-    old.enqueue([PendingDelivery(2, rows[3]["id"])], now=T0)  # type: ignore[arg-type]
+    _old_delivery(old, 1, rows[0]["id"], "sent")
+    _old_delivery(old, 1, rows[1]["id"], "pending")
+    _old_delivery(old, 2, rows[1]["id"], "pending")
+    _old_delivery(old, 2, rows[3]["id"], "pending")
     old.db.table("sources").insert({"name": "feed", "baseline_at": T0.isoformat()})  # past it
     old.close()
 

@@ -102,7 +102,7 @@ async def test_a_telegram_error_quoting_the_token_is_stored_and_logged_redacted(
     posting = Posting(url="https://jobs.example/1", title="Python developer")
     store.ingest("board", [posting])
     store.touch_chat(ADA, type="private", title="ada")
-    store.enqueue([PendingDelivery(ADA, posting.id, (1,), ("python",))])
+    store.enqueue([PendingDelivery(ADA, posting.id, 1)])
     with FakeTelegram(token=TOKEN) as tg:
         tg.add_private_chat(ADA, "ada")
         # A proxy's error page echoing the request, as proxies do.

@@ -83,7 +83,7 @@ def prepare(tmp: Path, api_url: str) -> tuple[Path, dict[int, set[str]]]:
         sub = store.add_subscription(chat_id, "python")
         picks = [archive[(n * PER_CHAT + k) % len(archive)] for k in range(PER_CHAT)]
         wanted[chat_id] = {p.id for p in picks}
-        pending.extend(PendingDelivery(chat_id, p.id, (sub.id,), ("python",)) for p in picks)
+        pending.extend(PendingDelivery(chat_id, p.id, sub.id) for p in picks)
     assert store.enqueue(pending) == len(CHATS) * PER_CHAT
     store.db.conn.commit()
     store.close()

@@ -61,7 +61,8 @@ def store(db: Path) -> Iterator[Store]:
 
 
 def pipeline(store: Store) -> Pipeline:
-    return Pipeline(store=store, context=SourceContext(known_urls=store.known_urls), kinds=KINDS)
+    context = SourceContext(known_urls=store.known_urls)
+    return Pipeline(postings=store, health=store, context=context, kinds=KINDS)
 
 
 def one_warning(caplog: pytest.LogCaptureFixture) -> str:
@@ -168,7 +169,7 @@ def test_a_read_only_database_stops_start_up_with_one_line(
 
     def read_only(path: str, **kwargs: object) -> sqlite3.Connection:
         # As root, chmod cannot make the file read-only: open it as SQLite does then.
-        return connect(f"file:{path}?mode=ro", uri=True, **kwargs)  # type: ignore[arg-type]
+        return connect(f"file:{path}?mode=ro", uri=True, **kwargs)  # type: ignore[arg-type,call-overload]
 
     monkeypatch.setattr(sqlite3, "connect", read_only)
     assert main(["once", "--config", str(config)]) == 2

@@ -74,11 +74,11 @@ def test_new_postings_after_baseline_reach_the_matcher_in_the_same_transaction(
     store: Store,
 ) -> None:
     store.ingest("board", [posting(1)], now=T0)
-    seen = []
+    seen: list[object] = []
 
     def matcher(new):  # type: ignore[no-untyped-def]
         seen.extend(p.id for p in new)
-        return [PendingDelivery(chat_id=5, posting_id=p.id, subscription_ids=(1,)) for p in new]
+        return [PendingDelivery(chat_id=5, posting_id=p.id, subscription_id=1) for p in new]
 
     result = store.ingest("board", [posting(1), posting(2)], now=T0, matcher=matcher)
     assert seen == [posting(2).id] and result.deliveries == 1

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,7 @@ from bot.deliver.flood import FloodLimiter
 from bot.deliver.format import AlertItem, Message, pack_alerts
 from bot.deliver.plain import split_plain
 from bot.errors import StoreError
+from bot.models import StoredPosting
 from bot.store import Store, now_utc
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = BACKOFF_CA
     return ceiling / 2 + jitter
 
 
+# (chat id, postings) -> the matched terms to underline, by posting id.
+MatchedTerms = Callable[[int, Sequence[StoredPosting]], Mapping[str, tuple[str, ...]]]
+
+
 class Sender:
     """Works the outbox: one task per chat with due deliveries, many chats at once.
 
@@ -80,9 +85,13 @@ class Sender:
         stop_grace: float = 2.0,
         on_migrate: Callable[[int, int], None] | None = None,
         clock: Callable[[], datetime] = now_utc,
+        matched_terms: MatchedTerms | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
+        # The words each alert underlines, computed for the postings a message shows
+        # (`Subscriptions.matched_terms`); None: no underlining (console, tests of sending).
+        self.matched_terms = matched_terms
         self.concurrency = concurrency
         self.batch_limit = batch_limit
         self.idle_poll = idle_poll
@@ -256,8 +265,9 @@ class Sender:
             self.store.mark_dropped([d.id for d in deliveries], reason)
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
+        terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
         items = [
-            AlertItem(d.id, postings[d.posting_id], d.terms, d.overflow)
+            AlertItem(d.id, postings[d.posting_id], terms.get(d.posting_id, ()), d.overflow)
             for d in deliveries
             if d.posting_id in postings
         ]

@@ -346,7 +346,12 @@ async def telegram_front(
     with _quiet_invalid_json_log():
         started = await _initialize(app, stop)
         # A migrated group's subscriptions moved to the new chat id: the index must follow.
-        sender = Sender(store, app.bot, on_migrate=lambda _old, _new: subs.reload())
+        sender = Sender(
+            store,
+            app.bot,
+            on_migrate=lambda _old, _new: subs.reload(),
+            matched_terms=subs.matched_terms,
+        )
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []
         try:

@@ -1,0 +1,185 @@
+"""Benchmark: the whole ingest (store write + matching + outbox rows) with 100,000 subscriptions.
+
+Run: `python benchmarks/bench_ingest.py [--subs N] [--root DIR]`.
+
+The workload is bench_matching's (its query mix, copied here so that either can change alone:
+1-3 of the 500 most frequent title/tag words, exclusions, field prefixes, OR groups, a few
+prefixes and phrases; about 20 subscriptions per chat; about 2,400 matches per new posting),
+stored in a real SQLite file. It measures, on the production path (`Store.ingest` with
+`Subscriptions.matcher`):
+
+- milliseconds per new posting for the whole ingest, in scrapes of 10 and 50 new postings;
+- the event loop's longest stall while one scrape of 1,000 new postings is ingested as the
+  daemon does it (`Store.ingest_async`; on a tree without it, `Store.ingest` on the loop, as
+  the pipeline called it then), measured by a ticker task that wakes every millisecond.
+
+`--root` runs the same logic against another checkout (e.g. `git archive pre-i10` unpacked)
+for "before" figures. Fixed seed; figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 4
+CORPUS = ROOT.parent / "shared" / "corpus"
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def vocabulary(postings: list[Any], tokenize: Any, size: int = 500) -> list[str]:
+    """The `size` most frequent words of titles and tags (as bench_matching)."""
+    counts: Counter[str] = Counter()
+    for p in postings:
+        counts.update(tokenize(p.title))
+        for tag in p.tags:
+            counts.update(tokenize(tag))
+    return [f'"{w}"' if w in ("or", "and", "not") else w for w, _ in counts.most_common(size)]
+
+
+def title_bigrams(postings: list[Any], tokenize: Any) -> list[str]:
+    found: Counter[str] = Counter()
+    for p in postings:
+        words = tokenize(p.title)
+        found.update(f"{a} {b}" for a, b in pairwise(words))
+    return [w for w, _ in found.most_common(200)]
+
+
+def make_queries(words: list[str], phrases: list[str], count: int, rng: random.Random) -> list[str]:
+    """`count` query strings in bench_matching's mix."""
+    queries = []
+    for _ in range(count):
+        terms = rng.sample(words, rng.randint(1, 3))
+        roll = rng.random()
+        if roll < 0.03:
+            terms[0] = f'"{rng.choice(phrases)}"'
+        elif roll < 0.06 and len(terms[0]) > 3 and terms[0].isalpha():
+            terms[0] = terms[0][: rng.randint(3, len(terms[0]))] + "*"
+        if rng.random() < 0.10:
+            terms[-1] = (
+                rng.choice(("title:", "title:", "tag:", "company:", "location:")) + terms[-1]
+            )
+        if len(terms) >= 2 and rng.random() < 0.15:
+            terms[:2] = [f"({terms[0]} OR {terms[1]})"]
+        if rng.random() < 0.20:
+            terms.append("-" + rng.choice(words))
+        queries.append(" ".join(terms))
+    return queries
+
+
+def copies(postings: list[Any], count: int, tag: str) -> list[Any]:
+    """`count` postings with fresh URLs (the corpus repeated under a new path)."""
+    out = []
+    for n in range(count):
+        p = postings[n % len(postings)]
+        out.append(dataclasses.replace(p, url=f"{p.url.rstrip('/')}/{tag}{n}"))
+    return out
+
+
+async def stall_during(store: Any, matcher: Any, postings: list[Any]) -> tuple[float, float]:
+    """(seconds for the ingest, longest gap in seconds between two ticks of a 1 ms ticker)."""
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            longest = max(longest, now - last - 0.001)
+            last = now
+
+    ticks = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    if hasattr(store, "ingest_async"):
+        await store.ingest_async("board", postings, matcher=matcher)
+    else:  # the tree before issue 10: the pipeline called ingest on the loop
+        store.ingest("board", postings, matcher=matcher)
+    took = time.perf_counter() - started
+    await asyncio.sleep(0.01)
+    done.set()
+    await ticks
+    return took, longest
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subs", type=int, default=100_000)
+    parser.add_argument("--root", type=Path, default=ROOT, help="checkout whose bot/ to run")
+    parser.add_argument("--stall-postings", type=int, default=1_000)
+    args = parser.parse_args()
+    if not CORPUS.is_dir():
+        print(f"corpus not found at {CORPUS}", file=sys.stderr)
+        return 1
+    sys.path.insert(0, str(args.root.resolve()))
+    from bot.query import tokenize
+    from bot.sources.markdown import read_folder
+    from bot.store import Store
+    from bot.subscriptions import Subscriptions
+
+    rng = random.Random(SEED)
+    postings = list(read_folder(CORPUS).postings)
+    rng.shuffle(postings)
+    texts = make_queries(
+        vocabulary(postings, tokenize), title_bigrams(postings, tokenize), args.subs, rng
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "bench.db")
+        chats = sorted({1_000 + i // 20 for i in range(1, len(texts) + 1)})
+        stamp = T0.isoformat()
+        with store.db.conn:
+            store.db.conn.executemany(
+                "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at) "
+                "VALUES (?, 'private', 'bench', 1, 0, ?, ?)",
+                [(c, stamp, stamp) for c in chats],
+            )
+            store.db.conn.executemany(
+                "INSERT INTO subscriptions (id, chat_id, query, created_at) VALUES (?, ?, ?, ?)",
+                [(i, 1_000 + i // 20, q, stamp) for i, q in enumerate(texts, start=1)],
+            )
+        t0 = time.perf_counter()
+        subs = Subscriptions(store)
+        print(
+            f"{args.root}: {len(texts)} subscriptions in {len(chats)} chats, "
+            f"index loaded in {time.perf_counter() - t0:.1f} s"
+        )
+        store.ingest("board", postings[:1], now=T0)  # the baseline: later scrapes alert
+        pool = postings[1:]
+        for batch in (10, 50):
+            fresh = copies(pool, 200, f"b{batch}-")
+            took, rows = 0.0, 0
+            for start in range(0, len(fresh), batch):
+                t0 = time.perf_counter()
+                result = store.ingest("board", fresh[start : start + batch], matcher=subs.matcher)
+                took += time.perf_counter() - t0
+                rows += result.deliveries
+            print(
+                f"batch {batch:>3}: {took / len(fresh) * 1000:6.1f} ms per new posting for the "
+                f"whole ingest ({rows / len(fresh):.0f} outbox rows per posting)"
+            )
+        big = copies(pool, args.stall_postings, "stall-")
+        took, longest = asyncio.run(stall_during(store, subs.matcher, big))
+        print(
+            f"{len(big)} new postings in one scrape: {took:.1f} s, the event loop's longest "
+            f"stall {longest * 1000:.0f} ms"
+        )
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

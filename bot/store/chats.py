@@ -1,0 +1,150 @@
+"""Chats and their subscriptions (saved queries)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.store.base import Repository, _from_iso, _guarded, _iso, now_utc
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A Telegram chat the bot serves."""
+
+    id: int
+    type: str
+    title: str
+    active: bool
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One saved query of one chat."""
+
+    id: int
+    chat_id: int
+    query: str
+    created_at: datetime
+
+
+@_guarded
+class Chats(Repository):
+    """The chats the bot serves and their saved queries."""
+
+    def touch_chat(
+        self, chat_id: int, *, type: str, title: str, now: datetime | None = None
+    ) -> Chat:
+        """Record a chat that wrote to the bot; a chat marked inactive becomes active again."""
+        stamp = _iso(now or now_utc())
+        self.db.execute(
+            "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at) "
+            "VALUES (?, ?, ?, 1, 0, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
+            "title = excluded.title, active = 1, updated_at = excluded.updated_at",
+            [chat_id, type, title[:200], stamp, stamp],
+        )
+        chat = self.get_chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def get_chat(self, chat_id: int) -> Chat | None:
+        row = self.db.execute(
+            "SELECT id, type, title, active, paused FROM chats WHERE id = ?", [chat_id]
+        ).fetchone()
+        if row is None:
+            return None
+        return Chat(
+            id=row[0],
+            type=row[1] or "",
+            title=row[2] or "",
+            active=bool(row[3]),
+            paused=bool(row[4]),
+        )
+
+    def set_paused(self, chat_id: int, paused: bool) -> None:
+        self.db.execute("UPDATE chats SET paused = ? WHERE id = ?", [int(paused), chat_id])
+
+    def set_active(self, chat_id: int, active: bool) -> None:
+        self.db.execute("UPDATE chats SET active = ? WHERE id = ?", [int(active), chat_id])
+
+    def migrate_chat(self, old_id: int, new_id: int, *, now: datetime | None = None) -> None:
+        """A group became a supergroup: its subscriptions and pending alerts move to `new_id`."""
+        stamp = _iso(now or now_utc())
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at) "
+                "SELECT ?, 'supergroup', title, 1, paused, created_at, ? FROM chats WHERE id = ? "
+                "ON CONFLICT(id) DO UPDATE SET active = 1, updated_at = excluded.updated_at",
+                [new_id, stamp, old_id],
+            )
+            self.db.execute(
+                "UPDATE subscriptions SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
+            )
+            self.db.execute(
+                "UPDATE OR IGNORE deliveries SET chat_id = ? "
+                "WHERE chat_id = ? AND status = 'pending'",
+                [new_id, old_id],
+            )
+            self.db.execute(
+                "UPDATE deliveries SET status = 'dropped', last_error = 'chat migrated' "
+                "WHERE chat_id = ? AND status = 'pending'",
+                [old_id],
+            )
+            self.db.execute("UPDATE chats SET active = 0 WHERE id = ?", [old_id])
+
+    def add_subscription(
+        self, chat_id: int, query: str, *, now: datetime | None = None
+    ) -> Subscription:
+        """Save a query for a chat (the chat must be known: see touch_chat)."""
+        created = now or now_utc()
+        cursor = self.db.execute(
+            "INSERT INTO subscriptions (chat_id, query, created_at) VALUES (?, ?, ?)",
+            [chat_id, query, _iso(created)],
+        )
+        assert cursor.lastrowid is not None
+        return Subscription(cursor.lastrowid, chat_id, query, _from_iso(_iso(created)) or created)
+
+    def subscriptions(self, chat_id: int) -> list[Subscription]:
+        """A chat's subscriptions, oldest first."""
+        cursor = self.db.execute(
+            "SELECT id, chat_id, query, created_at FROM subscriptions "
+            "WHERE chat_id = ? ORDER BY id",
+            [chat_id],
+        )
+        return [_subscription(row) for row in cursor.fetchall()]
+
+    def subscriptions_all(self) -> list[Subscription]:
+        """Every chat's subscriptions (the match index is built from these)."""
+        cursor = self.db.execute(
+            "SELECT id, chat_id, query, created_at FROM subscriptions ORDER BY id"
+        )
+        return [_subscription(row) for row in cursor.fetchall()]
+
+    def chats(self, ids: Sequence[int]) -> list[Chat]:
+        """The chats with these ids (unknown ids are left out)."""
+        sql = "SELECT id, type, title, active, paused FROM chats WHERE id IN ({marks})"
+        return [_chat(row) for row in self._in(sql, [], ids)]
+
+    def remove_subscriptions(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]:
+        """Remove some (or, ids None, all) of a chat's subscriptions; returns the removed ids."""
+        mine = [s.id for s in self.subscriptions(chat_id)]
+        doomed = mine if ids is None else [i for i in ids if i in set(mine)]
+        self._in(
+            "DELETE FROM subscriptions WHERE chat_id = ? AND id IN ({marks})", [chat_id], doomed
+        )
+        return doomed
+
+
+def _chat(row: Sequence[Any]) -> Chat:
+    return Chat(
+        id=row[0], type=row[1] or "", title=row[2] or "", active=bool(row[3]), paused=bool(row[4])
+    )
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    created = _from_iso(row[3])
+    assert created is not None
+    return Subscription(id=row[0], chat_id=row[1], query=row[2], created_at=created)

@@ -1,0 +1,195 @@
+"""The schema as sqlite-utils migrations, applied in order by `open_database`, and
+`rekey`, which m003 and a changed source identity share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from bot.models import URL_IDENTITY, Identity, canonical_url
+
+migrations = Migrations("jobhound")
+
+
+@migrations()
+def m001_postings(db: Database) -> None:
+    db.table("postings").create(
+        {
+            "id": str,
+            "url": str,
+            "source": str,
+            "title": str,
+            "company": str,
+            "location": str,
+            "remote": int,
+            "tags": str,
+            "posted_at": str,
+            "salary": str,
+            "description": str,
+            "apply_url": str,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="id",
+        not_null={"url", "source", "title", "first_seen", "last_seen"},
+    )
+    db.table("postings").create_index(["first_seen"])
+    db.table("postings").create_index(["source", "last_seen"])
+    db.table("sources").create(
+        {
+            "name": str,
+            "baseline_at": str,
+            "last_run_at": str,
+            "last_success_at": str,
+            "last_error": str,
+            "last_error_at": str,
+            "consecutive_failures": int,
+            "last_count": int,
+            "last_new": int,
+        },
+        pk="name",
+        defaults={"consecutive_failures": 0},
+    )
+    db.table("http_cache").create(
+        {"url": str, "etag": str, "last_modified": str, "updated_at": str}, pk="url"
+    )
+
+
+@migrations()
+def m002_chats_and_outbox(db: Database) -> None:
+    db.table("chats").create(
+        {
+            "id": int,
+            "type": str,
+            "title": str,
+            "active": int,
+            "paused": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        defaults={"active": 1, "paused": 0},
+    )
+    db.table("subscriptions").create(
+        {"id": int, "chat_id": int, "query": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("chat_id", "chats", "id")],
+    )
+    db.table("subscriptions").create_index(["chat_id"])
+    db.table("deliveries").create(
+        {
+            "id": int,
+            "chat_id": int,
+            "posting_id": str,
+            "subscription_ids": str,
+            "terms": str,
+            "status": str,
+            "created_at": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "sent_at": str,
+            "last_error": str,
+            # Alerts this chat did not get this cycle because of the per-cycle cap.
+            "overflow": int,
+        },
+        pk="id",
+        defaults={"status": "pending", "attempts": 0, "overflow": 0},
+        foreign_keys=[("posting_id", "postings", "id")],
+    )
+    # The outbox's guarantee: one delivery per (chat, posting), whatever retries happen.
+    db.table("deliveries").create_index(["chat_id", "posting_id"], unique=True)
+    db.table("deliveries").create_index(["status", "next_attempt_at"])
+
+
+@migrations()
+def m003_canonical_ids(db: Database) -> None:
+    """Ids recomputed with today's canonical URL (RFC 3986 normalisation, session ids removed);
+    rows that now name one posting are merged. `sources.identity` records the identity rules
+    each source's ids were made with, so a changed `url_ignore`/`id_pattern` re-keys too."""
+    db.table("sources").add_column("identity", str)
+    rows = db.execute("SELECT rowid, id, url, first_seen, last_seen FROM postings").fetchall()
+    rekey(db, rows, URL_IDENTITY)
+
+
+@migrations()
+def m004_compact_outbox(db: Database) -> None:
+    """One plain row per delivery: the JSON lists of subscription ids and matched terms give
+    way to the one subscription (the chat's lowest-numbered match) that caused it; the matched
+    terms are computed when the message is built. Rows keep their id and status, so pending
+    ones are delivered exactly once."""
+    db.table("deliveries").add_column("subscription_id", int)
+    db.execute(
+        "UPDATE deliveries SET subscription_id = json_extract(subscription_ids, '$[0]') "
+        "WHERE json_valid(subscription_ids)"
+    )
+    db.table("deliveries").transform(drop={"subscription_ids", "terms"})
+
+
+# A (chat, posting) alert kept when merged postings both had one: the one the chat got.
+_STATUS_RANK = {"sent": 0, "capped": 1, "pending": 2}
+
+
+def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> int:
+    """Give `rows` (rowid, id, url, first_seen, last_seen) of postings the id `identity` gives
+    their URL, merging rows that now share an id (with each other or with a stored row): the
+    earliest `first_seen` is kept with the latest `last_seen`, and each chat keeps one delivery
+    (the sent one if any). Runs in the caller's transaction; alerts nobody. Returns the number
+    of rows merged away."""
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for rowid, old_id, url, first_seen, last_seen in rows:
+        new_id = identity.posting_id(url)
+        groups.setdefault(new_id, []).append((first_seen, rowid, old_id, last_seen, url))
+    members = {row[1] for rows_ in groups.values() for row in rows_}
+    # Stored rows outside `rows` that already hold one of the new ids join their group.
+    for new_id in [g for g, rs in groups.items() if any(r[2] != g for r in rs)]:
+        held = db.execute(
+            "SELECT first_seen, rowid, id, last_seen, url FROM postings WHERE id = ?", [new_id]
+        ).fetchone()
+        if held is not None and held[1] not in members:
+            groups[new_id].append(tuple(held))
+    changed = {g: sorted(rs) for g, rs in groups.items() if len(rs) > 1 or rs[0][2] != g}
+    if not changed:
+        return 0
+    # Parent keys change under their deliveries: foreign keys are checked at commit.
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    merged = 0
+    for new_id, group in changed.items():
+        survivor, losers = group[0], group[1:]
+        old_ids = [row[2] for row in group]
+        _merge_deliveries(db, old_ids, new_id)
+        for loser in losers:
+            db.execute("DELETE FROM postings WHERE rowid = ?", [loser[1]])
+        merged += len(losers)
+        # A temporary id first: the new id may still be held by a row of another group.
+        db.execute(
+            "UPDATE postings SET id = ?, url = ?, last_seen = ? WHERE rowid = ?",
+            [
+                f"rekey {new_id}",
+                canonical_url(survivor[4]),
+                max(row[3] for row in group),
+                survivor[1],
+            ],
+        )
+    db.execute("UPDATE postings SET id = substr(id, 7) WHERE id LIKE 'rekey %'")
+    return merged
+
+
+def _merge_deliveries(db: Database, old_ids: Sequence[str], new_id: str) -> None:
+    marks = ",".join("?" * len(old_ids))
+    rows = db.execute(
+        f"SELECT id, chat_id, status FROM deliveries WHERE posting_id IN ({marks})",  # noqa: S608
+        list(old_ids),
+    ).fetchall()
+    keep: dict[int, tuple[int, int]] = {}
+    for delivery_id, chat_id, status in rows:
+        rank = (_STATUS_RANK.get(status, 3), delivery_id)
+        if chat_id not in keep or rank < keep[chat_id]:
+            keep[chat_id] = rank
+    kept = {rank[1] for rank in keep.values()}
+    for delivery_id, _, _ in rows:
+        if delivery_id not in kept:
+            db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
+    for delivery_id in kept:
+        db.execute("UPDATE deliveries SET posting_id = ? WHERE id = ?", [new_id, delivery_id])

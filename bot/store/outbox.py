@@ -1,0 +1,165 @@
+"""The outbox: pending alerts, one plain row per (chat, posting), written with the scrape
+that caused them and worked by the sender."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlite_utils import Database
+
+from bot.store.base import Repository, _from_iso, _guarded, _iso, now_utc
+
+
+class PendingDelivery(NamedTuple):
+    """One (chat, posting) alert to send, as written by matching. A named tuple, not a
+    dataclass: an ingest makes thousands per new posting and tuples are the cheapest."""
+
+    chat_id: int
+    posting_id: str
+    # The chat's lowest-numbered subscription that matched (None: queued by hand).
+    subscription_id: int | None = None
+    # How many more alerts for this chat the per-cycle cap held back (said after this one).
+    overflow: int = 0
+    # Held back by the cap: recorded (so never sent later) but not pending.
+    capped: bool = False
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A row of the outbox as the sender reads it."""
+
+    id: int
+    chat_id: int
+    posting_id: str
+    subscription_id: int | None
+    attempts: int
+    overflow: int
+
+
+def insert_deliveries(
+    db: Database, deliveries: Iterable[PendingDelivery], stamp: str | None
+) -> int:
+    """Write pending deliveries with one `executemany` (plain columns, nothing encoded per
+    row); a (chat, posting) pair already queued or sent is ignored. Runs in the caller's
+    transaction, if any. Returns the number of rows written."""
+    rows = [
+        (
+            d.chat_id,
+            d.posting_id,
+            d.subscription_id,
+            "capped" if d.capped else "pending",
+            stamp,
+            stamp,
+            d.overflow,
+        )
+        for d in deliveries
+    ]
+    if not rows:
+        return 0
+    before = db.conn.total_changes
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_id, "
+        "status, created_at, attempts, next_attempt_at, overflow) "
+        "VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        rows,
+    )
+    return db.conn.total_changes - before
+
+
+@_guarded
+class Outbox(Repository):
+    """The delivery outbox: one row per (chat, posting) alert, pending until Telegram took it."""
+
+    def enqueue(self, deliveries: Iterable[PendingDelivery], *, now: datetime | None = None) -> int:
+        """Add pending deliveries; a (chat, posting) pair already queued or sent is ignored."""
+        # Its own transaction when alone (ingest writes its rows in the scrape's own).
+        with self.db.atomic():
+            return insert_deliveries(self.db, deliveries, _iso(now or now_utc()))
+
+    def due_chats(self, *, now: datetime | None = None, limit: int = 1000) -> list[int]:
+        """Chats with pending deliveries due now, the longest-waiting first."""
+        rows = self.db.execute(
+            "SELECT chat_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "GROUP BY chat_id ORDER BY min(id) LIMIT ?",
+            [_iso(now or now_utc()), limit],
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest deferred delivery falls due (None: nothing pending)."""
+        row = self.db.execute(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+        ).fetchone()
+        return _from_iso(row[0]) if row and row[0] else None
+
+    def pending_for_chat(self, chat_id: int, *, limit: int = 100) -> list[Delivery]:
+        """A chat's pending deliveries in the order they were queued."""
+        cursor = self.db.execute(
+            "SELECT id, chat_id, posting_id, subscription_id, attempts, overflow "
+            "FROM deliveries WHERE chat_id = ? AND status = 'pending' ORDER BY id LIMIT ?",
+            [chat_id, limit],
+        )
+        return [
+            Delivery(
+                id=row[0],
+                chat_id=row[1],
+                posting_id=row[2],
+                subscription_id=row[3],
+                attempts=row[4] or 0,
+                overflow=row[5] or 0,
+            )
+            for row in cursor.fetchall()
+        ]
+
+    def last_sent_at(self) -> datetime | None:
+        """When Telegram last accepted an alert (whole seconds)."""
+        row = self.db.execute(
+            "SELECT max(sent_at) FROM deliveries WHERE status = 'sent'"
+        ).fetchone()
+        return _from_iso(row[0]) if row else None
+
+    def pending_count(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+    def mark_sent(self, ids: Sequence[int], *, now: datetime | None = None) -> None:
+        """Telegram accepted these: never send them again."""
+        self._set_status(ids, "sent", "sent_at = ?", [_iso(now or now_utc())])
+
+    def mark_dropped(self, ids: Sequence[int], reason: str) -> None:
+        """Give up on these deliveries for good (the chat is gone)."""
+        self._set_status(ids, "dropped", "last_error = ?", [self._clean(reason)])
+
+    def defer(self, ids: Sequence[int], until: datetime, error: str) -> None:
+        """Try these again at `until`; they stay pending."""
+        self._in(
+            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+            "last_error = ? WHERE id IN ({marks})",
+            [_iso(until), self._clean(error)],
+            ids,
+        )
+
+    def reset_backoff(
+        self, *, now: datetime | None = None, keep: Sequence[str] = ("internal error",)
+    ) -> int:
+        """Telegram works again: pending deliveries deferred after failures are due now and
+        their backoff starts over (attempts 0), except those deferred for a reason in `keep`
+        (a bug would only repeat). Returns how many were brought forward."""
+        stamp = _iso(now or now_utc())
+        marks = ",".join("?" * len(keep)) or "NULL"
+        cursor = self.db.execute(
+            "UPDATE deliveries SET attempts = 0, next_attempt_at = ? "  # noqa: S608
+            "WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > ? "
+            f"AND coalesce(last_error, '') NOT IN ({marks})",
+            [stamp, stamp, *keep],
+        )
+        return cursor.rowcount
+
+    def _set_status(
+        self, ids: Sequence[int], status: str, assignment: str, values: list[Any]
+    ) -> None:
+        sql = f"UPDATE deliveries SET status = ?, {assignment} WHERE id IN ({{marks}})"  # noqa: S608
+        self._in(sql, [status, *values], ids)

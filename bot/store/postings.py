@@ -1,0 +1,316 @@
+"""Stored postings and the ingest of one scrape (new postings, last_seen, outbox rows)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
+from bot.store.base import (
+    _CHUNK,
+    Repository,
+    _chunks,
+    _from_iso,
+    _guarded,
+    _iso,
+    now_utc,
+    store_error,
+)
+from bot.store.migrations import rekey
+from bot.store.outbox import PendingDelivery, insert_deliveries
+
+log = logging.getLogger(__name__)
+
+
+# Outbox rows written between two turns of the event loop during `ingest_async` (~10 ms).
+_DELIVERY_CHUNK = 1000
+_POSTING_NAMES = (
+    *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
+    *("salary", "description", "apply_url", "first_seen", "last_seen"),
+)
+_POSTING_COLUMNS = ", ".join(_POSTING_NAMES)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What storing one scrape changed."""
+
+    source: str
+    seen: int
+    new: tuple[StoredPosting, ...]
+    baseline: bool
+    # Rows written to the outbox (pending, and those the per-cycle cap held back).
+    deliveries: int = 0
+
+
+# Given the postings a scrape stored for the first time, the deliveries they cause.
+Matcher = Callable[[Sequence[StoredPosting]], Iterable[PendingDelivery]]
+
+
+@_guarded
+class Postings(Repository):
+    """Stored postings, one per id (see `bot.models.Identity`), and the ingest that stores a
+    scrape with the outbox rows it causes in one transaction."""
+
+    def __init__(self, db: Database, *, path: str = "", secrets: Sequence[str] = ()) -> None:
+        super().__init__(db, path=path, secrets=secrets)
+        # One `ingest_async` at a time: scrapes share the connection's one transaction.
+        self._ingest_lock: asyncio.Lock | None = None
+
+    def ingest(
+        self,
+        source: str,
+        postings: Iterable[Posting],
+        *,
+        now: datetime | None = None,
+        matcher: Matcher | None = None,
+        complete: bool = True,
+        identity: Identity = URL_IDENTITY,
+    ) -> IngestResult:
+        """Store one scrape in one transaction: new postings, last_seen of known ones, and the
+        pending deliveries `matcher` derives from the new ones. The first successful scrape of
+        a source is its baseline: stored, never alerted (and while `complete` is False, the
+        baseline stays open: the source is still catching up on its backlog). Postings are
+        keyed by `identity` (the source's `url_ignore`/`id_pattern`); when it differs from the
+        rules the source's stored ids were made with, those are re-keyed first (see `rekey`).
+
+        Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
+        steps = self._ingest_steps(source, postings, now, complete, identity, matcher is not None)
+        try:
+            request = next(steps)
+            while True:
+                reply = list(matcher(request)) if matcher and request is not None else None
+                request = steps.send(reply)
+        except StopIteration as done:
+            result: IngestResult = done.value
+            return result
+        finally:
+            steps.close()  # an exception above rolls the scrape's transaction back
+
+    async def ingest_async(
+        self,
+        source: str,
+        postings: Iterable[Posting],
+        *,
+        now: datetime | None = None,
+        matcher: Matcher | None = None,
+        complete: bool = True,
+        identity: Identity = URL_IDENTITY,
+    ) -> IngestResult:
+        """As `ingest`, without stalling the event loop: the writes go in chunks of at most
+        `_CHUNK` postings or `_DELIVERY_CHUNK` deliveries with the loop let in between, and
+        `matcher` (CPU-bound) runs in a worker thread. Still one transaction per scrape, and
+        one scrape at a time (a lock): other coroutines' statements on this connection while
+        it is open join it, so they commit with the scrape (or, on a storage fault, roll back
+        with it, as every write of that moment would have failed anyway)."""
+        if self._ingest_lock is None:
+            self._ingest_lock = asyncio.Lock()
+        async with self._ingest_lock:
+            steps = self._ingest_steps(
+                source, postings, now, complete, identity, matcher is not None
+            )
+            try:
+                request = next(steps)
+                while True:
+                    reply = None
+                    if matcher is not None and request is not None:
+                        reply = await asyncio.to_thread(_deliveries, matcher, request)
+                    else:
+                        await asyncio.sleep(0)
+                    request = steps.send(reply)
+            except StopIteration as done:
+                result: IngestResult = done.value
+            except sqlite3.Error as exc:
+                raise (store_error(exc, self.path) or exc) from None
+            finally:
+                steps.close()
+            if Path(self.path).is_file():  # noqa: ASYNC240 - one stat per scrape
+                await asyncio.to_thread(checkpoint, self.path)
+            return result
+
+    def _ingest_steps(
+        self,
+        source: str,
+        postings: Iterable[Posting],
+        now: datetime | None,
+        complete: bool,
+        identity: Identity,
+        matching: bool,
+    ) -> Generator[tuple[StoredPosting, ...] | None, list[PendingDelivery] | None, IngestResult]:
+        """The steps of one ingest, in the scrape's transaction. Yields None where the caller
+        may let other work run, and the new postings when it wants their deliveries (sent
+        back as the reply)."""
+        now = now or now_utc()
+        stamp = _iso(now)
+        unique: dict[str, Posting] = {}
+        for posting in postings:
+            unique.setdefault(identity.posting_id(posting.url), posting)
+        with self.db.atomic():
+            self._adopt_identity(source, identity)
+            known = self._existing_ids(list(unique))
+            fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
+            rows = [_posting_row(pid, p, source, stamp) for pid, p in fresh]
+            for chunk in _chunks(rows):
+                self.db.table("postings").insert_all(chunk, batch_size=_CHUNK)
+                yield None
+            self._in(
+                "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [stamp], sorted(known)
+            )
+            baseline = self._baseline_pending(source)
+            # An empty first answer sets no baseline, else the next real one would flood.
+            if baseline and unique and complete:
+                self.db.execute(
+                    "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET baseline_at = excluded.baseline_at",
+                    [source, stamp],
+                )
+            stored = tuple(_stored(row) for row in rows)
+            queued = 0
+            if matching and stored and not baseline:
+                deliveries = yield stored
+                for part in _chunks(deliveries or [], _DELIVERY_CHUNK):
+                    queued += insert_deliveries(self.db, part, stamp)
+                    yield None
+        return IngestResult(source, len(unique), stored, baseline, queued)
+
+    def _existing_ids(self, ids: Sequence[str]) -> set[str]:
+        return {
+            row[0] for row in self._in("SELECT id FROM postings WHERE id IN ({marks})", [], ids)
+        }
+
+    def _baseline_pending(self, source: str) -> bool:
+        row = self.db.execute("SELECT baseline_at FROM sources WHERE name = ?", [source]).fetchone()
+        return row is None or row[0] is None
+
+    def _adopt_identity(self, source: str, identity: Identity) -> None:
+        row = self.db.execute("SELECT identity FROM sources WHERE name = ?", [source]).fetchone()
+        if ((row[0] if row else None) or "") == identity.fingerprint:
+            return
+        rows = self.db.execute(
+            "SELECT rowid, id, url, first_seen, last_seen FROM postings WHERE source = ?", [source]
+        ).fetchall()
+        merged = rekey(self.db, rows, identity)
+        self.db.execute(
+            "INSERT INTO sources (name, identity) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET identity = excluded.identity",
+            [source, identity.fingerprint],
+        )
+        if rows:
+            log.info(
+                "%s: url_ignore/id_pattern changed: %d stored postings re-keyed, %d merged",
+                source,
+                len(rows),
+                merged,
+            )
+
+    def known_urls(self, urls: Iterable[str], identity: Identity = URL_IDENTITY) -> set[str]:
+        """Which of `urls` are stored already, compared by the id `identity` gives them."""
+        by_id: dict[str, list[str]] = {}
+        for url in urls:
+            by_id.setdefault(identity.posting_id(url), []).append(url)
+        return {url for pid in self._existing_ids(list(by_id)) for url in by_id[pid]}
+
+    def latest(self, limit: int = 5, *, offset: int = 0) -> list[StoredPosting]:
+        """The newest stored postings, newest first (by first_seen, then posted date)."""
+        rows = self.db.execute(
+            f"SELECT {_POSTING_COLUMNS} FROM postings "  # noqa: S608
+            "ORDER BY first_seen DESC, posted_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            [limit, offset],
+        )
+        return [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+
+    def iter_postings(
+        self, *, newest_first: bool = True, batch: int = 500
+    ) -> Iterator[StoredPosting]:
+        """Every stored posting, in batches, for scans such as /latest QUERY."""
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_POSTING_COLUMNS} FROM postings ORDER BY first_seen {order}"  # noqa: S608
+        cursor = self.db.execute(sql)
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield _stored(dict(zip(_POSTING_NAMES, row, strict=True)))
+
+    def get_postings(self, ids: Sequence[str]) -> dict[str, StoredPosting]:
+        """Stored postings by id."""
+        sql = f"SELECT {_POSTING_COLUMNS} FROM postings WHERE id IN ({{marks}})"  # noqa: S608
+        rows = self._in(sql, [], ids)
+        postings = (_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows)
+        return {posting.id: posting for posting in postings}
+
+    def count_postings(self, source: str | None = None) -> int:
+        if source is None:
+            row = self.db.execute("SELECT count(*) FROM postings").fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT count(*) FROM postings WHERE source = ?", [source]
+            ).fetchone()
+        return int(row[0])
+
+
+def checkpoint(path: str) -> None:
+    """Copy the WAL back into the database file (a PASSIVE checkpoint, on a connection of its
+    own: it waits for nobody). The daemon's connection does not checkpoint by itself
+    (`open_database` turns wal_autocheckpoint off): at the commit of a large scrape that took
+    hundreds of milliseconds on the event loop. A failure is harmless (the next one catches
+    up; closing the last connection checkpoints too) and only logged at debug level."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=0)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error as exc:
+        log.debug("%s: WAL checkpoint skipped: %s", path, exc)
+
+
+def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+    return list(matcher(postings))
+
+
+def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "url": posting.canonical_url,
+        "source": source,
+        "title": posting.title,
+        "company": posting.company,
+        "location": posting.location,
+        "remote": int(posting.remote),
+        "tags": json.dumps(list(posting.tags), ensure_ascii=False),
+        "posted_at": _iso(posting.posted_at),
+        "salary": posting.salary,
+        "description": posting.description,
+        "apply_url": posting.apply_url or posting.url,
+        "first_seen": stamp,
+        "last_seen": stamp,
+    }
+
+
+def _stored(row: dict[str, Any]) -> StoredPosting:
+    first_seen = _from_iso(row["first_seen"])
+    last_seen = _from_iso(row["last_seen"])
+    assert first_seen is not None
+    assert last_seen is not None
+    return StoredPosting(
+        id=row["id"],
+        url=row["url"],
+        source=row["source"],
+        title=row["title"],
+        company=row["company"] or "",
+        location=row["location"] or "",
+        remote=bool(row["remote"]),
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        posted_at=_from_iso(row["posted_at"]),
+        salary=row["salary"] or "",
+        description=row["description"] or "",
+        apply_url=row["apply_url"] or row["url"],
+        first_seen=first_seen,
+        last_seen=last_seen,
+    )

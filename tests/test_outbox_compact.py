@@ -1,0 +1,105 @@
+"""The compact outbox (issue 10, item 5): plain rows, terms computed at send time, and an
+ingest that lets the event loop run while it stays one transaction."""
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from bot.models import Posting, StoredPosting
+from bot.store import PendingDelivery, Store, migrations
+from bot.subscriptions import Subscriptions
+from tests.fetchkit import within
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def posting(n: int, title: str = "Python engineer") -> Posting:
+    return Posting(url=f"https://jobs.example.com/{n}", title=title, company="Acme")
+
+
+def test_old_json_outbox_rows_become_plain_rows_and_pending_ones_stay_pending(
+    tmp_path: Path,
+) -> None:
+    """Bug: each outbox row carried JSON lists of subscription ids and terms (22% of ingest)."""
+    path = tmp_path / "old.db"
+    db = Database(path)
+    db.execute("PRAGMA foreign_keys=ON")
+    migrations.apply(db, stop_before="m004_compact_outbox")
+    old = Store(db)
+    old.touch_chat(7, type="private", title="t", now=T0)
+    old.ingest("board", [posting(1), posting(2)], now=T0)
+    for n, status in ((1, "sent"), (2, "pending")):
+        db.table("deliveries").insert(
+            {
+                "chat_id": 7,
+                "posting_id": posting(n).id,
+                "subscription_ids": "[4, 9]",
+                "terms": '["python"]',
+                "status": status,
+                "created_at": T0.isoformat(),
+                "next_attempt_at": T0.isoformat(),
+            }
+        )
+    old.close()
+
+    store = Store.open(path)
+    columns = set(store.db.table("deliveries").columns_dict)
+    assert "terms" not in columns and "subscription_ids" not in columns
+    (pending,) = store.pending_for_chat(7)
+    assert (pending.posting_id, pending.subscription_id) == (posting(2).id, 4)
+    store.mark_sent([pending.id], now=T0)
+    assert store.pending_for_chat(7) == [] and store.pending_count() == 0
+    store.close()
+
+
+def test_matching_writes_ids_only_and_terms_come_from_the_chats_queries() -> None:
+    """Bug: matched terms were computed at ingest for every match, shown or not."""
+    store = Store.open(":memory:")
+    subs = Subscriptions(store)
+    store.ingest("board", [posting(0)], now=T0)  # the baseline
+    store.touch_chat(7, type="private", title="t", now=T0)
+    first = subs.add(7, "python").subscription
+    subs.add(7, "rust")
+    second = subs.add(7, "engineer OR designer").subscription
+    result = store.ingest("board", [posting(1)], now=T0, matcher=subs.matcher)
+    assert result.deliveries == 1
+    (row,) = store.pending_for_chat(7)
+    assert row.subscription_id == first.id < second.id
+    new: StoredPosting = result.new[0]
+    assert subs.matched_terms(7, [new]) == {new.id: ("python", "engineer")}
+
+
+async def test_ingest_async_lets_the_loop_run_and_commits_once(tmp_path: Path) -> None:
+    """Bug: a 1,000-posting ingest froze polling and sending for 92-105 s."""
+    path = tmp_path / "jobs.db"
+    store = Store.open(path)
+    store.ingest("board", [posting(0)], now=T0)
+    store.touch_chat(7, type="private", title="t", now=T0)
+    reader = Store.open_readonly(path)
+    seen_while_running: list[int] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            seen_while_running.append(reader.count_postings())
+            await asyncio.sleep(0)
+
+    def matcher(new: object) -> list[PendingDelivery]:
+        return [PendingDelivery(7, p.id, 1) for p in new]  # type: ignore[attr-defined]
+
+    ticks = asyncio.create_task(ticker())
+    result = await within(
+        store.ingest_async("board", [posting(n) for n in range(1, 2001)], matcher=matcher)
+    )
+    done.set()
+    await within(ticks)
+    # Four chunks of postings and the matcher's thread: the loop ran in between, and another
+    # connection saw nothing of the scrape until its one commit (then all of it).
+    assert seen_while_running.count(1) >= 4 and set(seen_while_running) <= {1, 2001}
+    assert seen_while_running == sorted(seen_while_running)
+    assert (len(result.new), result.deliveries) == (2000, 2000)
+    assert reader.count_postings() == 2001
+    reader.close()
+    store.close()

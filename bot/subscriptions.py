@@ -8,7 +8,6 @@ through the index, never by evaluating every subscription against every posting,
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import threading
 from collections import defaultdict
@@ -65,11 +64,6 @@ class Subscriptions:
             index.add(sub.id, sub.chat_id, query)
         with self._lock:
             self.index, self._queries = index, queries
-        # The index is long-lived (millions of objects at 100,000 subscriptions): moved out of
-        # the collector's generations, a full collection no longer walks it while holding the
-        # GIL, which stalled the event loop for seconds during a large ingest. Not a switch:
-        # collection goes on as before for everything else.
-        gc.freeze()
 
     def add(self, chat_id: int, text: str) -> Added:
         """Parse and save a query; QueryError (or LimitError) says what is wrong."""

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +19,6 @@ from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
 from bot.store.base import (
     _CHUNK,
     Repository,
-    _chunks,
     _from_iso,
     _guarded,
     _iso,
@@ -32,8 +31,6 @@ from bot.store.outbox import PendingDelivery, insert_deliveries
 log = logging.getLogger(__name__)
 
 
-# Outbox rows written between two turns of the event loop during `ingest_async` (~10 ms).
-_DELIVERY_CHUNK = 1000
 _POSTING_NAMES = (
     *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
     *("salary", "description", "apply_url", "first_seen", "last_seen"),
@@ -51,6 +48,25 @@ class IngestResult:
     baseline: bool
     # Rows written to the outbox (pending, and those the per-cycle cap held back).
     deliveries: int = 0
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One scrape's writes, worked out before its transaction opens."""
+
+    source: str
+    stamp: str | None
+    seen: int
+    known: list[str]
+    rows: list[dict[str, Any]]
+    stored: tuple[StoredPosting, ...]
+    baseline: bool
+    closes_baseline: bool
+
+    @property
+    def alerts(self) -> bool:
+        """Whether the new postings are alerted (not while the source's baseline is open)."""
+        return bool(self.stored) and not self.baseline
 
 
 # Given the postings a scrape stored for the first time, the deliveries they cause.
@@ -85,17 +101,9 @@ class Postings(Repository):
         rules the source's stored ids were made with, those are re-keyed first (see `rekey`).
 
         Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
-        steps = self._ingest_steps(source, postings, now, complete, identity, matcher is not None)
-        try:
-            request = next(steps)
-            while True:
-                reply = list(matcher(request)) if matcher and request is not None else None
-                request = steps.send(reply)
-        except StopIteration as done:
-            result: IngestResult = done.value
-            return result
-        finally:
-            steps.close()  # an exception above rolls the scrape's transaction back
+        plan = self._plan(source, postings, now, complete, identity)
+        deliveries = _deliveries(matcher, plan.stored) if plan.alerts and matcher else []
+        return self._write(plan, deliveries)
 
     async def ingest_async(
         self,
@@ -107,81 +115,75 @@ class Postings(Repository):
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
     ) -> IngestResult:
-        """As `ingest`, without stalling the event loop: the writes go in chunks of at most
-        `_CHUNK` postings or `_DELIVERY_CHUNK` deliveries with the loop let in between, and
-        `matcher` (CPU-bound) runs in a worker thread. Still one transaction per scrape, and
-        one scrape at a time (a lock): other coroutines' statements on this connection while
-        it is open join it, so they commit with the scrape (or, on a storage fault, roll back
-        with it, as every write of that moment would have failed anyway)."""
+        """As `ingest`, with `matcher` (the CPU-bound part) in a worker thread while the event
+        loop goes on. The scrape's transaction is opened only for the write itself and never
+        spans an `await`: no other coroutine's statement can join it, and nothing reads a
+        scrape's rows before they are committed. One ingest at a time (a lock), so what the
+        plan read (which ids are known, whether the baseline is open) still holds at the write.
+        """
         if self._ingest_lock is None:
             self._ingest_lock = asyncio.Lock()
         async with self._ingest_lock:
-            steps = self._ingest_steps(
-                source, postings, now, complete, identity, matcher is not None
-            )
             try:
-                request = next(steps)
-                while True:
-                    reply = None
-                    if matcher is not None and request is not None:
-                        reply = await asyncio.to_thread(_deliveries, matcher, request)
-                    else:
-                        await asyncio.sleep(0)
-                    request = steps.send(reply)
-            except StopIteration as done:
-                result: IngestResult = done.value
-            except sqlite3.Error as exc:
+                plan = self._plan(source, postings, now, complete, identity)
+                deliveries: list[PendingDelivery] = []
+                if plan.alerts and matcher is not None:
+                    deliveries = await asyncio.to_thread(_deliveries, matcher, plan.stored)
+                result = self._write(plan, deliveries)
+            except sqlite3.Error as exc:  # `_guarded` covers the synchronous methods only
                 raise (store_error(exc, self.path) or exc) from None
-            finally:
-                steps.close()
             if Path(self.path).is_file():  # noqa: ASYNC240 - one stat per scrape
                 await asyncio.to_thread(checkpoint, self.path)
             return result
 
-    def _ingest_steps(
+    def _plan(
         self,
         source: str,
         postings: Iterable[Posting],
         now: datetime | None,
         complete: bool,
         identity: Identity,
-        matching: bool,
-    ) -> Generator[tuple[StoredPosting, ...] | None, list[PendingDelivery] | None, IngestResult]:
-        """The steps of one ingest, in the scrape's transaction. Yields None where the caller
-        may let other work run, and the new postings when it wants their deliveries (sent
-        back as the reply)."""
-        now = now or now_utc()
-        stamp = _iso(now)
+    ) -> _Plan:
+        """What a scrape will write, from committed state (no transaction is left open)."""
+        stamp = _iso(now or now_utc())
         unique: dict[str, Posting] = {}
         for posting in postings:
             unique.setdefault(identity.posting_id(posting.url), posting)
-        with self.db.atomic():
+        with self.db.atomic():  # re-keying (rare: the source's rules changed) commits first
             self._adopt_identity(source, identity)
-            known = self._existing_ids(list(unique))
-            fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
-            rows = [_posting_row(pid, p, source, stamp) for pid, p in fresh]
-            for chunk in _chunks(rows):
-                self.db.table("postings").insert_all(chunk, batch_size=_CHUNK)
-                yield None
-            self._in(
-                "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [stamp], sorted(known)
-            )
-            baseline = self._baseline_pending(source)
+        known = self._existing_ids(list(unique))
+        rows = [
+            _posting_row(pid, p, source, stamp) for pid, p in unique.items() if pid not in known
+        ]
+        baseline = self._baseline_pending(source)
+        return _Plan(
+            source=source,
+            stamp=stamp,
+            seen=len(unique),
+            known=sorted(known),
+            rows=rows,
+            stored=tuple(_stored(row) for row in rows),
+            baseline=baseline,
             # An empty first answer sets no baseline, else the next real one would flood.
-            if baseline and unique and complete:
+            closes_baseline=baseline and bool(unique) and complete,
+        )
+
+    def _write(self, plan: _Plan, deliveries: Sequence[PendingDelivery]) -> IngestResult:
+        """The scrape's one transaction: postings, last_seen, baseline, outbox rows."""
+        with self.db.atomic():
+            if plan.rows:
+                self.db.table("postings").insert_all(plan.rows, batch_size=_CHUNK)
+            self._in(
+                "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [plan.stamp], plan.known
+            )
+            if plan.closes_baseline:
                 self.db.execute(
                     "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
                     "ON CONFLICT(name) DO UPDATE SET baseline_at = excluded.baseline_at",
-                    [source, stamp],
+                    [plan.source, plan.stamp],
                 )
-            stored = tuple(_stored(row) for row in rows)
-            queued = 0
-            if matching and stored and not baseline:
-                deliveries = yield stored
-                for part in _chunks(deliveries or [], _DELIVERY_CHUNK):
-                    queued += insert_deliveries(self.db, part, stamp)
-                    yield None
-        return IngestResult(source, len(unique), stored, baseline, queued)
+            queued = insert_deliveries(self.db, deliveries, plan.stamp) if plan.alerts else 0
+        return IngestResult(plan.source, plan.seen, plan.stored, plan.baseline, queued)
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
         return {
@@ -271,6 +273,7 @@ def checkpoint(path: str) -> None:
 
 
 def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+    """The outbox rows `matcher` derives from a scrape's new postings (runs in a worker)."""
     return list(matcher(postings))
 
 

@@ -268,9 +268,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
         finally:
             watcher.cancel()
             log.info(
-                "stopping: waiting up to %.0fs for %d running sources",
+                "stopping: waiting up to %.0fs for %s",
                 STOP_GRACE_SECONDS,
-                len(inflight),
+                counted(len(inflight), "running source"),
             )
             # Paused, not shut down: APScheduler's shutdown cancels running jobs at once.
             scheduler.pause()
@@ -342,7 +342,10 @@ async def _drain(tasks: set[asyncio.Task[Any]]) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=2)
-        log.info("abandoned %d unfinished source runs; they will run again next time", len(pending))
+        log.info(
+            "abandoned %s; they will run again next time",
+            counted(len(pending), "unfinished source run"),
+        )
 
 
 def reschedule(

@@ -196,7 +196,7 @@ def _once(settings: Settings) -> int:
 
 
 def _add(settings: Settings, url: str, name: str | None, schedule: str | None) -> int:
-    from bot.discover import NotPlaced, add_source
+    from bot.discover import AlreadyConfigured, NotPlaced, add_source
     from bot.errors import SourceError
 
     try:
@@ -204,7 +204,7 @@ def _add(settings: Settings, url: str, name: str | None, schedule: str | None) -
     except SourceError as exc:
         say(f"jobhound: could not read that board: {exc}", _secrets(settings), file=sys.stderr)
         return EXIT_FAILED
-    if isinstance(outcome, NotPlaced):
+    if isinstance(outcome, NotPlaced | AlreadyConfigured):
         say(outcome.message(), _secrets(settings))
         return EXIT_FAILED
     say(outcome.message(), _secrets(settings))

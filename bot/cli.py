@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: its traceback goes through the log's redaction, not sys.excepthook
+        log.exception("jobhound %s failed unexpectedly (a bug); exiting", args.command)
+        return EXIT_FAILED
 
 
 # `latest`'s options and whether each takes a value; the first other word starts the query.

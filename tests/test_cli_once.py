@@ -78,3 +78,21 @@ def test_once_with_an_unreachable_api_keeps_alerts_queued_and_fails(
     assert "cannot reach the Telegram Bot API" in captured.err
     assert "the alerts stay queued for the next run" in captured.err
     _assert_one_line_no_token(captured.err, captured.out)
+
+
+def test_an_unexpected_error_is_printed_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: an exception escaping a CLI command printed its text (and the token) unredacted."""
+    import bot.daemon
+
+    async def broken(settings: object) -> None:
+        raise RuntimeError(f"boom at https://api.telegram.org/bot{WRONG}/getMe ({WRONG})")
+
+    monkeypatch.setattr(bot.daemon, "once_report", broken)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", WRONG)
+    assert main(["once", "--config", str(_config(tmp_path, "http://127.0.0.1:9"))]) == 1
+    captured = capsys.readouterr()
+    assert "failed unexpectedly" in captured.err and "RuntimeError: boom" in captured.err
+    for form in _token_forms(WRONG):
+        assert form not in captured.out + captured.err

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import TOKEN_ENV, config_path, load_settings
-from bot.deliver.console import posting_line
-from bot.errors import ConfigError, QueryError, StoreError
+from bot.deliver.console import posting_date, posting_line
+from bot.errors import ConfigError, DeliveryDeferred, QueryError, StoreError
 from bot.logs import redact, setup_logging
 from bot.settings import Settings
 from bot.sources.registry import KINDS
+from bot.text import counted
 
 log = logging.getLogger("jobhound")
 
@@ -40,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     latest = commands.add_parser("latest", help="newest stored postings, newest first")
     latest.add_argument("--config", help=config_help)
     latest.add_argument("-n", type=int, default=10, help=f"how many (1-{LATEST_MAX}, default 10)")
+    # Everything after the options is the query, "-django" included (see `_query_after_options`).
     latest.add_argument(
-        "query", nargs="*", help='filter, e.g. (rust OR go) -intern "site reliability"'
+        "query", nargs="*", help='filter, e.g. python -django, (rust OR go) "site reliability"'
     )
     check = commands.add_parser("check", help="validate the config and list the sources")
     check.add_argument("--config", help=config_help)
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python main.py` and the `jobhound` script; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_query_after_options(sys.argv[1:] if argv is None else argv))
     path = config_path(args.config)
     # Known before the config is read: a config error may quote a token pasted into a key.
     env_token = (os.environ.get(TOKEN_ENV) or "").strip()
@@ -77,13 +79,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _add(settings, args.url, args.name, args.schedule)
         return _run(settings)
     except ConfigError as exc:  # found only once running, e.g. Telegram rejecting the token
-        log.error("%s", exc)
+        say(f"jobhound: {exc}", secrets, file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as exc:  # another jobhound holds the database, or it cannot be used
         log.error("%s; %s. Exiting with status %d", exc, exc.remedy, EXIT_CONFIG)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: its traceback goes through the log's redaction, not sys.excepthook
+        log.exception("jobhound %s failed unexpectedly (a bug); exiting", args.command)
+        return EXIT_FAILED
+
+
+# `latest`'s options and whether each takes a value; the first other word starts the query.
+_LATEST_OPTIONS = {"--config": True, "-n": True, "-h": False, "--help": False}
+
+
+def _query_after_options(argv: Sequence[str]) -> list[str]:
+    """`argv` with "--" put before `latest`'s query, so a query word starting with "-" (an
+    exclusion: `latest python -django`, `latest -php`) is the query's, not an unknown option.
+
+    Options go before the query (`latest -n 5 rust -intern`); after it, all is query text.
+    """
+    words = list(argv)
+    i = 0
+    while i < len(words) and words[i].startswith("-"):  # the top-level -v / --verbose
+        i += 1
+    if i >= len(words) or words[i] != "latest":
+        return words
+    i += 1
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            return words
+        option, has_value, _ = word.partition("=")
+        takes_value = _LATEST_OPTIONS.get(option)
+        if takes_value is None and not (word.startswith("-n") and word[2:].isdigit()):
+            break
+        i += 2 if takes_value and not has_value else 1
+    return [*words[:i], "--", *words[i:]] if i < len(words) else words
 
 
 def say(text: str, secrets: Sequence[str] = (), *, file: TextIO | None = None) -> None:
@@ -98,7 +132,7 @@ def _secrets(settings: Settings) -> tuple[str, ...]:
 def _check(settings: Settings) -> int:
     now = datetime.now(UTC)
     secrets = _secrets(settings)
-    say(f"{settings.path}: OK, {len(settings.sources)} sources", secrets)
+    say(f"{settings.path}: OK, {counted(len(settings.sources), 'source')}", secrets)
     mode = "telegram" if settings.telegram.token else "console (no TELEGRAM_BOT_TOKEN)"
     say(f"alerts: {mode}; database: {settings.storage.path}", secrets)
     for source in settings.sources:
@@ -116,15 +150,15 @@ def _latest(settings: Settings, count: int, query_text: str) -> int:
     from bot.subscriptions import latest_matching
 
     if not 1 <= count <= LATEST_MAX:
-        print(f"jobhound: -n must be between 1 and {LATEST_MAX}", file=sys.stderr)
+        say(f"jobhound: -n must be between 1 and {LATEST_MAX}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         queries = [parse_query(query_text)] if query_text.strip() else []
     except QueryError as exc:
-        print(f"jobhound: bad query: {exc}", file=sys.stderr)
+        say(f"jobhound: bad query: {exc}", _secrets(settings), file=sys.stderr)
         return EXIT_CONFIG
     if not settings.storage.path.exists():
-        print(f"No postings stored yet ({settings.storage.path} is missing): try `make run`.")
+        say(f"No postings stored yet ({settings.storage.path} is missing): try `make run`.")
         return EXIT_OK
     store = Store.open(settings.storage.path)
     try:
@@ -132,40 +166,51 @@ def _latest(settings: Settings, count: int, query_text: str) -> int:
     finally:
         store.close()
     if not postings:
-        print("No stored posting matches." if queries else "No postings stored yet.")
+        say("No stored posting matches." if queries else "No postings stored yet.")
     for posting in postings:
-        say(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}", _secrets(settings))
+        say(f"{posting_date(posting)}  {posting_line(posting)}", _secrets(settings))
     return EXIT_OK
 
 
 def _once(settings: Settings) -> int:
-    from bot.daemon import run_once
+    """Every source's outcome, then one line if the alerts could not be sent: exit 2 when
+    Telegram rejected the token (as `run` does), 1 when the Bot API was unreachable or every
+    source failed."""
+    from bot.daemon import once_report
 
-    outcomes = asyncio.run(run_once(settings))
-    for outcome in outcomes:
-        if outcome.ok:
-            state = (
-                "unchanged" if outcome.unchanged else f"{outcome.seen} postings, {outcome.new} new"
-            )
-            say(f"{outcome.source}: {state}", _secrets(settings))
+    secrets = _secrets(settings)
+    report = asyncio.run(once_report(settings))
+    for outcome in report.outcomes:
+        if not outcome.ok:
+            say(f"{outcome.source}: FAILED: {outcome.error}", secrets)
+        elif outcome.unchanged:
+            say(f"{outcome.source}: unchanged", secrets)
         else:
-            say(f"{outcome.source}: FAILED: {outcome.error}", _secrets(settings))
+            say(f"{outcome.source}: {counted(outcome.seen, 'posting')}, {outcome.new} new", secrets)
+    fault = report.delivery_fault
+    if isinstance(fault, ConfigError):
+        say(f"jobhound: {fault}", secrets, file=sys.stderr)
+        return EXIT_CONFIG
+    if isinstance(fault, DeliveryDeferred):
+        say(f"jobhound: {fault}", secrets, file=sys.stderr)
+        return EXIT_FAILED
+    outcomes = report.outcomes
     return EXIT_FAILED if outcomes and not any(o.ok for o in outcomes) else EXIT_OK
 
 
 def _add(settings: Settings, url: str, name: str | None, schedule: str | None) -> int:
-    from bot.discover import NotPlaced, add_source
+    from bot.discover import AlreadyConfigured, NotPlaced, add_source
     from bot.errors import SourceError
 
     try:
         outcome = asyncio.run(add_source(settings, url, name=name, schedule=schedule))
     except SourceError as exc:
-        print(f"jobhound: could not read that board: {exc}", file=sys.stderr)
+        say(f"jobhound: could not read that board: {exc}", _secrets(settings), file=sys.stderr)
         return EXIT_FAILED
-    if isinstance(outcome, NotPlaced):
-        print(outcome.message())
+    if isinstance(outcome, NotPlaced | AlreadyConfigured):
+        say(outcome.message(), _secrets(settings))
         return EXIT_FAILED
-    print(outcome.message())
+    say(outcome.message(), _secrets(settings))
     return EXIT_OK
 
 

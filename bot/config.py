@@ -6,6 +6,7 @@ Every mistake stops start-up with one `ConfigError` naming the file, the key pat
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -176,6 +177,9 @@ def _source(
     if not isinstance(entry, dict):
         reader.fail(key, "expected a table")
     common = {"name", "kind", "url", "schedule", "enabled", "robots", "url_ignore", "id_pattern"}
+    # First, keys no kind knows: a typo in `kind` or `name` is reported as itself (with the
+    # nearest key), not only as the required key it leaves missing.
+    reader.no_unknown(entry, key, common.union(*(kind.options for kind in kinds.values())))
     name = reader.required_string(entry, key, "name")
     if not _SOURCE_NAME.match(name):
         reader.fail(f"{key}.name", f"{name!r} must be 1-40 characters of a-z, 0-9, '_' or '-'")
@@ -248,11 +252,18 @@ class _Reader:
     def no_unknown(
         self, table: Mapping[str, Any], prefix: str, allowed: set[str] | frozenset[str]
     ) -> None:
+        """Fail on the first key of `table` not in `allowed`, naming the nearest allowed key."""
         for name in table:
             if name not in allowed:
                 where = f"{prefix}.{name}" if prefix else name
-                hint = f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
-                self.fail(where, f"unknown key{hint}")
+                nearest = difflib.get_close_matches(name, allowed, n=1)
+                if nearest:
+                    hint = f" (did you mean {nearest[0]!r}?)"
+                elif allowed:
+                    hint = f"; expected one of: {', '.join(sorted(allowed))}"
+                else:
+                    hint = ""
+                self.fail(where, f"unknown key {name!r}{hint}")
 
     def get(self, table: Mapping[str, Any], prefix: str, name: str, typ: type, default: Any) -> Any:
         value = table.get(name, default)

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.base import JobLookupError
+from telegram.error import InvalidToken, TelegramError
 
 from bot.config import load_settings
 from bot.deliver import Sender
 from bot.deliver.console import ConsoleAlerts
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DeliveryDeferred
 from bot.fetch import Fetcher, OriginPolicy, make_client
 from bot.lock import DatabaseLock
 from bot.pipeline import Pipeline, SourceOutcome
+from bot.redact import redact
 from bot.schedule import build_scheduler
 from bot.settings import Settings, SourceSettings
 from bot.sources.base import SourceContext, SourceKind
@@ -30,6 +32,7 @@ from bot.sources.registry import KINDS
 from bot.store import Store
 from bot.subscriptions import Subscriptions
 from bot.telegram.app import build_application, telegram_front
+from bot.text import counted
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -141,18 +144,63 @@ def _lock_and_open(settings: Settings) -> tuple[DatabaseLock, Store]:
         raise
 
 
+@dataclass(frozen=True)
+class OnceReport:
+    """What one `once` cycle did: every source's outcome, and why alerts were not sent if not.
+
+    `delivery_fault` is a `ConfigError` when Telegram rejected the token (exit 2, like `run`), a
+    `DeliveryDeferred` when the Bot API could not be reached (the alerts stay in the outbox).
+    """
+
+    outcomes: list[SourceOutcome]
+    delivery_fault: ConfigError | DeliveryDeferred | None = None
+
+
 async def run_once(settings: Settings) -> list[SourceOutcome]:
-    """One cycle over every enabled source (fetch, store, match, deliver), then return."""
+    """One cycle over every enabled source (fetch, store, match, deliver), then return.
+
+    Raises the report's `delivery_fault` (see `once_report`) after the sources ran.
+    """
+    report = await once_report(settings)
+    if report.delivery_fault is not None:
+        raise report.delivery_fault
+    return report.outcomes
+
+
+async def once_report(settings: Settings) -> OnceReport:
+    """One cycle over every enabled source, then one attempt to send the queued alerts.
+
+    A token Telegram rejects or an unreachable `telegram.api_url` does not lose the sources'
+    outcomes: it comes back as the report's `delivery_fault` (one redacted line's worth), and the
+    alerts stay queued in the outbox for the next run.
+    """
     async with open_resources(settings) as res:
-        if settings.telegram.token is None:
-            return await res.pipeline.run_all(settings.enabled_sources)
         outcomes = await res.pipeline.run_all(settings.enabled_sources)
+        if settings.telegram.token is None:
+            return OnceReport(outcomes)
         subs = res.subs
         assert subs is not None  # a token: the pipeline matched through them
         app = build_application(settings)
-        async with app:
-            await Sender(res.store, app.bot, matched_terms=subs.matched_terms).drain()
-        return outcomes
+        try:
+            async with app:
+                await Sender(res.store, app.bot, matched_terms=subs.matched_terms).drain()
+        except InvalidToken:
+            fault: ConfigError | DeliveryDeferred = ConfigError(
+                "Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); "
+                "the alerts stay queued for the next run",
+                key="TELEGRAM_BOT_TOKEN",
+            )
+            return OnceReport(outcomes, fault)
+        except TelegramError as exc:  # unreachable, timed out, or a proxy's page instead
+            fault = DeliveryDeferred(
+                redact(
+                    f"cannot reach the Telegram Bot API at telegram.api_url "
+                    f"({exc.__class__.__name__}: {exc}); the alerts stay queued for the next run",
+                    (settings.telegram.token,),
+                )
+            )
+            return OnceReport(outcomes, fault)
+        return OnceReport(outcomes)
 
 
 async def run_daemon(
@@ -210,7 +258,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
         sources = settings.enabled_sources
         scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
         scheduler.start()
-        log.info("watching %d sources; Ctrl-C stops", len(sources))
+        log.info("watching %s; Ctrl-C stops", counted(len(sources), "source"))
         watcher = asyncio.create_task(
             watch_config(
                 settings,
@@ -224,9 +272,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
         finally:
             watcher.cancel()
             log.info(
-                "stopping: waiting up to %.0fs for %d running sources",
+                "stopping: waiting up to %.0fs for %s",
                 STOP_GRACE_SECONDS,
-                len(inflight),
+                counted(len(inflight), "running source"),
             )
             # Paused, not shut down: APScheduler's shutdown cancels running jobs at once.
             scheduler.pause()
@@ -298,7 +346,10 @@ async def _drain(tasks: set[asyncio.Task[Any]]) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=2)
-        log.info("abandoned %d unfinished source runs; they will run again next time", len(pending))
+        log.info(
+            "abandoned %s; they will run again next time",
+            counted(len(pending), "unfinished source run"),
+        )
 
 
 def reschedule(

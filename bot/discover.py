@@ -16,7 +16,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -26,12 +26,13 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bot.config import parse_settings
 from bot.errors import FetchError, ParseError
-from bot.models import Identity, Posting
+from bot.models import Identity, Posting, canonical_url
 from bot.schedule import parse_schedule
 from bot.settings import Settings, SourceSettings
 from bot.sources import ashby, greenhouse, jsonld, lever, workday
 from bot.sources.base import SourceContext
 from bot.sources.registry import KINDS
+from bot.text import counted
 
 if TYPE_CHECKING:
     from bot.fetch import Fetcher
@@ -90,6 +91,7 @@ class Guess:
     name: str
     owner: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    sitemap: bool = False  # a `jsonld` source read through a sitemap (not a listing page)
 
     @property
     def label(self) -> str:
@@ -183,7 +185,7 @@ def _by_host(url: str, host: str, path: str) -> Guess | None:
     if _FEED_PATH.search(path) or "feed=" in urlsplit(url).query:
         return _guess("rss", url, host.removeprefix("www."))
     if _SITEMAP_PATH.search(path):
-        return _guess("jsonld", url, host.removeprefix("www."))
+        return replace(_guess("jsonld", url, host.removeprefix("www.")), sitemap=True)
     return None
 
 
@@ -206,7 +208,7 @@ def from_page(url: str, text: str) -> Guess | None:
     host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
     if head.startswith("<?xml") or head.startswith(("<rss", "<feed", "<urlset", "<sitemapindex")):
         if "<urlset" in head or "<sitemapindex" in head:
-            return _guess("jsonld", url, host)
+            return replace(_guess("jsonld", url, host), sitemap=True)
         if "<rss" in head or "<feed" in head:
             return _guess("rss", url, host)
     # A page's own JobPosting JSON-LD first: an aggregator's job page also links to the
@@ -246,16 +248,24 @@ def _urls_in(text: str, base_url: str) -> Iterable[str]:
 
 @dataclass(frozen=True)
 class Preview:
-    """What a placed board holds now: its postings (as the kind read them) and any warnings."""
+    """What a placed board holds now: its postings (as the kind read them) and any warnings;
+    for a `jsonld` source, `job_pages` is how many job pages its sitemap or listing names (their
+    postings are read on the first run, not by the preview)."""
 
     guess: Guess
     postings: tuple[Posting, ...]
     warnings: tuple[str, ...] = ()
+    job_pages: int = 0
 
     def line(self) -> str:
-        """ "Workday board of nvidia: 312 postings, newest: Senior Engineer (2026-07-07)"."""
-        count = len(self.postings)
-        text = f"{self.guess.label}: {count} posting{'s' if count != 1 else ''}"
+        """ "Workday board of nvidia: 312 postings, newest: Senior Engineer (2026-07-07)";
+        "JSON-LD job pages on example.com: sitemap lists 3 job pages; their postings are read
+        on the first run"."""
+        if self.guess.kind == "jsonld" and not self.postings:
+            where = "sitemap lists" if self.guess.sitemap else "page links to"
+            pages = counted(self.job_pages, "job page")
+            return f"{self.guess.label}: {where} {pages}; their postings are read on the first run"
+        text = f"{self.guess.label}: {counted(len(self.postings), 'posting')}"
         dated = [(p.posted_at, p.title) for p in self.postings if p.posted_at is not None]
         if dated:
             when, title = max(dated, key=lambda pair: pair[0])
@@ -263,6 +273,39 @@ class Preview:
         if self.postings:
             return f"{text}, first: {self.postings[0].title}"
         return text
+
+
+@dataclass(frozen=True)
+class AlreadyConfigured:
+    """The URL names a board a configured source already reads; the config is left alone."""
+
+    url: str
+    source: SourceSettings
+
+    def message(self) -> str:
+        return (
+            f"{self.url} is already configured as source {self.source.name!r} "
+            f"(kind {self.source.kind}, {self.source.url}); the config is unchanged."
+        )
+
+
+def configured_as(settings: Settings, url: str, guess: Guess | None) -> SourceSettings | None:
+    """The configured source that reads the board `url` (placed as `guess`) names: the same
+    canonical URL, or the same kind and board as its own URL places to; None when none does."""
+    wanted = {canonical_url(url)} | ({canonical_url(guess.url)} if guess else set())
+    for source in settings.sources:
+        if canonical_url(source.url) in wanted:
+            return source
+        if guess is None:
+            continue
+        placed = recognise(source.url)
+        if (
+            placed is not None
+            and placed.kind == guess.kind
+            and canonical_url(placed.url) == canonical_url(guess.url)
+        ):
+            return source
+    return None
 
 
 @dataclass(frozen=True)
@@ -283,14 +326,11 @@ class NotPlaced:
         return "\n".join(lines)
 
 
-def _all_stored(urls: Iterable[str], identity: Identity) -> set[str]:
-    # The preview reads each board's list only: no posting detail, no job page is fetched.
-    return set(urls)
-
-
 async def discover(fetcher: Fetcher, url: str) -> Preview | NotPlaced:
     """Place `url` (by address, else by fetching the page once) and preview the board.
 
+    A single job page with its own JSON-LD (and no known ATS) is placed on its site's sitemap
+    (`site_sitemap`): a `jsonld` source on that one page would never store anything.
     Raises FetchError or ParseError when the placed board cannot be read.
     """
     guess = recognise(url)
@@ -307,7 +347,74 @@ async def discover(fetcher: Fetcher, url: str) -> Preview | NotPlaced:
                 "no RSS/Atom link, and it is not a feed or a sitemap"
             )
             return NotPlaced(url, tuple(tried))
+        if guess.kind == "jsonld" and not guess.sitemap and _one_job_page(page.url, page.text):
+            found = await site_sitemap(fetcher, guess, page.url)
+            if found is None:
+                host = urlsplit(page.url).hostname or page.url
+                return NotPlaced(
+                    url,
+                    (
+                        "the page: one job posting in JSON-LD, which a source cannot follow alone; "
+                        f"no sitemap of {host} (robots.txt `Sitemap:`, /sitemap.xml, "
+                        f"/sitemap_index.xml) lists job pages like it",
+                    ),
+                )
+            return found
     return await preview(fetcher, guess)
+
+
+def _one_job_page(url: str, text: str) -> bool:
+    """The page's JSON-LD describes the page itself only (what `jsonld` collect drops)."""
+    return all(posting.url == url for posting in jsonld.parse_job_page(text, url=url))
+
+
+def job_page_pattern(url: str) -> str | None:
+    """A `pattern` for a site's job pages from one of them: its path without the last segment
+    ("/job/" for "/job/rust-dev-123", "/careers/jobs/" for "/careers/jobs/42/"); None when the
+    page sits at the site's root (the `jsonld` kind's default pattern is used then)."""
+    segments = [part for part in urlsplit(url).path.split("/") if part]
+    if len(segments) < 2:
+        return None
+    return re.escape("/" + "/".join(segments[:-1]) + "/")
+
+
+async def site_sitemap(fetcher: Fetcher, page: Guess, page_url: str) -> Preview | None:
+    """The first sitemap of the job page's site that lists job pages like it, previewed as a
+    `jsonld` source with a `pattern` from the page's path; None when none does.
+
+    Sitemaps are looked for as crawlers do: robots.txt `Sitemap:` lines
+    (https://www.sitemaps.org/protocol.html#submit_robots), then `/sitemap.xml` and
+    `/sitemap_index.xml` at the site's root.
+    """
+    root = f"{urlsplit(page_url).scheme}://{urlsplit(page_url).netloc}"
+    candidates: list[str] = []
+    try:
+        robots = await fetcher.get(f"{root}/robots.txt", source="add", robots=False)
+        candidates += _robots_sitemaps(robots.text, root)
+    except FetchError:
+        pass  # no robots.txt: the usual places only
+    candidates += [f"{root}/sitemap.xml", f"{root}/sitemap_index.xml"]
+    pattern = job_page_pattern(page_url)
+    options = {"pattern": pattern} if pattern else {}
+    for candidate in dict.fromkeys(candidates):
+        guess = replace(page, url=candidate, options=options, sitemap=True)
+        try:
+            found = await preview(fetcher, guess)
+        except (FetchError, ParseError):
+            continue
+        if found.job_pages:
+            return found
+    return None
+
+
+def _robots_sitemaps(text: str, root: str) -> list[str]:
+    """The `Sitemap:` URLs of a robots.txt (the field name is case-insensitive)."""
+    found = []
+    for line in text.splitlines():
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() == "sitemap" and value.strip():
+            found.append(urljoin(root + "/", value.strip()))
+    return found
 
 
 async def preview(fetcher: Fetcher, guess: Guess) -> Preview:
@@ -319,7 +426,16 @@ async def preview(fetcher: Fetcher, guess: Guess) -> Preview:
         schedule=parse_schedule("1h"),
         options=dict(guess.options),
     )
-    context = SourceContext(fetcher=fetcher, known_urls=_all_stored)
+    listed: dict[str, None] = {}
+
+    def all_stored(urls: Iterable[str], identity: Identity) -> set[str]:
+        # The preview reads each board's list only: no posting detail, no job page is fetched;
+        # the job pages a `jsonld` source would read are counted instead.
+        for url in urls:
+            listed.setdefault(url, None)
+        return set(listed)
+
+    context = SourceContext(fetcher=fetcher, known_urls=all_stored)
     try:
         result = await KINDS[guess.kind].collect(context, source)
     except FetchError as exc:
@@ -330,7 +446,7 @@ async def preview(fetcher: Fetcher, guess: Guess) -> Preview:
     except ParseError as exc:
         detail = f"{guess.label} ({guess.kind} at {guess.url}): {exc.detail}"
         raise ParseError(detail, source=exc.source, url=exc.url) from None
-    return Preview(guess, result.postings, result.warnings)
+    return Preview(guess, result.postings, result.warnings, job_pages=len(listed))
 
 
 # -- the config file ------------------------------------------------------------------------------
@@ -416,13 +532,18 @@ async def add_source(
     name: str | None = None,
     schedule: str | None = None,
     fetcher: Fetcher | None = None,
-) -> Added | NotPlaced:
+) -> Added | NotPlaced | AlreadyConfigured:
     """Place `url`, preview the board through the normal Fetcher (one built from
     `settings.fetch` unless given), and append its entry to `settings.path`.
 
-    Raises FetchError or ParseError when the placed board cannot be read, ConfigError when the
-    entry would make the config invalid (the file is then left as it was).
+    A board a configured source already reads is `AlreadyConfigured` (nothing is fetched when
+    its address alone says so). Raises FetchError or ParseError when the placed board cannot be
+    read, ConfigError when the entry would make the config invalid (the file is then left as
+    it was).
     """
+    same = configured_as(settings, url, recognise(url))
+    if same is not None:
+        return AlreadyConfigured(url, same)
     if fetcher is None:
         from bot.fetch import Fetcher, OriginPolicy, make_client
 
@@ -435,5 +556,8 @@ async def add_source(
     found = await discover(fetcher, url)
     if isinstance(found, NotPlaced):
         return found
+    same = configured_as(settings, url, found.guess)
+    if same is not None:
+        return AlreadyConfigured(url, same)
     entry = entry_for(found.guess, settings, name=name, schedule=schedule)
     return Added(found, entry, append_source(settings.path, entry))

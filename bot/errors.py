@@ -13,6 +13,7 @@ JobhoundError
 │   ├── StoreReadOnlyError   the file cannot be written
 │   ├── StoreCorruptError    not a database, damaged, or an empty file we did not create
 │   └── StoreInUseError      another jobhound holds `<db>.lock`: only one per database
+├── DeliveryDeferred   the Bot API could not be reached; queued alerts wait for the next run
 └── QueryError         a subscription query does not parse; its message is shown to the user
     └── LimitError     a bound on subscriptions was reached (per chat, in all); says which
 """
@@ -123,6 +124,10 @@ class StoreInUseError(StoreError):
     """Another jobhound process holds the database's lock file (one daemon per database)."""
 
     remedy = "stop the other jobhound first"
+
+
+class DeliveryDeferred(JobhoundError):
+    """The Bot API could not be reached this cycle; the queued alerts wait for the next one."""
 
 
 class QueryError(JobhoundError):

@@ -169,3 +169,9 @@ def plain_paragraphs(text: str | None) -> str:
     if is_plain(text):
         return text
     return normalise_paragraphs(_decoded(text, "\n"))
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`count` with `noun` in the right number: "1 posting", "3 postings", "0 postings"
+    (`plural` for nouns that do not take an "s", e.g. counted(n, "match", "matches"))."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

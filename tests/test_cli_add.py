@@ -125,3 +125,112 @@ def test_append_to_a_config_without_sources(tmp_path: Path) -> None:
     )
     assert [s.name for s in settings.sources] == ["tiptapp"]
     assert "# jobhound configuration." in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://www.remotewlb.com/sitemap.xml", "remotewlb"),  # the same URL
+        ("https://remotewlb.com/sitemap.xml/?utm_source=x", None),  # another host: not the same
+        ("https://jobs.lever.co/binance/9de54dd6-61c5-4285-b111-9558666d8be5", "binance"),
+        ("https://api.lever.co/v0/postings/binance?mode=json", "binance"),  # same kind + board
+    ],
+)
+def test_a_board_already_configured_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, name: str | None
+) -> None:
+    """Bug: `add` appended a second source for a board a configured source already reads."""
+    path = config(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    settings = load_settings(kinds=KINDS, path=path, env={})
+    guess = discover.recognise(url)
+    same = discover.configured_as(settings, url, guess)
+    assert (same.name if same else None) == name
+    if name is None:
+        return
+    assert main(["add", url, "--config", str(path)]) == 1  # decided before any fetch
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert out[0].startswith(f"{url} is already configured as source {name!r} (kind ")
+    assert out[0].endswith("the config is unchanged.")
+    assert path.read_text(encoding="utf-8") == before
+
+
+def _sitemap(server_url: str, paths: list[str]) -> bytes:
+    urls = "".join(f"<url><loc>{server_url}{p}</loc></url>" for p in paths)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    ).encode()
+
+
+JOBS = ["/job/rust-dev-1", "/job/go-dev-2", "/job/sre-3", "/about", "/blog/hello"]
+
+
+async def test_a_json_ld_job_page_is_added_as_its_sites_sitemap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a JSON-LD job page was added as a `jsonld` source on that one page (stores nothing)."""
+    path = config(tmp_path)
+    async with serve() as server:
+        root = server.url("/").rstrip("/")
+        server.add("/job/rust-dev-1", body=fixture("nodesk_job_detail_jsonld.html"))
+        server.add("/robots.txt", body=f"User-agent: *\nSitemap: {root}/maps/jobs.xml\n".encode())
+        server.add("/maps/jobs.xml", body=_sitemap(root, JOBS))
+        argv = ["add", server.url("/job/rust-dev-1"), "--config", str(path)]
+        status = await within(asyncio.to_thread(main, argv))
+        for page in JOBS[1:]:
+            assert server.hits(page) == 0  # the preview counts job pages, it does not read them
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.startswith(
+        "JSON-LD job pages on 127.0.0.1: sitemap lists 3 job pages; "
+        "their postings are read on the first run\n"
+    )
+    added = load_settings(kinds=KINDS, path=path, env={}).sources[-1]
+    assert (added.kind, added.url, added.options) == (
+        "jsonld",
+        f"{root}/maps/jobs.xml",
+        {"pattern": "/job/"},
+    )
+
+
+async def test_a_json_ld_job_page_without_a_sitemap_is_not_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    async with serve() as server:
+        server.add("/job/rust-dev-1", body=fixture("nodesk_job_detail_jsonld.html"))
+        argv = ["add", server.url("/job/rust-dev-1"), "--config", str(path)]
+        status = await within(asyncio.to_thread(main, argv))
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "one job posting in JSON-LD" in out and "/sitemap_index.xml" in out
+    assert 'kind = "html"' in out
+    assert path.read_text(encoding="utf-8") == before
+
+
+async def test_a_sitemap_preview_counts_its_job_pages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the preview of a `jsonld` sitemap said "0 postings" (it reads lists only)."""
+    path = config(tmp_path)
+    async with serve() as server:
+        root = server.url("/").rstrip("/")
+        server.add("/sitemap.xml", body=_sitemap(root, JOBS))
+        argv = ["add", server.url("/sitemap.xml"), "--config", str(path)]
+        status = await within(asyncio.to_thread(main, argv))
+    out = capsys.readouterr().out
+    assert status == 0, out
+    # no pattern: the kind's default (/job/, /careers/, ...) picks the job pages
+    assert out.startswith(
+        "JSON-LD job pages on 127.0.0.1: sitemap lists 3 job pages; "
+        "their postings are read on the first run\n"
+    )
+
+
+def test_a_job_page_pattern_is_its_path_without_the_last_segment() -> None:
+    assert discover.job_page_pattern("https://a.example/job/rust-1") == "/job/"
+    assert discover.job_page_pattern("https://a.example/careers/jobs/42/") == "/careers/jobs/"
+    assert discover.job_page_pattern("https://a.example/rust-1") is None

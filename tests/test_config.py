@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import load_settings
+from bot.config import load_settings, parse_settings
 from bot.errors import ConfigError
 from bot.sources.registry import KINDS
 
@@ -152,3 +152,25 @@ def test_config_path_from_environment(
     monkeypatch.setenv("JOBHOUND_CONFIG", str(write(tmp_path, GOOD)))
     assert main(["check"]) == 0
     assert str(tmp_path) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("knd", "kind"), ("nmae", "name"), ("ulr", "url"), ("schedul", "schedule")],
+)
+def test_a_typo_in_a_source_key_is_named_with_the_nearest_key(typo: str, meant: str) -> None:
+    """Bug: `knd = "rss"` was reported only as "sources[0].kind: missing required key"."""
+    entry = {"name": "board", "kind": "rss", "url": "https://example.com/feed", "schedule": "1h"}
+    entry[typo] = entry.pop(meant)
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(kinds=KINDS, raw={"sources": [entry]}, path=Path("j.toml"))
+    assert str(caught.value) == (
+        f"j.toml: sources[0].{typo}: unknown key {typo!r} (did you mean {meant!r}?)"
+    )
+
+
+def test_an_unknown_key_with_no_near_one_lists_the_keys() -> None:
+    with pytest.raises(
+        ConfigError, match=r"storage\.colour: unknown key 'colour'; expected one of"
+    ):
+        parse_settings(kinds=KINDS, raw={"storage": {"colour": 1}}, path=Path("j.toml"))

@@ -7,6 +7,16 @@ from typing import TextIO
 
 from bot.models import StoredPosting
 from bot.store import IngestResult
+from bot.text import counted
+
+
+def posting_date(posting: StoredPosting) -> str:
+    """The posting's own date when the board gave one ("posted 2024-06-03"), else the day we
+    first stored it ("seen 2026-11-30"): labelled, because readers take an unlabelled date for
+    the posting's."""
+    if posting.posted_at is not None:
+        return f"posted {posting.posted_at:%Y-%m-%d}"
+    return f"seen {posting.first_seen:%Y-%m-%d}"
 
 
 def posting_line(posting: StoredPosting) -> str:
@@ -28,7 +38,7 @@ class ConsoleAlerts:
 
     async def publish(self, result: IngestResult) -> None:
         if result.baseline:
-            self._print(f"{result.source}: {len(result.new)} postings stored")
+            self._print(f"{result.source}: {counted(len(result.new), 'posting')} stored")
             return
         for posting in result.new[: self.cap]:
             self._print(posting_line(posting))

@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
 
 from bot.config import load_settings
-from bot.discover import NotPlaced, add_source
+from bot.discover import AlreadyConfigured, NotPlaced, add_source
 from bot.errors import ConfigError, SourceError
 from bot.settings import Settings
 from bot.sources.registry import KINDS
@@ -79,6 +79,9 @@ class Admin:
                 return
         if isinstance(outcome, NotPlaced):
             await reply(update, f"<pre>{html.escape(outcome.message())}</pre>")
+            return
+        if isinstance(outcome, AlreadyConfigured):
+            await reply(update, f"Not added: {html.escape(outcome.message())}")
             return
         log.info("/addsource by %s: source %r added", user.id, outcome.entry["name"])
         await reply(

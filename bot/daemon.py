@@ -101,6 +101,7 @@ async def open_resources(
         ops = Operations(settings, store)
         async with make_client(settings.fetch, policy) as client:
             fetcher = Fetcher(settings.fetch, client, store, policy=policy, metrics=ops.metrics)
+            ops.last_answers = fetcher.last_answers
             context = SourceContext(
                 fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
             )

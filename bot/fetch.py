@@ -429,6 +429,9 @@ class Fetcher:
         self.clock = clock
         self.rng = rng
         self.stats = FetchStats()
+        # Per source, its last 2xx answer: status, headers and first bytes (bounded by the
+        # number of sources), for `bot.breakage.classify` when that answer does not parse.
+        self.last_answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
@@ -560,6 +563,9 @@ class Fetcher:
         if not 200 <= status < 300:
             raise FetchError(f"unexpected HTTP {status}", source=source, url=final, status=status)
         text, encoding = decode_body(content, response.headers.get("content-type", ""))
+        if source:
+            # What a ParseError of this source will be judged on (a 2xx challenge page).
+            self.last_answers[source] = (status, dict(response.headers), content[:ERROR_BODY_BYTES])
         return FetchResult(
             url=final,
             status=status,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,16 +41,22 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-def failure_kind(exc: BaseException) -> Kind:
+Answer = tuple[int, Mapping[str, str], bytes]
+
+
+def failure_kind(exc: BaseException, last_answer: Answer | None = None) -> Kind:
     """What a failed run's exception means for the admins (`bot.breakage.classify` on what
     the fetcher kept of the answer): robots-disallowed, blocked (403/429 or a bot-protection
-    challenge), not found (404/410), layout changed (the answer did not parse) or failing."""
+    challenge), not found (404/410), layout changed (the answer did not parse) or failing.
+    `last_answer` (status, headers, first bytes) is the source's last 2xx answer, which a
+    ParseError is judged on: a challenge page served with a 200 is "blocked"."""
     if isinstance(exc, RobotsDisallowed):
         return classify(None, {}, b"", robots_disallowed=True)
     if isinstance(exc, FetchError):
         return classify(exc.status, exc.headers, exc.body)
     if isinstance(exc, ParseError):
-        return classify(200, {}, b"", parse_failed=True)
+        status, headers, body = last_answer or (200, {}, b"")
+        return classify(status, headers, body, parse_failed=True)
     return "failing"
 
 
@@ -118,6 +124,8 @@ class Operations:
         # Set by the daemon once its scheduler exists: is it running, and "run NAME now".
         self.scheduler_running: Callable[[], bool] = lambda: False
         self.run_now: Callable[[str], bool] | None = None
+        # A source's last 2xx answer (the fetcher's `last_answers`), set by the daemon.
+        self.last_answers: Mapping[str, Answer] = {}
         stored = {h.name: h for h in store.source_health()}
         self._states = {s.name: seed_state(s.name, stored.get(s.name)) for s in settings.sources}
         self._paused = {h.name for h in stored.values() if h.paused}
@@ -162,7 +170,8 @@ class Operations:
         says: `count` postings of a good run (None: unchanged, 304), or the `error` that ended
         it with its redacted `error_text`. Never raises for a storage fault (one line)."""
         now = self.clock()
-        kind: Kind = "ok" if error is None else failure_kind(error)
+        answer = self.last_answers.get(source.name)
+        kind: Kind = "ok" if error is None else failure_kind(error, answer)
         state = self.state(source.name)
         if kind == "ok" and count is None:
             # Unchanged (304): the board answered, its size is as before.

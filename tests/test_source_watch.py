@@ -18,7 +18,9 @@ from tests.boardserver import Route, serve
 from tests.fieldkit import write_config
 from tests.test_breakage import FIXTURES, answer
 
-FEED = (Path(__file__).parent / "fixtures" / "weworkremotely_category_back_end_rss.xml").read_bytes()
+FEED = (
+    Path(__file__).parent / "fixtures" / "weworkremotely_category_back_end_rss.xml"
+).read_bytes()
 T0 = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
 

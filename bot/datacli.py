@@ -10,6 +10,7 @@ the daemon's lock and refuses while one runs.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -109,6 +110,9 @@ def run_latest(
                 say(f"{posting.first_seen:%Y-%m-%d}  {posting_line(posting)}")
             printed += 1
     except BrokenPipeError:  # `| head`: the reader has what it wanted
+        if stream is sys.stdout:
+            # Python would report the pipe again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     finally:
         store.close()

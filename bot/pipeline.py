@@ -105,7 +105,10 @@ class Pipeline:
             started = time.perf_counter()
             deliveries = list(matcher(postings))
             metrics.observe_matching(time.perf_counter() - started)
-            metrics.alert_queued(sum(1 for d in deliveries if not d.capped))
+            capped = sum(1 for d in deliveries if d.capped)
+            metrics.alert_queued(len(deliveries) - capped)
+            for _ in range(capped):  # over the per-chat, per-cycle cap: summarised instead
+                metrics.alert_dropped("overflow")
             return deliveries
 
         return measured

@@ -135,3 +135,25 @@ async def test_a_paused_source_is_not_fetched_and_stays_paused_after_a_restart(
         assert store.paused_sources() == set()
     finally:
         store.close()
+
+
+async def test_runsource_brings_the_scheduled_run_forward() -> None:
+    import asyncio
+
+    from bot.daemon import _run_now
+    from bot.schedule import build_scheduler, parse_schedule
+    from tests.fetchkit import within
+
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    scheduler = build_scheduler([("wwr", parse_schedule("6h"), job)], run_now=False)
+    scheduler.start()
+    try:
+        assert not _run_now(scheduler, "nosuch")
+        assert _run_now(scheduler, "wwr")
+        await within(ran.wait(), 10)
+    finally:
+        scheduler.shutdown(wait=False)

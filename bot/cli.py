@@ -1,4 +1,5 @@
-"""The command line: `run`, `once`, `latest`, `check`, `add` (also installed as `jobhound`)."""
+"""The command line: `run`, `once`, `latest`, `check`, `add`, `backup`, `export`, `import`
+(also installed as `jobhound`); the data commands live in `bot.datacli`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import TOKEN_ENV, config_path, load_settings
-from bot.deliver.console import posting_date, posting_line
-from bot.errors import ConfigError, DeliveryDeferred, QueryError, StoreError
+from bot.errors import ConfigError, DeliveryDeferred, StoreError
 from bot.logs import redact, setup_logging
 from bot.settings import Settings
 from bot.sources.registry import KINDS
@@ -22,7 +22,6 @@ from bot.text import counted
 log = logging.getLogger("jobhound")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-LATEST_MAX = 100
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,13 +39,27 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument("--config", help=config_help)
     latest = commands.add_parser("latest", help="newest stored postings, newest first")
     latest.add_argument("--config", help=config_help)
-    latest.add_argument("-n", type=int, default=10, help=f"how many (1-{LATEST_MAX}, default 10)")
+    latest.add_argument("-n", type=int, default=10, help="how many (default 10; any number)")
+    latest.add_argument("--source", help="only this source's postings")
+    latest.add_argument(
+        "--json", action="store_true", help="one JSON object per line with every stored field"
+    )
     # Everything after the options is the query, "-django" included (see `_query_after_options`).
     latest.add_argument(
         "query", nargs="*", help='filter, e.g. python -django, (rust OR go) "site reliability"'
     )
     check = commands.add_parser("check", help="validate the config and list the sources")
     check.add_argument("--config", help=config_help)
+    check.add_argument("--db", action="store_true", help="run SQLite's integrity check instead")
+    backup = commands.add_parser("backup", help="an online, consistent copy of the database")
+    backup.add_argument("path", help="the new file to write")
+    backup.add_argument("--config", help=config_help)
+    export = commands.add_parser("export", help="chats and subscriptions as JSON")
+    export.add_argument("path", nargs="?", help="a new file (default: standard output)")
+    export.add_argument("--config", help=config_help)
+    imp = commands.add_parser("import", help="an export into an empty database")
+    imp.add_argument("path", help="a file written by export")
+    imp.add_argument("--config", help=config_help)
     add = commands.add_parser("add", help="work out a board's source entry from a URL, add it")
     add.add_argument("url", help="a board page, a posting on it, its API URL or a careers page")
     add.add_argument("--name", help="source name (default: from the company)")
@@ -67,12 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"jobhound: config error: {exc}", (env_token,), file=sys.stderr)
         return EXIT_CONFIG
     secrets = (settings.telegram.token,) if settings.telegram.token else ()
-    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets)
+    level = logging.DEBUG if args.verbose else logging.INFO
+    setup_logging(level, secrets, settings.logging.format)
     try:
+        if args.command in DATA_COMMANDS or (args.command == "check" and args.db):
+            return _data_command(settings, args)
         if args.command == "check":
             return _check(settings)
-        if args.command == "latest":
-            return _latest(settings, args.n, " ".join(args.query))
         if args.command == "once":
             return _once(settings)
         if args.command == "add":
@@ -92,7 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # `latest`'s options and whether each takes a value; the first other word starts the query.
-_LATEST_OPTIONS = {"--config": True, "-n": True, "-h": False, "--help": False}
+_LATEST_OPTIONS = {
+    "--config": True,
+    "-n": True,
+    "--source": True,
+    "--json": False,
+    "-h": False,
+    "--help": False,
+}
 
 
 def _query_after_options(argv: Sequence[str]) -> list[str]:
@@ -144,32 +165,27 @@ def _check(settings: Settings) -> int:
     return EXIT_OK
 
 
-def _latest(settings: Settings, count: int, query_text: str) -> int:
-    from bot.query import parse_query
-    from bot.store import Store
-    from bot.subscriptions import latest_matching
+DATA_COMMANDS = frozenset({"latest", "backup", "export", "import"})
 
-    if not 1 <= count <= LATEST_MAX:
-        say(f"jobhound: -n must be between 1 and {LATEST_MAX}", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        queries = [parse_query(query_text)] if query_text.strip() else []
-    except QueryError as exc:
-        say(f"jobhound: bad query: {exc}", _secrets(settings), file=sys.stderr)
-        return EXIT_CONFIG
-    if not settings.storage.path.exists():
-        say(f"No postings stored yet ({settings.storage.path} is missing): try `make run`.")
-        return EXIT_OK
-    store = Store.open(settings.storage.path)
-    try:
-        postings = latest_matching(store, queries, count)
-    finally:
-        store.close()
-    if not postings:
-        say("No stored posting matches." if queries else "No postings stored yet.")
-    for posting in postings:
-        say(f"{posting_date(posting)}  {posting_line(posting)}", _secrets(settings))
-    return EXIT_OK
+
+def _data_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import datacli
+
+    def out(text: str) -> None:
+        say(text, _secrets(settings))
+
+    if args.command == "check":
+        return datacli.run_integrity_check(settings, out)
+    if args.command == "backup":
+        return datacli.run_backup(settings, args.path, out)
+    if args.command == "export":
+        return datacli.run_export(settings, args.path, out)
+    if args.command == "import":
+        return datacli.run_import(settings, args.path, out)
+    query = " ".join(args.query)
+    return datacli.run_latest(
+        settings, args.n, query, source=args.source, as_json=args.json, say=out
+    )
 
 
 def _once(settings: Settings) -> int:
@@ -183,6 +199,8 @@ def _once(settings: Settings) -> int:
     for outcome in report.outcomes:
         if not outcome.ok:
             say(f"{outcome.source}: FAILED: {outcome.error}", secrets)
+        elif outcome.paused:
+            say(f"{outcome.source}: paused by an admin", secrets)
         elif outcome.unchanged:
             say(f"{outcome.source}: unchanged", secrets)
         else:

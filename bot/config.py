@@ -16,11 +16,14 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
+from bot.httpapi import parse_listen
 from bot.models import URL_IDENTITY, Identity
 from bot.schedule import Schedule, parse_schedule
 from bot.settings import (
     DeliverySettings,
     FetchSettings,
+    HttpSettings,
+    LoggingSettings,
     Settings,
     SourceSettings,
     StorageSettings,
@@ -31,6 +34,8 @@ from bot.sources.base import SourceKind
 DEFAULT_CONFIG = Path("config/jobhound.toml")
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 CONFIG_ENV = "JOBHOUND_CONFIG"
+HTTP_LISTEN_ENV = "JOBHOUND_HTTP_LISTEN"  # overrides http.listen (the Docker image sets it)
+LOG_FORMATS = ("text", "json")
 DB_ENV = "JOBHOUND_DB"  # overrides storage.path (the Docker image points it at the /data volume)
 _SOURCE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
@@ -74,7 +79,11 @@ def parse_settings(
     Raises ConfigError naming the file, the key path and what is wrong."""
     env = {} if env is None else env
     reader = _Reader(str(path))
-    reader.no_unknown(raw, "", {"telegram", "storage", "defaults", "fetch", "delivery", "sources"})
+    reader.no_unknown(
+        raw,
+        "",
+        {"telegram", "storage", "defaults", "fetch", "delivery", "sources", "http", "logging"},
+    )
     telegram = _telegram_settings(reader, reader.table(raw, "telegram"), env)
 
     st = reader.table(raw, "storage")
@@ -99,7 +108,30 @@ def parse_settings(
         delivery=DeliverySettings(max_alerts_per_chat_per_cycle=int(cap)),
         default_schedule=default_schedule,
         sources=_sources(reader, raw.get("sources", []), kinds, default_schedule),
+        http=_http_settings(reader, reader.table(raw, "http"), env),
+        logging=_logging_settings(reader, reader.table(raw, "logging")),
     )
+
+
+def _http_settings(reader: _Reader, ht: Mapping[str, Any], env: Mapping[str, str]) -> HttpSettings:
+    """`[http] listen` ("HOST:PORT"), overridden by JOBHOUND_HTTP_LISTEN; unset: no server."""
+    reader.no_unknown(ht, "http", {"listen"})
+    text = env.get(HTTP_LISTEN_ENV) or reader.string(ht, "http", "listen", "")
+    if not text.strip():
+        return HttpSettings()
+    key = HTTP_LISTEN_ENV if env.get(HTTP_LISTEN_ENV) else "http.listen"
+    try:
+        return HttpSettings(listen=parse_listen(text))
+    except ValueError as exc:
+        reader.fail(key, str(exc))
+
+
+def _logging_settings(reader: _Reader, lg: Mapping[str, Any]) -> LoggingSettings:
+    reader.no_unknown(lg, "logging", {"format"})
+    fmt = reader.string(lg, "logging", "format", "text")
+    if fmt not in LOG_FORMATS:
+        reader.fail("logging.format", f"{fmt!r} is not one of {', '.join(LOG_FORMATS)}")
+    return LoggingSettings(format=fmt)
 
 
 def _telegram_settings(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import STATE_RUNNING
 from telegram.error import InvalidToken, TelegramError
 
 from bot.config import load_settings
@@ -22,7 +23,9 @@ from bot.deliver import Sender
 from bot.deliver.console import ConsoleAlerts
 from bot.errors import ConfigError, DeliveryDeferred
 from bot.fetch import Fetcher, OriginPolicy, make_client
+from bot.httpapi import HttpApi
 from bot.lock import DatabaseLock
+from bot.operations import Operations
 from bot.pipeline import Pipeline, SourceOutcome
 from bot.redact import redact
 from bot.schedule import build_scheduler
@@ -31,6 +34,7 @@ from bot.sources.base import SourceContext, SourceKind
 from bot.sources.registry import KINDS
 from bot.store import Store
 from bot.subscriptions import Subscriptions
+from bot.telegram.admin import AdminMessages
 from bot.telegram.app import build_application, telegram_front
 from bot.text import counted
 
@@ -78,6 +82,8 @@ class Resources:
     # Telegram mode only (a token is set): the subscription index and the sender's bell.
     subs: Subscriptions | None
     bell: OutboxBell
+    # Issue 14: metrics, breakage alerts, paused sources, /healthz.
+    ops: Operations | None = None
 
 
 @contextlib.asynccontextmanager
@@ -95,8 +101,10 @@ async def open_resources(
     try:
         # Only the configured sources' origins may be internal addresses (issue 9, SSRF).
         policy = OriginPolicy.of(source.url for source in settings.sources)
+        ops = Operations(settings, store)
         async with make_client(settings.fetch, policy) as client:
-            fetcher = Fetcher(settings.fetch, client, store, policy=policy)
+            fetcher = Fetcher(settings.fetch, client, store, policy=policy, metrics=ops.metrics)
+            ops.last_answers = fetcher.last_answers
             context = SourceContext(
                 fetcher=fetcher, known_urls=store.known_urls, base_dir=base_dir or Path.cwd()
             )
@@ -110,6 +118,7 @@ async def open_resources(
                     context=context,
                     kinds=kinds,
                     publish=ConsoleAlerts(cap=cap).publish,
+                    ops=ops,
                 )
             else:
                 live = subs = Subscriptions(store, cap_per_cycle=cap)
@@ -120,8 +129,9 @@ async def open_resources(
                     kinds=kinds,
                     publish=bell.ring,
                     matcher=lambda: live.matcher,
+                    ops=ops,
                 )
-            yield Resources(settings, store, pipeline, policy, subs, bell)
+            yield Resources(settings, store, pipeline, policy, subs, bell, ops)
     finally:
         store.close()
         lock.release()
@@ -180,10 +190,13 @@ async def once_report(settings: Settings) -> OnceReport:
             return OnceReport(outcomes)
         subs = res.subs
         assert subs is not None  # a token: the pipeline matched through them
-        app = build_application(settings)
+        app = build_application(settings, ops=res.ops)
+        metrics = res.ops.metrics if res.ops else None
         try:
             async with app:
-                await Sender(res.store, app.bot, matched_terms=subs.matched_terms).drain()
+                await Sender(
+                    res.store, app.bot, matched_terms=subs.matched_terms, metrics=metrics
+                ).drain()
         except InvalidToken:
             fault: ConfigError | DeliveryDeferred = ConfigError(
                 "Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); "
@@ -258,15 +271,18 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
         sources = settings.enabled_sources
         scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
         scheduler.start()
+        ops = res.ops
+        assert ops is not None  # open_resources builds it
+        ops.scheduler_running = lambda: scheduler.state == STATE_RUNNING
+        ops.run_now = lambda name: _run_now(scheduler, name)
+        await _open_http(settings, ops, stack)
         log.info("watching %s; Ctrl-C stops", counted(len(sources), "source"))
-        watcher = asyncio.create_task(
-            watch_config(
-                settings,
-                stop,
-                lambda old, new: reschedule(scheduler, old, new, job_for, res.policy),
-                interval=watch_interval,
-            )
-        )
+
+        def apply(old: Settings, new: Settings) -> list[str]:
+            ops.reconfigure(new)
+            return reschedule(scheduler, old, new, job_for, res.policy)
+
+        watcher = asyncio.create_task(watch_config(settings, stop, apply, interval=watch_interval))
         try:
             await stop.wait()
         finally:
@@ -280,6 +296,30 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
             scheduler.pause()
             await _drain(inflight)
             scheduler.shutdown(wait=False)
+
+
+async def _open_http(settings: Settings, ops: Operations, stack: contextlib.AsyncExitStack) -> None:
+    """Serve /healthz and /metrics on `[http] listen` (nothing when unset) until `stack` closes;
+    an address that cannot be bound is a ConfigError (exit 2)."""
+    if settings.http.listen is None:
+        return
+    host, port = settings.http.listen
+    api = HttpApi(host, port, metrics=ops.metrics, health=ops.health)
+    try:
+        await stack.enter_async_context(api)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", key="http.listen"
+        ) from None
+
+
+def _run_now(scheduler: AsyncIOScheduler, name: str) -> bool:
+    """Bring `name`'s next run forward to now (`/runsource`); False when it has no job."""
+    job = scheduler.get_job(name)
+    if job is None:
+        return False
+    job.modify(next_run_time=datetime.now(UTC))
+    return True
 
 
 def _jobs(
@@ -333,8 +373,12 @@ async def _connect_telegram(
 ) -> None:
     """Matching feeds the outbox, and the sender is woken whenever a scrape queued alerts."""
     assert res.subs is not None  # Telegram mode: open_resources built the index
-    front = await stack.enter_async_context(telegram_front(res.settings, res.store, res.subs, stop))
+    front = await stack.enter_async_context(
+        telegram_front(res.settings, res.store, res.subs, stop, ops=res.ops)
+    )
     res.bell.listen(front.sender.wake)
+    if res.ops is not None:
+        res.ops.notify = AdminMessages(front.app.bot, res.settings.telegram.admins).send
 
 
 async def _drain(tasks: set[asyncio.Task[Any]]) -> None:

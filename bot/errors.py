@@ -5,7 +5,8 @@ JobhoundError
 ├── SourceError        one source failed this run; the others go on
 │   ├── FetchError     the board could not be read (network, HTTP status, robots.txt)
 │   │   ├── BodyTooLarge   the answer is over the size cap (`fetch.max_bytes`), sent or decoded
-│   │   └── RefusedFetch   the origin policy refuses the target (an internal address); never retried
+│   │   ├── RefusedFetch   the origin policy refuses the target (an internal address); never retried
+│   │   └── RobotsDisallowed   the board's robots.txt disallows the URL
 │   └── ParseError     the board answered with something we cannot read
 ├── StoreError         the database refused an operation; says what, and what to do about it
 │   ├── StoreBusyError       another program holds the database's write lock
@@ -19,6 +20,8 @@ JobhoundError
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from bot.redact import redact
 
@@ -64,10 +67,16 @@ class FetchError(SourceError):
         url: str = "",
         status: int | None = None,
         retryable: bool = False,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
     ) -> None:
         super().__init__(message, source=source, url=url)
         self.status = status
         self.retryable = retryable
+        # An HTTP error answer's headers and first bytes: what `bot.breakage.classify` reads
+        # to tell a bot-protection block from a plain 404.
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
 
 
 class BodyTooLarge(FetchError):
@@ -77,6 +86,10 @@ class BodyTooLarge(FetchError):
 class RefusedFetch(FetchError):
     """A target the origin policy refuses: an internal address, or another port of a configured
     host, that is not the origin of a configured source. Never retried."""
+
+
+class RobotsDisallowed(FetchError):
+    """The board's robots.txt disallows the URL (or cannot be read): nothing was asked."""
 
 
 class ParseError(SourceError):

@@ -31,7 +31,7 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import brotli
@@ -42,8 +42,11 @@ import webencodings
 import webencodings.labels
 from protego import Protego
 
-from bot.errors import BodyTooLarge, FetchError, ParseError, RefusedFetch
+from bot.errors import BodyTooLarge, FetchError, ParseError, RefusedFetch, RobotsDisallowed
 from bot.settings import FetchSettings
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ ROBOTS_TOKEN = "jobhound"  # the product token robots.txt groups are matched aga
 ROBOTS_TTL = 24 * 3600.0  # RFC 9309: a cached robots.txt should not be used for more than a day
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least 500 KiB, ignore the rest
 MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped, not obeyed
+# An HTTP error answer's first bytes, kept on its FetchError for `bot.breakage.classify`.
+ERROR_BODY_BYTES = 64 * 1024
 MAX_RETRY_AFTER = 300.0  # waiting longer than this for a board is giving up on it this run
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHARSET_ATTRIBUTE = re.compile(rb"""charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.I)
@@ -412,8 +417,11 @@ class Fetcher:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         rng: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        # Each answer (or its absence) and each 304, by source (issue 14's /metrics).
+        self.metrics = metrics
         self.client = client
         self.validators = validators
         self.policy = policy or OriginPolicy()
@@ -421,6 +429,9 @@ class Fetcher:
         self.clock = clock
         self.rng = rng
         self.stats = FetchStats()
+        # Per source, its last 2xx answer: status, headers and first bytes (bounded by the
+        # number of sources), for `bot.breakage.classify` when that answer does not parse.
+        self.last_answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
@@ -529,6 +540,8 @@ class Fetcher:
     ) -> FetchResult:
         status = response.status_code
         if status == 304:
+            if self.metrics is not None:
+                self.metrics.not_modified(source)
             return FetchResult(
                 url=final,
                 status=status,
@@ -544,10 +557,15 @@ class Fetcher:
                 url=final,
                 status=status,
                 retryable=status == 429 or status >= 500,
+                headers=dict(response.headers),
+                body=content[:ERROR_BODY_BYTES],
             )
         if not 200 <= status < 300:
             raise FetchError(f"unexpected HTTP {status}", source=source, url=final, status=status)
         text, encoding = decode_body(content, response.headers.get("content-type", ""))
+        if source:
+            # What a ParseError of this source will be judged on (a 2xx challenge page).
+            self.last_answers[source] = (status, dict(response.headers), content[:ERROR_BODY_BYTES])
         return FetchResult(
             url=final,
             status=status,
@@ -575,12 +593,16 @@ class Fetcher:
             try:
                 response, content = await self._polite_request(method, url, source, headers, body)
             except FetchError as exc:
+                if self.metrics is not None and not isinstance(exc, RefusedFetch):
+                    self.metrics.fetched(source, exc.status)
                 if not exc.retryable or last:
                     raise
                 wait = self._backoff(attempt)
                 log.info("%s: %s; retry %d in %.1fs", source, exc.detail, attempt + 1, wait)
             else:
                 status = response.status_code
+                if self.metrics is not None:
+                    self.metrics.fetched(source, status)
                 if not (status == 429 or status >= 500) or last:
                     return response, content
                 wait = self._backoff(attempt)
@@ -692,7 +714,7 @@ class Fetcher:
             if cached is None or self.clock() - cached.fetched_at > ROBOTS_TTL:
                 cached = self._robots[key] = await self._load_robots(key, source)
         if cached.parser is not None and not cached.parser.can_fetch(url, ROBOTS_TOKEN):
-            raise FetchError(
+            raise RobotsDisallowed(
                 "disallowed by robots.txt (set robots = false for a board whose API is meant "
                 "to be read)",
                 source=source,

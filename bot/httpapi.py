@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
@@ -80,7 +81,9 @@ class HttpApi:
                     ("cache-control", "no-store"),
                     ("connection", "close"),
                 ]
-                writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
+                reason = HTTPStatus(status).phrase.encode()
+                response = h11.Response(status_code=status, headers=headers, reason=reason)
+                writer.write(conn.send(response))
                 if request.method != b"HEAD":
                     writer.write(conn.send(h11.Data(data=body)))
                 writer.write(conn.send(h11.EndOfMessage()))

@@ -11,10 +11,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.errors import JobhoundError, SourceError, StoreError
+from bot.errors import JobhoundError, ParseError, SourceError, StoreError
+from bot.models import StoredPosting
+from bot.operations import Operations
+from bot.redact import redact
 from bot.settings import SourceSettings
 from bot.sources.base import SourceContext, SourceKind
-from bot.store import Health, IngestResult, Matcher, Postings
+from bot.store import Health, IngestResult, Matcher, PendingDelivery, Postings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ class SourceOutcome:
     baseline: bool = False
     error: str | None = None
     seconds: float = 0.0
+    # Skipped: an admin paused the source (`/pausesource`).
+    paused: bool = False
 
 
 @dataclass
@@ -48,26 +53,65 @@ class Pipeline:
     publish: Publish | None = None
     # Returns the matcher for the current subscriptions (None: nobody to alert, console mode).
     matcher: Callable[[], Matcher | None] = lambda: None
+    # Issue 14: paused sources, breakage alerts and metrics (None: none of that, as in tests).
+    ops: Operations | None = None
 
     async def run(self, source: SourceSettings) -> SourceOutcome:
         """Run `source` once; never raises for a fault of the board."""
+        if self.ops is not None and self.ops.paused(source.name):
+            log.info("%s: paused by an admin; skipped (/resumesource %s)", source.name, source.name)
+            return SourceOutcome(source.name, ok=True, paused=True)
         started = time.monotonic()
+        error: BaseException | None = None
         try:
             outcome = await self._run(source)
         except SourceError as exc:
-            outcome = self._failed(source, str(exc), started)
+            error, outcome = exc, self._failed(source, str(exc), started)
         except StoreError as exc:  # the disk's fault, not the board's: nothing can be recorded
             log.warning(
                 "%s: not stored: %s; %s. Retrying on its next run", source.name, exc, exc.remedy
             )
             return SourceOutcome(source.name, ok=False, error=str(exc), seconds=_since(started))
         except JobhoundError as exc:
-            outcome = self._failed(source, f"{source.name}: {exc}", started)
+            error, outcome = exc, self._failed(source, f"{source.name}: {exc}", started)
         except Exception as exc:  # a bug in a parser: log its traceback, keep the others going
             log.exception("source %s crashed; it will run again on its schedule", source.name)
             self.health.record_failure(source.name, f"internal error: {exc.__class__.__name__}")
             return SourceOutcome(source.name, ok=False, error=f"internal error: {exc!r}")
+        if self.ops is not None:
+            await self._observed(source, outcome, error)
         return outcome
+
+    async def _observed(
+        self, source: SourceSettings, outcome: SourceOutcome, error: BaseException | None
+    ) -> None:
+        """Issue 14: the run's metrics, and its breakage state (admins told when it says so)."""
+        assert self.ops is not None
+        metrics = self.ops.metrics
+        metrics.observe_scrape(source.name, outcome.seconds)
+        if isinstance(error, ParseError):
+            metrics.parse_failed(source.name)
+        count = None if outcome.unchanged else outcome.seen
+        text = redact(outcome.error) if outcome.error else None
+        await self.ops.after_run(source, count=count, error=error, error_text=text)
+
+    def _measured(self, matcher: Matcher | None) -> Matcher | None:
+        """`matcher`, timed into the matching histogram and counted into alerts queued."""
+        if matcher is None or self.ops is None:
+            return matcher
+        metrics = self.ops.metrics
+
+        def measured(postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+            started = time.perf_counter()
+            deliveries = list(matcher(postings))
+            metrics.observe_matching(time.perf_counter() - started)
+            capped = sum(1 for d in deliveries if d.capped)
+            metrics.alert_queued(len(deliveries) - capped)
+            for _ in range(capped):  # over the per-chat, per-cycle cap: summarised instead
+                metrics.alert_dropped("overflow")
+            return deliveries
+
+        return measured
 
     async def _run(self, source: SourceSettings) -> SourceOutcome:
         started = time.monotonic()
@@ -79,31 +123,39 @@ class Pipeline:
             log.warning("%s: …and %d more unreadable items", source.name, len(result.warnings) - 5)
         if result.unchanged:
             self.health.record_success(source.name, count=None, new=0)
-            log.info("%s: unchanged since the last run", source.name)
+            log.info("%s: unchanged since the last run (%.2fs)", source.name, _since(started))
             return SourceOutcome(source.name, ok=True, unchanged=True, seconds=_since(started))
         previous = self.health.health(source.name)
         if not result.postings and previous and previous.last_count:
             # Zero items where there were many: a changed layout, not every posting gone.
-            raise SourceError(
+            raise ParseError(
                 f"returned no postings where the last run had {previous.last_count}; "
                 "the page layout may have changed (stored postings are kept)",
                 source=source.name,
                 url=source.url,
             )
+        was_open = self.postings.open_count(source.name) if self.ops and result.complete else 0
         # Off the event loop's critical path: polling and sending go on meanwhile.
         stored = await self.postings.ingest_async(
             source.name,
             result.postings,
-            matcher=self.matcher(),
+            matcher=self._measured(self.matcher()),
             complete=result.complete,
             identity=source.identity,
         )
         self.health.record_success(source.name, count=stored.seen, new=len(stored.new))
+        # Open before and not seen now: closed (a complete scrape only; a partial one, e.g. a
+        # page cap, cannot tell a closed posting from an unread one).
+        closed = max(0, was_open - (stored.seen - len(stored.new))) if result.complete else 0
+        if self.ops is not None:
+            self.ops.metrics.postings(source.name, stored.seen, len(stored.new), closed)
         log.info(
-            "%s: %d postings, %d new%s",
+            "%s: %d postings, %d new, %d closed in %.2fs%s",
             source.name,
             stored.seen,
             len(stored.new),
+            closed,
+            _since(started),
             " (first run: stored as baseline, no alerts)" if stored.baseline else "",
         )
         if self.publish is not None and (stored.new or stored.deliveries):

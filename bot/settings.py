@@ -51,6 +51,20 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """`[http]`: where /healthz and /metrics are served; None (the default) serves nothing."""
+
+    listen: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """`[logging]`: "text" lines for people, or "json" (one object a line) for log shippers."""
+
+    format: str = "text"
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str
     kind: str
@@ -72,6 +86,8 @@ class Settings:
     delivery: DeliverySettings
     default_schedule: Schedule
     sources: tuple[SourceSettings, ...]
+    http: HttpSettings = HttpSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @property
     def enabled_sources(self) -> tuple[SourceSettings, ...]:

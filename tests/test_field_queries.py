@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import LATEST_MAX
 from bot.query import Document, parse_query, tokenize
 from bot.store import Store
 from bot.subscriptions import latest_matching
@@ -33,8 +32,7 @@ async def _latest_titles(tmp_path: Path, case: str, queries: list[str]) -> dict[
     store = Store.open(settings.storage.path)
     try:
         return {
-            q: [p.title for p in latest_matching(store, [parse_query(q)], LATEST_MAX)]
-            for q in queries
+            q: [p.title for p in latest_matching(store, [parse_query(q)], 100)] for q in queries
         }
     finally:
         store.close()

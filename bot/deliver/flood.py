@@ -111,8 +111,11 @@ class FloodLimiter(BaseRateLimiter[int]):
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        on_retry_after: Callable[[], None] | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        # Told of every 429 received (issue 14's metric and /stats' "429s today").
+        self.on_retry_after = on_retry_after
         # Seconds (monotonic) and the way to wait them: tests pass a fake pair.
         self.clock = clock
         self.sleep = sleep
@@ -195,6 +198,8 @@ class FloodLimiter(BaseRateLimiter[int]):
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.retry_after_count += 1
+                if self.on_retry_after is not None:
+                    self.on_retry_after()
                 pause = retry_seconds(exc) + 0.1
                 # Telegram expects the whole bot to wait, whether or not this request retries.
                 self.pause(pause)

@@ -30,8 +30,11 @@ from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Forbidden,
+    NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 
 from bot.deliver.faults import chat_gone, retry_seconds
@@ -39,6 +42,7 @@ from bot.deliver.flood import FloodLimiter
 from bot.deliver.format import AlertItem, Message, pack_alerts
 from bot.deliver.plain import split_plain
 from bot.errors import StoreError
+from bot.metrics import Metrics
 from bot.models import StoredPosting
 from bot.store import Store, now_utc
 
@@ -86,8 +90,11 @@ class Sender:
         on_migrate: Callable[[int, int], None] | None = None,
         clock: Callable[[], datetime] = now_utc,
         matched_terms: MatchedTerms | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        # Alerts sent, failed (retried) and dropped, by reason (issue 14's /metrics).
+        self.metrics = metrics
         self.bot = bot
         # The words each alert underlines, computed for the postings a message shows
         # (`Subscriptions.matched_terms`); None: no underlining (console, tests of sending).
@@ -263,6 +270,7 @@ class Sender:
         if chat is not None and (not chat.active or chat.paused):
             reason = "chat inactive" if not chat.active else "chat paused"
             self.store.mark_dropped([d.id for d in deliveries], reason)
+            self._count("dropped", "chat_inactive", len(deliveries))
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
         terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
@@ -322,6 +330,7 @@ class Sender:
     def _delivered(self, message: Message) -> None:
         now = self.clock()
         self.store.mark_sent(list(message.delivery_ids), now=now)
+        self._count("sent", "", len(message.delivery_ids))
         self._store_recovered()
         self.sent_messages += 1
         outage = self._failing_since is not None and (
@@ -355,7 +364,7 @@ class Sender:
             self._wake.set()
             return False
         if chat_gone(exc):
-            self._chat_gone(chat_id, exc.message)
+            self._chat_gone(chat_id, exc)
             return False
         if isinstance(exc, BadRequest) and plain:
             log.warning(
@@ -365,6 +374,7 @@ class Sender:
                 ", ".join(message.posting_ids),
             )
             self.store.mark_dropped(ids, exc.message)
+            self._count("dropped", "bad_request", len(ids))
             return True
         if isinstance(exc, RetryAfter):
             wait = retry_seconds(exc)
@@ -374,6 +384,7 @@ class Sender:
             self.store.defer(
                 ids, self.clock() + timedelta(seconds=wait + 1), "429 Too Many Requests"
             )
+            self._count("failed", "rate_limited", len(ids))
             return False
         # Timeouts, connection faults, 5xx (NetworkError) and anything unforeseen: try again.
         if self._failing_since is None:
@@ -389,9 +400,11 @@ class Sender:
         self.store.defer(
             ids, self.clock() + timedelta(seconds=wait), f"{exc.__class__.__name__}: {exc}"
         )
+        self._count("failed", failure_reason(exc), len(ids))
         return False
 
-    def _chat_gone(self, chat_id: int, reason: str) -> None:
+    def _chat_gone(self, chat_id: int, exc: TelegramError) -> None:
+        reason = exc.message
         log.warning(
             "chat %s is unreachable (%s): alerts stop until someone writes to the bot there; "
             "subscriptions kept",
@@ -401,3 +414,31 @@ class Sender:
         self.store.set_active(chat_id, False)
         pending = [d.id for d in self.store.pending_for_chat(chat_id, limit=100_000)]
         self.store.mark_dropped(pending, f"chat inactive: {reason}")
+        blocked = isinstance(exc, Forbidden) and "blocked" in exc.message.lower()
+        self._count("dropped", "blocked" if blocked else "chat_not_found", len(pending))
+
+    def _count(self, what: str, reason: str, n: int) -> None:
+        """Record `n` alerts `what` ("sent", "failed", "dropped") for `reason` in the metrics."""
+        if self.metrics is None:
+            return
+        for _ in range(n):
+            if what == "sent":
+                self.metrics.alert_sent()
+            elif what == "failed":
+                self.metrics.alert_failed(reason)
+            else:
+                self.metrics.alert_dropped(reason)
+
+
+def failure_reason(exc: TelegramError) -> str:
+    """The `jobhound_alerts_failed_total` reason of a send that will be retried."""
+    if isinstance(exc, TimedOut):
+        return "network"
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        # PTB raises NetworkError for a 5xx answer too, with its reason phrase.
+        text = exc.message.lower()
+        return "server_error" if any(w in text for w in SERVER_ERROR_WORDS) else "network"
+    return "other"
+
+
+SERVER_ERROR_WORDS = ("bad gateway", "internal server", "service unavailable", "gateway time")

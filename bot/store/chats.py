@@ -123,6 +123,15 @@ class Chats(Repository):
         )
         return [_subscription(row) for row in cursor.fetchall()]
 
+    def chat_counts(self) -> tuple[int, int, int]:
+        """(chats, active and unpaused chats, subscriptions) stored: /stats and the gauges."""
+        row = self.db.execute(
+            "SELECT (SELECT count(*) FROM chats), "
+            "(SELECT count(*) FROM chats WHERE active = 1 AND paused = 0), "
+            "(SELECT count(*) FROM subscriptions)"
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
     def chats(self, ids: Sequence[int]) -> list[Chat]:
         """The chats with these ids (unknown ids are left out)."""
         sql = "SELECT id, type, title, active, paused FROM chats WHERE id IN ({marks})"

@@ -21,6 +21,11 @@ class SourceHealth:
     consecutive_failures: int
     last_count: int | None
     last_new: int | None
+    # Issue 14 (m014): paused by an admin; the breakage alert's problem and last message.
+    paused: bool = False
+    problem_kind: str | None = None
+    problem_since: datetime | None = None
+    alerted_at: datetime | None = None
 
 
 @_guarded
@@ -71,9 +76,43 @@ class Health(Repository):
             consecutive_failures=data["consecutive_failures"] or 0,
             last_count=data["last_count"],
             last_new=data["last_new"],
+            paused=bool(data.get("paused")),
+            problem_kind=data.get("problem_kind"),
+            problem_since=_from_iso(data.get("problem_since")),
+            alerted_at=_from_iso(data.get("alerted_at")),
         )
 
     def source_health(self) -> list[SourceHealth]:
         """Health of every source that has run."""
         names = [row[0] for row in self.db.execute("SELECT name FROM sources ORDER BY name")]
         return [h for name in names if (h := self.health(name)) is not None]
+
+    def set_source_paused(self, source: str, paused: bool) -> None:
+        """Pause (`/pausesource`) or resume a source; kept across restarts."""
+        self.db.execute(
+            "INSERT INTO sources (name, paused) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET paused = excluded.paused",
+            [source, int(paused)],
+        )
+
+    def paused_sources(self) -> set[str]:
+        """The names of the sources an admin paused."""
+        return {row[0] for row in self.db.execute("SELECT name FROM sources WHERE paused = 1")}
+
+    def record_problem(
+        self,
+        source: str,
+        kind: str | None,
+        since: datetime | None,
+        alerted_at: datetime | None,
+    ) -> None:
+        """The breakage alert's state of `source` (`bot.breakage.SourceState`): the problem's
+        kind and start (None: none) and when the admins were last told, so a restart keeps
+        the once-an-hour cap."""
+        self.db.execute(
+            "INSERT INTO sources (name, problem_kind, problem_since, alerted_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+            "problem_kind = excluded.problem_kind, problem_since = excluded.problem_since, "
+            "alerted_at = excluded.alerted_at",
+            [source, kind, _iso(since), _iso(alerted_at)],
+        )

@@ -193,3 +193,15 @@ def _merge_deliveries(db: Database, old_ids: Sequence[str], new_id: str) -> None
             db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
     for delivery_id in kept:
         db.execute("UPDATE deliveries SET posting_id = ? WHERE id = ?", [new_id, delivery_id])
+
+
+@migrations()
+def m014_source_operations(db: Database) -> None:
+    """Issue 14: a source an admin paused (`/pausesource`) stays paused across restarts, and
+    the breakage alert's state (what kind of problem since when, when the admins were last
+    told) survives a restart, so the once-an-hour cap holds."""
+    table = db.table("sources")
+    table.add_column("paused", int, not_null_default=0)
+    table.add_column("problem_kind", str)
+    table.add_column("problem_since", str)
+    table.add_column("alerted_at", str)

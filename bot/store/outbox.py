@@ -125,6 +125,21 @@ class Outbox(Repository):
         row = self.db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()
         return int(row[0])
 
+    def oldest_pending_at(self) -> datetime | None:
+        """When the oldest pending alert was queued (None: the outbox is empty)."""
+        row = self.db.execute(
+            "SELECT min(created_at) FROM deliveries WHERE status = 'pending'"
+        ).fetchone()
+        return _from_iso(row[0]) if row else None
+
+    def sent_count_since(self, since: datetime) -> int:
+        """Alerts Telegram accepted at or after `since` (for /stats' "alerts today")."""
+        row = self.db.execute(
+            "SELECT count(*) FROM deliveries WHERE status = 'sent' AND sent_at >= ?",
+            [_iso(since)],
+        ).fetchone()
+        return int(row[0])
+
     def mark_sent(self, ids: Sequence[int], *, now: datetime | None = None) -> None:
         """Telegram accepted these: never send them again."""
         self._set_status(ids, "sent", "sent_at = ?", [_iso(now or now_utc())])

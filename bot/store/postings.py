@@ -242,6 +242,23 @@ class Postings(Repository):
             for row in rows:
                 yield _stored(dict(zip(_POSTING_NAMES, row, strict=True)))
 
+    def iter_rows(
+        self, *, source: str | None = None, batch: int = 500
+    ) -> Iterator[tuple[dict[str, Any], StoredPosting]]:
+        """Every stored posting newest first (as `latest`), optionally of one `source`, as its
+        whole row (every column, whoever added it) and as a `StoredPosting`; streamed in
+        batches, so a caller may read all of them in constant memory."""
+        cursor = self.db.execute(
+            "SELECT * FROM postings WHERE ?1 IS NULL OR source = ?1 "
+            "ORDER BY first_seen DESC, posted_at DESC, rowid DESC",
+            [source],
+        )
+        names = [column[0] for column in cursor.description]
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                data = dict(zip(names, row, strict=True))
+                yield data, _stored(data)
+
     def get_postings(self, ids: Sequence[str]) -> dict[str, StoredPosting]:
         """Stored postings by id."""
         sql = f"SELECT {_POSTING_COLUMNS} FROM postings WHERE id IN ({{marks}})"  # noqa: S608
@@ -256,6 +273,17 @@ class Postings(Repository):
             row = self.db.execute(
                 "SELECT count(*) FROM postings WHERE source = ?", [source]
             ).fetchone()
+        return int(row[0])
+
+    def open_count(self, source: str | None = None) -> int:
+        """Postings still on their board: those its latest scrape saw (every posting a scrape
+        sees is stamped with that scrape's `last_seen`), all sources or one."""
+        row = self.db.execute(
+            "SELECT count(*) FROM postings AS p JOIN (SELECT source, max(last_seen) AS seen "
+            "FROM postings WHERE ?1 IS NULL OR source = ?1 GROUP BY source) AS l "
+            "ON p.source = l.source AND p.last_seen = l.seen",
+            [source],
+        ).fetchone()
         return int(row[0])
 
 

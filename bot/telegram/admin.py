@@ -1,7 +1,9 @@
 """Operator commands: `/addsource URL` places a board, previews it and appends it to the config;
-/stats counts what is stored; and /sources, the boards' health for everyone.
+/stats counts what is stored; `/pausesource NAME`, `/resumesource NAME` and `/runsource NAME`
+(issue 14); and /sources, the boards' health for everyone.
 
-Only the user ids in `telegram.admins` may use /addsource and /stats. The running daemon
+Only the user ids in `telegram.admins` may use /addsource, /stats and the source commands;
+anyone else gets a one-line refusal. The running daemon
 notices the changed config file (`bot.daemon.watch_config`) and schedules the new source
 without a restart.
 """
@@ -11,15 +13,19 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
 
 from bot.config import load_settings
 from bot.discover import AlreadyConfigured, NotPlaced, add_source
-from bot.errors import ConfigError, SourceError
-from bot.settings import Settings
+from bot.errors import ConfigError, SourceError, StoreError
+from bot.operations import Operations, sources_with_state
+from bot.settings import Settings, SourceSettings
 from bot.sources.registry import KINDS
 from bot.store import Store
 from bot.subscriptions import PostingScans
@@ -36,14 +42,62 @@ MAX_URL_CHARS = 2000
 class Admin:
     """`/addsource` for the bot's operators, writing to the config file the daemon watches."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ops: Operations | None = None) -> None:
         self.settings = settings
+        # Paused sources and "run now" (None: the source commands answer that they are off).
+        self.ops = ops
         # One config edit at a time: two concurrent appends would each miss the other's entry.
         self._editing = asyncio.Lock()
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         """Add the operator commands to the application (before the chat commands)."""
         app.add_handler(CommandHandler("addsource", self.addsource), group=ADMIN_GROUP)
+        for name in ("pausesource", "resumesource", "runsource"):
+            app.add_handler(CommandHandler(name, self.source_command), group=ADMIN_GROUP)
+
+    async def source_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/pausesource, /resumesource, /runsource NAME: admins only, one answer either way."""
+        try:
+            await reply(update, self._source_command(update, list(context.args or [])))
+        except Exception:  # a bug: keep its traceback; the chat commands stay quiet
+            log.exception("a source command failed")
+        raise ApplicationHandlerStop
+
+    def _source_command(self, update: Update, args: list[str]) -> str:
+        message = update.effective_message
+        command = (message.text or "").split()[0].partition("@")[0] if message else "/?"
+        user = update.effective_user
+        if user is None or user.id not in self.settings.telegram.admins:
+            return f"{html.escape(command)} is for the bot's operators."
+        if self.ops is None:
+            return "Source commands need the daemon (python main.py run)."
+        names = {s.name: s for s in self.ops.settings.sources}
+        if len(args) != 1 or args[0] not in names:
+            known = ", ".join(sorted(names)) or "none"
+            return f"Usage: {html.escape(command)} NAME, one of: {html.escape(known)}"
+        name = args[0]
+        try:
+            return self._apply(command, names[name])
+        except StoreError as exc:
+            return f"Not recorded: {html.escape(str(exc))}; try again later."
+
+    def _apply(self, command: str, source: SourceSettings) -> str:
+        assert self.ops is not None
+        name = html.escape(source.name)
+        if command == "/pausesource":
+            self.ops.set_paused(source.name, True)
+            log.info("source %s paused by an admin", source.name)
+            return f"Paused <b>{name}</b>: no runs until /resumesource {name} (kept on restart)."
+        if command == "/resumesource":
+            self.ops.set_paused(source.name, False)
+            log.info("source %s resumed by an admin", source.name)
+            return f"Resumed <b>{name}</b>: it runs on its schedule again."
+        if self.ops.paused(source.name):
+            return f"<b>{name}</b> is paused: /resumesource {name} first."
+        if not source.enabled or self.ops.run_now is None or not self.ops.run_now(source.name):
+            return f"<b>{name}</b> is not scheduled (disabled in the config?)."
+        log.info("source %s run now by an admin", source.name)
+        return f"Running <b>{name}</b> now; /sources shows how it went."
 
     async def addsource(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Place the URL, preview the board, append its `[[sources]]` entry; answer either way."""
@@ -93,15 +147,43 @@ class Admin:
         )
 
 
+class AdminMessages:
+    """Breakage alerts (`bot.operations`) to every user id in `telegram.admins`, each as a
+    private message; a failure to reach one admin is one log line (the alert is not retried)."""
+
+    def __init__(self, bot: Bot, admins: Iterable[int]) -> None:
+        self.bot = bot
+        self.admins = sorted(admins)
+
+    async def send(self, text: str) -> None:
+        """Send `text` (escaped HTML) to each admin; with none configured, log it at WARNING."""
+        if not self.admins:
+            log.warning("%s (no telegram.admins to tell)", html.unescape(text).replace("\n", " "))
+            return
+        for admin in self.admins:
+            try:
+                await self.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+            except TelegramError as exc:
+                log.warning("could not tell admin %s about a source (%s)", admin, exc)
+
+
 class Status:
     """/sources (every chat) and /stats (operators): what is watched and how it is going."""
 
-    def __init__(self, settings: Settings, store: Store, scans: PostingScans) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, scans: PostingScans, ops: Operations | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.scans = scans
+        self.ops = ops
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.ops is not None:
+            lines = sources_with_state(self.ops, self.ops.settings.sources)
+            text = "\n".join(html.escape(line) for line in lines)
+            await reply(update, f"<b>Watched boards</b>\n{text}")
+            return
         now = datetime.now(UTC)
         health = {h.name: h for h in self.store.source_health()}
         lines = ["<b>Watched boards</b>"]
@@ -129,6 +211,10 @@ class Status:
         user = update.effective_user
         if user is None or user.id not in self.settings.telegram.admins:
             await reply(update, "/stats is for the bot's operators.")
+            return
+        if self.ops is not None:
+            figures = self.ops.stats()
+            await reply(update, "\n".join(f"{name}: {value}" for name, value in figures.items()))
             return
         await reply(
             update,

@@ -32,6 +32,7 @@ from telegram.request import HTTPXRequest
 
 from bot.deliver import FloodLimiter, Limits, Sender
 from bot.errors import ConfigError, JobhoundError
+from bot.operations import Operations
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import Subscriptions
@@ -65,8 +66,11 @@ class TelegramFront:
     poller: Poller
 
 
-def build_application(settings: Settings, limits: Limits | None = None) -> Application:  # type: ignore[type-arg]
-    """The PTB application, pointed at `telegram.api_url`, with our flood limiter."""
+def build_application(
+    settings: Settings, limits: Limits | None = None, ops: Operations | None = None
+) -> Application:  # type: ignore[type-arg]
+    """The PTB application, pointed at `telegram.api_url`, with our flood limiter (which
+    tells `ops` of every 429)."""
     token = settings.telegram.token
     assert token is not None
     api = settings.telegram.api_url
@@ -75,7 +79,7 @@ def build_application(settings: Settings, limits: Limits | None = None) -> Appli
         .token(token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .rate_limiter(FloodLimiter(limits))
+        .rate_limiter(FloodLimiter(limits, on_retry_after=ops.telegram_429 if ops else None))
         .request(
             HTTPXRequest(
                 connection_pool_size=64, connect_timeout=10, read_timeout=20, write_timeout=20
@@ -334,14 +338,15 @@ async def telegram_front(
     *,
     limits: Limits | None = None,
     poll_options: dict[str, Any] | None = None,
+    ops: Operations | None = None,
 ) -> AsyncIterator[TelegramFront]:
     """Start polling and the sender; stop both when the block ends (or `stop` is set).
 
     `poll_options` are keyword arguments of `Poller` (tests shorten or lengthen its backoff).
     """
-    app = build_application(settings, limits)
-    Commands(settings, store, subs).register(app)
-    Admin(settings).register(app)
+    app = build_application(settings, limits, ops)
+    Commands(settings, store, subs, ops=ops).register(app)
+    Admin(settings, ops).register(app)
     app.add_error_handler(on_error)
     with _quiet_invalid_json_log():
         started = await _initialize(app, stop)
@@ -351,6 +356,7 @@ async def telegram_front(
             app.bot,
             on_migrate=lambda _old, _new: subs.reload(),
             matched_terms=subs.matched_terms,
+            metrics=ops.metrics if ops else None,
         )
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []

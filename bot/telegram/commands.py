@@ -23,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.operations import Operations
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import PostingScans, Subscriptions
@@ -43,13 +44,14 @@ class Commands:
         subs: Subscriptions,
         *,
         guard: CommandGuard | None = None,
+        ops: Operations | None = None,
     ) -> None:
         self.store = store
         scans = PostingScans(store)
         self.guard = guard or CommandGuard()
         self.subscriptions = SubscriptionCommands(settings, store, subs, scans)
         self.latest = LatestCommand(store, subs, scans)
-        self.status = Status(settings, store, scans)
+        self.status = Status(settings, store, scans, ops)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         """Add every handler to the application."""

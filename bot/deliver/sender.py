@@ -244,9 +244,11 @@ class Sender:
         except Exception:  # a bug: keep the sender alive, the deliveries stay pending
             log.exception("delivering to chat %s failed unexpectedly; will retry", chat_id)
             try:
-                pending = [
-                    d.id for d in self.store.pending_for_chat(chat_id, limit=self.batch_limit)
-                ]
+                # Only the rows this attempt took: a digest due tomorrow must not come forward.
+                due = self.store.pending_for_chat(
+                    chat_id, limit=self.batch_limit, due_by=self.clock()
+                )
+                pending = [d.id for d in due]
                 self.store.defer(pending, self.clock() + timedelta(minutes=5), "internal error")
             except StoreError as exc:
                 self._store_failed(exc)

@@ -63,6 +63,8 @@ class Subscriptions:
         # Each subscription's mode (instant, daily, weekly) and its chat's digest modes.
         self._modes: dict[int, Mode] = {}
         self._chat_modes: dict[int, dict[int, Mode]] = defaultdict(dict)
+        # Chats with at least one digest subscription (read without the lock: a set lookup).
+        self._digest_chats: set[int] = set()
         # The index is read by the ingest worker thread and changed on the event loop.
         self._lock = threading.Lock()
         self.reload()
@@ -84,6 +86,9 @@ class Subscriptions:
         with self._lock:
             self.index, self._queries = index, queries
             self._modes, self._chat_modes = modes, chat_modes
+            self._digest_chats = {
+                chat for chat, subs in chat_modes.items() if any(m.digest for m in subs.values())
+            }
         # The index is long-lived (millions of objects at 100,000 subscriptions): moved out of
         # the collector's generations, a full collection no longer walks it while holding the
         # GIL, which stalled the event loop for seconds during a large ingest. Not a switch:
@@ -104,6 +109,7 @@ class Subscriptions:
         with self._lock:
             self._queries[sub.id] = query
             self._modes[sub.id] = self._chat_modes[chat_id][sub.id] = mode
+            self._note_digests(chat_id)
             self.index.add(sub.id, chat_id, query)
         return Added(sub, query)
 
@@ -116,6 +122,7 @@ class Subscriptions:
                 self._modes.pop(sub_id, None)
                 self._chat_modes[chat_id].pop(sub_id, None)
                 self.index.remove(sub_id)
+            self._note_digests(chat_id)
         return removed
 
     def query(self, sub_id: int) -> Query | None:
@@ -132,8 +139,16 @@ class Subscriptions:
             return False
         with self._lock:
             self._modes[sub_id] = self._chat_modes[chat_id][sub_id] = mode
+            self._note_digests(chat_id)
         self.reschedule(chat_id)
         return True
+
+    def _note_digests(self, chat_id: int) -> None:
+        """Keep `_digest_chats` right for one chat (called with the lock held)."""
+        if any(m.digest for m in self._chat_modes.get(chat_id, {}).values()):
+            self._digest_chats.add(chat_id)
+        else:
+            self._digest_chats.discard(chat_id)
 
     def reschedule(self, chat_id: int) -> int:
         """New due times for the chat's waiting alerts after its settings or a mode changed
@@ -183,12 +198,12 @@ class Subscriptions:
     ) -> list[PendingDelivery]:
         """One delivery per posting, due when the soonest of the subscriptions it matched
         says (`bot.due.ChatPlanner`), under that subscription's id."""
-        with self._lock:
-            modes = dict(self._chat_modes.get(chat.id, {}))
-        if chat.quiet is None and chat.cap is None and not any(m.digest for m in modes.values()):
+        if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
             # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone
             # (the rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting.
             return [PendingDelivery(chat.id, pid, min(sub_ids)) for pid, sub_ids in matched]
+        with self._lock:
+            modes = dict(self._chat_modes.get(chat.id, {}))
         planner = ChatPlanner.for_chat(
             self.outbox, chat, now, [m for m in modes.values() if m.digest]
         )

@@ -425,3 +425,30 @@ def test_sigkill_during_digests_loses_nothing(tmp_path: Path) -> None:
         assert all(m.text.startswith("📬 Digest: 2 new postings") for m in tg.sent_messages())
         assert tg.count_429 == 0
         assert "Traceback" not in log.read_text()
+
+
+async def test_internal_error_defers_only_the_due_rows_not_a_future_digest(
+    corpus: list[Posting], tg: FakeTelegram, bot: ExtBot[None]
+) -> None:
+    """Bug: a failed attempt deferred every pending row 5 minutes, bringing tomorrow's digest
+    forward to now + 5 minutes."""
+    world = world_at(corpus, "2026-03-10T12:00:00+00:00")
+    world.subs.add(ADA, "python")
+    world.subs.add(ADA, "engineer OR developer OR python", Mode.parse("daily 09:00"))
+    world.scrape(1)
+    with world.store.db.conn:
+        world.store.db.execute(
+            "UPDATE deliveries SET held = 'digest', due_at = ?, next_attempt_at = ?",
+            ["2026-03-11T09:00:00+00:00", "2026-03-11T09:00:00+00:00"],
+        )
+    world.scrape(1)  # an instant row due now
+
+    def broken(_chat: int, _postings: object) -> dict[str, tuple[str, ...]]:
+        raise RuntimeError("a bug while building the message")
+
+    sender = Sender(world.store, bot, clock=world.clock, matched_terms=broken)
+    await sender.drain(timeout=5)
+    rows = world.store.db.execute(
+        "SELECT held, next_attempt_at FROM deliveries ORDER BY id"
+    ).fetchall()
+    assert rows == [("digest", "2026-03-11T09:00:00+00:00"), ("now", "2026-03-10T12:05:00+00:00")]

@@ -452,3 +452,18 @@ async def test_internal_error_defers_only_the_due_rows_not_a_future_digest(
         "SELECT held, next_attempt_at FROM deliveries ORDER BY id"
     ).fetchall()
     assert rows == [("digest", "2026-03-11T09:00:00+00:00"), ("now", "2026-03-10T12:05:00+00:00")]
+
+
+async def test_a_digest_larger_than_a_batch_is_one_digest(
+    corpus: list[Posting], tg: FakeTelegram, bot: ExtBot[None]
+) -> None:
+    """A digest of more rows than the sender reads a pass went out as several digests, each
+    counting only its own batch."""
+    world = world_at(corpus, "2026-03-10T12:00:00+00:00")
+    world.subs.add(ADA, "python", Mode.parse("daily 09:00"))
+    posted = world.scrape(30)
+    world.at("2026-03-11T09:00:00+00:00")
+    await Sender(world.store, bot, clock=world.clock, batch_limit=20).drain(timeout=20)
+    sent = tg.sent_messages(ADA)
+    assert all(m.text.startswith("📬 Digest: 30 new postings") for m in sent)
+    assert sorted(i for m in sent for i in announced(m)) == sorted(p.id for p in posted)

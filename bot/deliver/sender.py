@@ -53,6 +53,8 @@ JSONDict = dict[str, Any]
 BACKOFF_CAP_SECONDS = 600.0
 # Failures without any success for this long are an outage: its end resets every backoff.
 OUTAGE_SECONDS = 30.0
+# Most rows one pass of one chat reads when a digest is due (a digest's postings at once).
+DIGEST_LIMIT = 2000
 # How long a storage fault holds the sender: doubling from the first to the last.
 STORE_HOLD_SECONDS = (30.0, 600.0)
 
@@ -263,9 +265,12 @@ class Sender:
         if self._stopping or self._held():
             return
         chat = self.store.get_chat(chat_id)
-        deliveries = self.store.pending_for_chat(
-            chat_id, limit=self.batch_limit, due_by=self.clock()
-        )
+        now = self.clock()
+        deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit, due_by=now)
+        if len(deliveries) == self.batch_limit and any(d.digest for d in deliveries):
+            # A digest is one message split under the limits, not one per batch.
+            limit = DIGEST_LIMIT
+            deliveries = self.store.pending_for_chat(chat_id, limit=limit, due_by=now)
         if not deliveries:
             return
         if chat is not None and (not chat.active or chat.paused):
@@ -340,14 +345,20 @@ class Sender:
             if chat_gone(exc):
                 return self._failed(chat_id, message, exc, attempts)
             # Malformed markup, too long, a button URL Telegram refuses: the words still go out.
-            return await self._send_plain(chat_id, message, exc, attempts)
+            return await self._send_plain(chat_id, message, exc, attempts, silent=silent)
         except TelegramError as exc:
             return self._failed(chat_id, message, exc, attempts)
         self._delivered(message)
         return True
 
     async def _send_plain(
-        self, chat_id: int, message: Message, cause: BadRequest, attempts: dict[int, int]
+        self,
+        chat_id: int,
+        message: Message,
+        cause: BadRequest,
+        attempts: dict[int, int],
+        *,
+        silent: bool = False,
     ) -> bool:
         """Telegram rejected the HTML: send the same alert as plain text rather than drop it."""
         log.warning(
@@ -359,7 +370,10 @@ class Sender:
         try:
             for part in split_plain(message.plain):
                 await self.bot.send_message(
-                    chat_id, part, link_preview_options=LinkPreviewOptions(is_disabled=True)
+                    chat_id,
+                    part,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    disable_notification=silent,
                 )
         except TelegramError as exc:
             return self._failed(chat_id, message, exc, attempts, plain=True)

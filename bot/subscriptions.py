@@ -13,13 +13,16 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
+from bot.due import ChatPlanner, chat_timing, parse_mode, rescheduled
 from bot.errors import LimitError, QueryError
 from bot.matching import MatchIndex
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
-from bot.store import Chats, PendingDelivery, Postings, Store, Subscription
+from bot.store import Chat, Chats, Outbox, PendingDelivery, Postings, Store, Subscription, now_utc
+from bot.timing import Mode
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +43,27 @@ class Subscriptions:
     """The chats' saved queries and the index that matches new postings against them."""
 
     def __init__(
-        self, store: Chats, *, max_per_chat: int = MAX_PER_CHAT, cap_per_cycle: int = 20
+        self,
+        store: Store,
+        *,
+        max_per_chat: int = MAX_PER_CHAT,
+        cap_per_cycle: int = 20,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        self.store = store
+        self.store: Chats = store
+        # Due times read the chats' counts of instant alerts today (the daily cap).
+        self.outbox: Outbox = store
         self.max_per_chat = max_per_chat
         self.cap_per_cycle = cap_per_cycle
+        # The matcher's clock (UTC, aware): when new alerts are queued, for their due times.
+        self.clock = clock
         self.index = MatchIndex()
         self._queries: dict[int, Query] = {}
+        # Each subscription's mode (instant, daily, weekly) and its chat's digest modes.
+        self._modes: dict[int, Mode] = {}
+        self._chat_modes: dict[int, dict[int, Mode]] = defaultdict(dict)
+        # Chats with at least one digest subscription (read without the lock: a set lookup).
+        self._digest_chats: set[int] = set()
         # The index is read by the ingest worker thread and changed on the event loop.
         self._lock = threading.Lock()
         self.reload()
@@ -54,7 +71,10 @@ class Subscriptions:
     def reload(self) -> None:
         """Rebuild the index from the store (at start-up, and after a chat migrates)."""
         index, queries = MatchIndex(), {}
+        modes: dict[int, Mode] = {}
+        chat_modes: dict[int, dict[int, Mode]] = defaultdict(dict)
         for sub in self.store.subscriptions_all():
+            modes[sub.id] = chat_modes[sub.chat_id][sub.id] = parse_mode(sub.mode)
             try:
                 query = parse_query(sub.query)
             except QueryError as exc:  # saved by an older parser: keep it, skip matching
@@ -64,18 +84,26 @@ class Subscriptions:
             index.add(sub.id, sub.chat_id, query)
         with self._lock:
             self.index, self._queries = index, queries
+            self._modes, self._chat_modes = modes, chat_modes
+            self._digest_chats = {
+                chat for chat, subs in chat_modes.items() if any(m.digest for m in subs.values())
+            }
 
-    def add(self, chat_id: int, text: str) -> Added:
-        """Parse and save a query; QueryError (or LimitError) says what is wrong."""
+    def add(self, chat_id: int, text: str, mode: Mode | None = None) -> Added:
+        """Parse and save a query (instant unless `mode` says otherwise); QueryError (or
+        LimitError) says what is wrong."""
         query = parse_query(text)
+        mode = mode or Mode()
         if len(self.store.subscriptions(chat_id)) >= self.max_per_chat:
             raise LimitError(
                 f"This chat already has the maximum of {self.max_per_chat} subscriptions; "
                 "remove one with /unsubscribe first."
             )
-        sub = self.store.add_subscription(chat_id, str(query))
+        sub = self.store.add_subscription(chat_id, str(query), mode=str(mode))
         with self._lock:
             self._queries[sub.id] = query
+            self._modes[sub.id] = self._chat_modes[chat_id][sub.id] = mode
+            self._note_digests(chat_id)
             self.index.add(sub.id, chat_id, query)
         return Added(sub, query)
 
@@ -85,11 +113,45 @@ class Subscriptions:
         with self._lock:
             for sub_id in removed:
                 self._queries.pop(sub_id, None)
+                self._modes.pop(sub_id, None)
+                self._chat_modes[chat_id].pop(sub_id, None)
                 self.index.remove(sub_id)
+            self._note_digests(chat_id)
         return removed
 
     def query(self, sub_id: int) -> Query | None:
         return self._queries.get(sub_id)
+
+    def mode(self, sub_id: int) -> Mode:
+        """A subscription's mode (instant for an unknown id)."""
+        return self._modes.get(sub_id, Mode())
+
+    def set_mode(self, chat_id: int, sub_id: int, mode: Mode) -> bool:
+        """Change one of the chat's subscriptions to `mode`, its waiting alerts rescheduled;
+        False when the chat has no such subscription."""
+        if not self.store.set_mode(chat_id, sub_id, str(mode)):
+            return False
+        with self._lock:
+            self._modes[sub_id] = self._chat_modes[chat_id][sub_id] = mode
+            self._note_digests(chat_id)
+        self.reschedule(chat_id)
+        return True
+
+    def _note_digests(self, chat_id: int) -> None:
+        """Keep `_digest_chats` right for one chat (called with the lock held)."""
+        if any(m.digest for m in self._chat_modes.get(chat_id, {}).values()):
+            self._digest_chats.add(chat_id)
+        else:
+            self._digest_chats.discard(chat_id)
+
+    def reschedule(self, chat_id: int) -> int:
+        """New due times for the chat's waiting alerts after its settings or a mode changed
+        (a digest moved, quiet hours ended early, another time zone). Returns how many."""
+        chat = self.store.get_chat(chat_id)
+        modes = dict(self._chat_modes.get(chat_id, {}))
+        changes = rescheduled(self.outbox.waiting(chat_id), modes, chat_timing(chat), self.clock())
+        self.outbox.reschedule(changes)
+        return len(changes)
 
     def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
         """The deliveries new postings cause: one per (chat, posting), capped per chat.
@@ -97,7 +159,8 @@ class Subscriptions:
         Only ids are collected here (proportional to the matches, no text work): the matched
         terms are computed when a message is built (`matched_terms`), for the postings shown.
         Safe to call from the ingest worker thread while the loop adds subscriptions."""
-        per_chat: dict[int, list[PendingDelivery]] = defaultdict(list)
+        now = self.clock()
+        per_chat: dict[int, list[tuple[str, list[int]]]] = defaultdict(list)
         docs = [Document.from_posting(posting) for posting in postings]
         for start in range(0, len(docs), _MATCH_CHUNK):
             chunk = docs[start : start + _MATCH_CHUNK]
@@ -105,22 +168,48 @@ class Subscriptions:
             with self._lock:
                 matched = self.index.match_many(chunk)
             for posting, matches in zip(postings[start : start + len(chunk)], matched, strict=True):
-                first: dict[int, int] = {}
+                subs_of: dict[int, list[int]] = defaultdict(list)
                 for sub_id, chat_id in matches:
-                    if sub_id < first.get(chat_id, sub_id + 1):
-                        first[chat_id] = sub_id
-                for chat_id, sub_id in first.items():
-                    per_chat[chat_id].append(PendingDelivery(chat_id, posting.id, sub_id))
+                    subs_of[chat_id].append(sub_id)
+                for chat_id, sub_ids in subs_of.items():
+                    per_chat[chat_id].append((posting.id, sub_ids))
         if not per_chat:
             return []
         chats = {c.id: c for c in self.store.chats(list(per_chat))}
         result: list[PendingDelivery] = []
-        for chat_id, deliveries in per_chat.items():
+        for chat_id, found in per_chat.items():
             chat = chats.get(chat_id)
             if chat is None or not chat.active or chat.paused:
                 continue
-            result.extend(self._capped(deliveries))
+            deliveries = self._timed(chat, found, now)
+            # The per-cycle cap is about a burst of alerts at once: digests are one message.
+            result.extend(self._capped([d for d in deliveries if d.held in ("now", "quiet")]))
+            result.extend(d for d in deliveries if d.held not in ("now", "quiet"))
         return result
+
+    def _timed(
+        self, chat: Chat, matched: list[tuple[str, list[int]]], now: datetime
+    ) -> list[PendingDelivery]:
+        """One delivery per posting, due when the soonest of the subscriptions it matched
+        says (`bot.due.ChatPlanner`), under that subscription's id."""
+        if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
+            # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone
+            # (the rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting.
+            return [PendingDelivery(chat.id, pid, min(sub_ids)) for pid, sub_ids in matched]
+        with self._lock:
+            modes = dict(self._chat_modes.get(chat.id, {}))
+        planner = ChatPlanner.for_chat(
+            self.outbox, chat, now, [m for m in modes.values() if m.digest]
+        )
+        deliveries = []
+        for posting_id, sub_ids in matched:
+            sub_id, due = planner.due((s, modes.get(s, Mode())) for s in sorted(sub_ids))
+            deliveries.append(
+                PendingDelivery(
+                    chat.id, posting_id, sub_id, due_at=due.at, silent=due.silent, held=due.why
+                )
+            )
+        return deliveries
 
     def matched_terms(
         self, chat_id: int, postings: Sequence[StoredPosting]
@@ -149,9 +238,9 @@ class Subscriptions:
         kept, held = deliveries[:cap], deliveries[cap:]
         yield from kept[:-1]
         last = kept[-1]
-        yield PendingDelivery(last.chat_id, last.posting_id, last.subscription_id, len(held))
+        yield last._replace(overflow=len(held))
         for d in held:
-            yield PendingDelivery(d.chat_id, d.posting_id, d.subscription_id, capped=True)
+            yield d._replace(capped=True)
 
 
 def latest_matching(

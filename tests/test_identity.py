@@ -270,8 +270,10 @@ def test_migration_recomputes_old_ids_and_merges_what_now_collides(tmp_path: Pat
         _old_row(spellings[3], "Other", T0),
     ]
     old.db.table("postings").insert_all(rows)
-    for chat in (1, 2):
-        old.touch_chat(chat, type="private", title="c", now=T0)
+    for chat in (1, 2):  # as that version wrote them (today's Chats reads later columns)
+        old.db.table("chats").insert(
+            {"id": chat, "type": "private", "title": "c", "created_at": T0.isoformat()}
+        )
     _old_delivery(old, 1, rows[0]["id"], "sent")
     _old_delivery(old, 1, rows[1]["id"], "pending")
     _old_delivery(old, 2, rows[1]["id"], "pending")

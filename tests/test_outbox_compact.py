@@ -29,7 +29,10 @@ def test_old_json_outbox_rows_become_plain_rows_and_pending_ones_stay_pending(
     db.execute("PRAGMA foreign_keys=ON")
     migrations.apply(db, stop_before="m004_compact_outbox")
     old = Store(db)
-    old.touch_chat(7, type="private", title="t", now=T0)
+    # As that version wrote it (today's Chats reads columns later migrations add).
+    db.table("chats").insert(
+        {"id": 7, "type": "private", "title": "t", "created_at": T0.isoformat()}
+    )
     old.ingest("board", [posting(1), posting(2)], now=T0)
     for n, status in ((1, "sent"), (2, "pending")):
         db.table("deliveries").insert(

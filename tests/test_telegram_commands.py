@@ -147,7 +147,10 @@ async def test_list_with_unsubscribe_buttons(env: Env) -> None:
     first, second = env.store.subscriptions(USER)
     assert f"#{first.id}: rust" in reply.text and f'#{second.id}: "site reliability"' in reply.text
     buttons = reply.buttons
-    assert [b["callback_data"] for b in buttons] == [f"unsub:{first.id}", f"unsub:{second.id}"]
+    unsubscribe = [b["callback_data"] for b in buttons if b["callback_data"].startswith("unsub:")]
+    assert unsubscribe == [f"unsub:{first.id}", f"unsub:{second.id}"]
+    # Issue 13: each subscription's row of mode buttons follows its Unsubscribe button.
+    assert [b["callback_data"] for b in buttons][1] == f"mode:{first.id}:instant"
     env.tg.press_button(USER, USER, reply.message_id, f"unsub:{first.id}")
     await env.tg.wait_for_async(lambda: len(env.store.subscriptions(USER)) == 1)
     confirmation = await env.tg.wait_for_async(

@@ -37,14 +37,16 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.deliver.digest import DigestGroup, pack_digest
 from bot.deliver.faults import chat_gone, retry_seconds
 from bot.deliver.flood import FloodLimiter
 from bot.deliver.format import AlertItem, Message, pack_alerts
 from bot.deliver.plain import split_plain
+from bot.due import parse_mode
 from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.models import StoredPosting
-from bot.store import Store, now_utc
+from bot.store import Delivery, Store, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ JSONDict = dict[str, Any]
 BACKOFF_CAP_SECONDS = 600.0
 # Failures without any success for this long are an outage: its end resets every backoff.
 OUTAGE_SECONDS = 30.0
+# Most rows one pass of one chat reads when a digest is due (a digest's postings at once).
+DIGEST_LIMIT = 2000
 # How long a storage fault holds the sender: doubling from the first to the last.
 STORE_HOLD_SECONDS = (30.0, 600.0)
 
@@ -249,9 +253,11 @@ class Sender:
         except Exception:  # a bug: keep the sender alive, the deliveries stay pending
             log.exception("delivering to chat %s failed unexpectedly; will retry", chat_id)
             try:
-                pending = [
-                    d.id for d in self.store.pending_for_chat(chat_id, limit=self.batch_limit)
-                ]
+                # Only the rows this attempt took: a digest due tomorrow must not come forward.
+                due = self.store.pending_for_chat(
+                    chat_id, limit=self.batch_limit, due_by=self.clock()
+                )
+                pending = [d.id for d in due]
                 self.store.defer(pending, self.clock() + timedelta(minutes=5), "internal error")
             except StoreError as exc:
                 self._store_failed(exc)
@@ -260,11 +266,18 @@ class Sender:
             self._wake.set()
 
     async def deliver_chat(self, chat_id: int) -> None:
-        """Send a chat's pending deliveries, packed into as few messages as fit."""
+        """Send a chat's deliveries due now, packed into as few messages as fit: instant ones
+        (those held by quiet hours among them) as alerts, those chosen "silent" without a
+        sound, digest ones as one digest (`pack_digest`)."""
         if self._stopping or self._held():
             return
         chat = self.store.get_chat(chat_id)
-        deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit)
+        now = self.clock()
+        deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit, due_by=now)
+        if len(deliveries) == self.batch_limit and any(d.digest for d in deliveries):
+            # A digest is one message split under the limits, not one per batch.
+            limit = DIGEST_LIMIT
+            deliveries = self.store.pending_for_chat(chat_id, limit=limit, due_by=now)
         if not deliveries:
             return
         if chat is not None and (not chat.active or chat.paused):
@@ -274,18 +287,56 @@ class Sender:
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
         terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
-        items = [
-            AlertItem(d.id, postings[d.posting_id], terms.get(d.posting_id, ()), d.overflow)
+        items = {
+            d.id: AlertItem(d.id, postings[d.posting_id], terms.get(d.posting_id, ()), d.overflow)
             for d in deliveries
             if d.posting_id in postings
+        }
+        shown = [d for d in deliveries if d.id in items]
+        messages = [
+            (message, silent)
+            for silent in (False, True)
+            for message in pack_alerts(
+                [items[d.id] for d in shown if not d.digest and d.silent == silent]
+            )
         ]
+        digest = [d for d in shown if d.digest]
+        if digest:
+            messages += [
+                (m, False) for m in pack_digest(self._digest_groups(chat_id, digest, items))
+            ]
         attempts = {d.id: d.attempts for d in deliveries}
-        for message in pack_alerts(items):
-            if self._stopping or not await self._send(chat_id, message, attempts):
+        for message, silent in messages:
+            if self._stopping or not await self._send(chat_id, message, attempts, silent=silent):
                 return
 
-    async def _send(self, chat_id: int, message: Message, attempts: dict[int, int]) -> bool:
-        """Send one message; False when the chat's remaining deliveries must wait or stop."""
+    def _digest_groups(
+        self, chat_id: int, rows: Sequence[Delivery], items: Mapping[int, AlertItem]
+    ) -> list[DigestGroup]:
+        """Digest rows grouped by subscription (in id order), each group newest first."""
+        subs = {s.id: s for s in self.store.subscriptions(chat_id)}
+        by_sub: dict[int | None, list[Delivery]] = {}
+        for row in rows:
+            by_sub.setdefault(row.subscription_id, []).append(row)
+        groups = []
+        for sub_id in sorted(by_sub, key=lambda s: (s is None, s or 0)):
+            sub = subs.get(sub_id) if sub_id is not None else None
+            if sub is None:
+                label = "Other postings"
+            else:
+                mode = parse_mode(sub.mode)
+                how = "held by the daily cap" if not mode.digest else mode.describe()
+                label = f"#{sub.id} {sub.query} · {how}"
+            members = [items[row.id] for row in by_sub[sub_id]]
+            members.sort(key=_newest_first)
+            groups.append(DigestGroup(label, members))
+        return groups
+
+    async def _send(
+        self, chat_id: int, message: Message, attempts: dict[int, int], *, silent: bool = False
+    ) -> bool:
+        """Send one message (without a notification sound if `silent`); False when the chat's
+        remaining deliveries must wait or stop."""
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(b.label, url=b.url)] for b in message.buttons]
         )
@@ -296,19 +347,26 @@ class Sender:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup if message.buttons else None,
+                disable_notification=silent,
             )
         except BadRequest as exc:
             if chat_gone(exc):
                 return self._failed(chat_id, message, exc, attempts)
             # Malformed markup, too long, a button URL Telegram refuses: the words still go out.
-            return await self._send_plain(chat_id, message, exc, attempts)
+            return await self._send_plain(chat_id, message, exc, attempts, silent=silent)
         except TelegramError as exc:
             return self._failed(chat_id, message, exc, attempts)
         self._delivered(message)
         return True
 
     async def _send_plain(
-        self, chat_id: int, message: Message, cause: BadRequest, attempts: dict[int, int]
+        self,
+        chat_id: int,
+        message: Message,
+        cause: BadRequest,
+        attempts: dict[int, int],
+        *,
+        silent: bool = False,
     ) -> bool:
         """Telegram rejected the HTML: send the same alert as plain text rather than drop it."""
         log.warning(
@@ -320,7 +378,10 @@ class Sender:
         try:
             for part in split_plain(message.plain):
                 await self.bot.send_message(
-                    chat_id, part, link_preview_options=LinkPreviewOptions(is_disabled=True)
+                    chat_id,
+                    part,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    disable_notification=silent,
                 )
         except TelegramError as exc:
             return self._failed(chat_id, message, exc, attempts, plain=True)
@@ -442,3 +503,10 @@ def failure_reason(exc: TelegramError) -> str:
 
 
 SERVER_ERROR_WORDS = ("bad gateway", "internal server", "service unavailable", "gateway time")
+
+
+def _newest_first(item: AlertItem) -> tuple[float, float]:
+    """Sort key: first seen latest first, then posted latest first."""
+    posting = item.posting
+    posted = posting.posted_at.timestamp() if posting.posted_at else 0.0
+    return (-posting.first_seen.timestamp(), -posted)

@@ -19,6 +19,10 @@ class Chat:
     title: str
     active: bool
     paused: bool
+    # Issue 13's settings as stored (`bot.timing.ChatTiming.from_columns` reads them).
+    tz: str | None = None
+    quiet: str | None = None
+    cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Subscription:
     chat_id: int
     query: str
     created_at: datetime
+    # `str(bot.timing.Mode)`: "instant", "daily 09:00", "weekly mon 09:00".
+    mode: str = "instant"
 
 
 @_guarded
@@ -51,18 +57,24 @@ class Chats(Repository):
         return chat
 
     def get_chat(self, chat_id: int) -> Chat | None:
-        row = self.db.execute(
-            "SELECT id, type, title, active, paused FROM chats WHERE id = ?", [chat_id]
-        ).fetchone()
-        if row is None:
-            return None
-        return Chat(
-            id=row[0],
-            type=row[1] or "",
-            title=row[2] or "",
-            active=bool(row[3]),
-            paused=bool(row[4]),
+        row = self.db.execute(_CHAT_BY_ID, [chat_id]).fetchone()
+        return None if row is None else _chat(row)
+
+    def set_timing(
+        self, chat_id: int, *, tz: str | None, quiet: str | None, cap: int | None
+    ) -> None:
+        """Store a chat's time zone, quiet hours and daily cap (each None: the default)."""
+        self.db.execute(
+            "UPDATE chats SET tz = ?, quiet = ?, cap = ? WHERE id = ?", [tz, quiet, cap, chat_id]
         )
+
+    def set_mode(self, chat_id: int, sub_id: int, mode: str) -> bool:
+        """Set a subscription's mode (`str(Mode)`); False when the chat has no such one."""
+        cursor = self.db.execute(
+            "UPDATE subscriptions SET mode = ? WHERE id = ? AND chat_id = ?",
+            [mode, sub_id, chat_id],
+        )
+        return cursor.rowcount > 0
 
     def set_paused(self, chat_id: int, paused: bool) -> None:
         self.db.execute("UPDATE chats SET paused = ? WHERE id = ?", [int(paused), chat_id])
@@ -75,8 +87,9 @@ class Chats(Repository):
         stamp = _iso(now or now_utc())
         with self.db.atomic():
             self.db.execute(
-                "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at) "
-                "SELECT ?, 'supergroup', title, 1, paused, created_at, ? FROM chats WHERE id = ? "
+                "INSERT INTO chats (id, type, title, active, paused, created_at, updated_at, "
+                "tz, quiet, cap) SELECT ?, 'supergroup', title, 1, paused, created_at, ?, "
+                "tz, quiet, cap FROM chats WHERE id = ? "
                 "ON CONFLICT(id) DO UPDATE SET active = 1, updated_at = excluded.updated_at",
                 [new_id, stamp, old_id],
             )
@@ -96,21 +109,22 @@ class Chats(Repository):
             self.db.execute("UPDATE chats SET active = 0 WHERE id = ?", [old_id])
 
     def add_subscription(
-        self, chat_id: int, query: str, *, now: datetime | None = None
+        self, chat_id: int, query: str, *, now: datetime | None = None, mode: str = "instant"
     ) -> Subscription:
         """Save a query for a chat (the chat must be known: see touch_chat)."""
         created = now or now_utc()
         cursor = self.db.execute(
-            "INSERT INTO subscriptions (chat_id, query, created_at) VALUES (?, ?, ?)",
-            [chat_id, query, _iso(created)],
+            "INSERT INTO subscriptions (chat_id, query, created_at, mode) VALUES (?, ?, ?, ?)",
+            [chat_id, query, _iso(created), mode],
         )
         assert cursor.lastrowid is not None
-        return Subscription(cursor.lastrowid, chat_id, query, _from_iso(_iso(created)) or created)
+        stamp = _from_iso(_iso(created)) or created
+        return Subscription(cursor.lastrowid, chat_id, query, stamp, mode)
 
     def subscriptions(self, chat_id: int) -> list[Subscription]:
         """A chat's subscriptions, oldest first."""
         cursor = self.db.execute(
-            "SELECT id, chat_id, query, created_at FROM subscriptions "
+            "SELECT id, chat_id, query, created_at, mode FROM subscriptions "
             "WHERE chat_id = ? ORDER BY id",
             [chat_id],
         )
@@ -119,7 +133,7 @@ class Chats(Repository):
     def subscriptions_all(self) -> list[Subscription]:
         """Every chat's subscriptions (the match index is built from these)."""
         cursor = self.db.execute(
-            "SELECT id, chat_id, query, created_at FROM subscriptions ORDER BY id"
+            "SELECT id, chat_id, query, created_at, mode FROM subscriptions ORDER BY id"
         )
         return [_subscription(row) for row in cursor.fetchall()]
 
@@ -134,7 +148,7 @@ class Chats(Repository):
 
     def chats(self, ids: Sequence[int]) -> list[Chat]:
         """The chats with these ids (unknown ids are left out)."""
-        sql = "SELECT id, type, title, active, paused FROM chats WHERE id IN ({marks})"
+        sql = f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id IN ({{marks}})"  # noqa: S608
         return [_chat(row) for row in self._in(sql, [], ids)]
 
     def remove_subscriptions(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]:
@@ -147,13 +161,26 @@ class Chats(Repository):
         return doomed
 
 
+_CHAT_COLUMNS = "id, type, title, active, paused, tz, quiet, cap"
+_CHAT_BY_ID = f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?"  # noqa: S608 - constants only
+
+
 def _chat(row: Sequence[Any]) -> Chat:
     return Chat(
-        id=row[0], type=row[1] or "", title=row[2] or "", active=bool(row[3]), paused=bool(row[4])
+        id=row[0],
+        type=row[1] or "",
+        title=row[2] or "",
+        active=bool(row[3]),
+        paused=bool(row[4]),
+        tz=row[5],
+        quiet=row[6],
+        cap=row[7],
     )
 
 
 def _subscription(row: Sequence[Any]) -> Subscription:
     created = _from_iso(row[3])
     assert created is not None
-    return Subscription(id=row[0], chat_id=row[1], query=row[2], created_at=created)
+    return Subscription(
+        id=row[0], chat_id=row[1], query=row[2], created_at=created, mode=row[4] or "instant"
+    )

@@ -127,6 +127,27 @@ def m004_compact_outbox(db: Database) -> None:
     db.table("deliveries").transform(drop={"subscription_ids", "terms"})
 
 
+@migrations()
+def m_timing_columns(db: Database) -> None:
+    """Issue 13: a chat's time zone, quiet hours and daily cap (NULL: UTC, off, off); a
+    subscription's mode (NULL: instant); and each delivery's due time (`due_at`, UTC ISO, the
+    time its mode, quiet hours or the cap chose; `next_attempt_at` starts equal and only moves
+    later, on retries), whether it goes without a sound (`silent`) and why it waits (`held`:
+    now, quiet, digest, cap). Existing rows are instant alerts due when they were."""
+    chats = db.table("chats")
+    chats.add_column("tz", str)
+    chats.add_column("quiet", str)
+    chats.add_column("cap", int)
+    db.table("subscriptions").add_column("mode", str)
+    deliveries = db.table("deliveries")
+    deliveries.add_column("due_at", str)
+    deliveries.add_column("silent", int, not_null_default=0)
+    deliveries.add_column("held", str, not_null_default="now")
+    db.execute("UPDATE deliveries SET due_at = coalesce(next_attempt_at, created_at)")
+    # No index on due_at: the sender selects by (status, next_attempt_at), which m002 indexes
+    # and which starts at due_at; another index would only slow the ingest's inserts.
+
+
 # A (chat, posting) alert kept when merged postings both had one: the one the chat got.
 _STATUS_RANK = {"sent": 0, "capped": 1, "pending": 2}
 

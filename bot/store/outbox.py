@@ -25,6 +25,12 @@ class PendingDelivery(NamedTuple):
     overflow: int = 0
     # Held back by the cap: recorded (so never sent later) but not pending.
     capped: bool = False
+    # When it may go (UTC, aware; None: at once), see `bot.timing.due_for`.
+    due_at: datetime | None = None
+    # Sent without a notification sound (quiet hours chosen "silent").
+    silent: bool = False
+    # Why it waits until `due_at`: "now", "quiet", "digest" or "cap" (`bot.timing.Due.why`).
+    held: str = "now"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,14 @@ class Delivery:
     subscription_id: int | None
     attempts: int
     overflow: int
+    due_at: datetime | None = None
+    silent: bool = False
+    held: str = "now"
+
+    @property
+    def digest(self) -> bool:
+        """Whether it goes in a digest (its subscription's, or held there by the daily cap)."""
+        return self.held in ("digest", "cap")
 
 
 def insert_deliveries(
@@ -44,7 +58,8 @@ def insert_deliveries(
 ) -> int:
     """Write pending deliveries with one `executemany` (plain columns, nothing encoded per
     row); a (chat, posting) pair already queued or sent is ignored. Runs in the caller's
-    transaction, if any. Returns the number of rows written."""
+    transaction, if any. A delivery with a `due_at` is first tried then (`next_attempt_at`
+    starts at its due time). Returns the number of rows written."""
     rows = [
         (
             d.chat_id,
@@ -52,8 +67,11 @@ def insert_deliveries(
             d.subscription_id,
             "capped" if d.capped else "pending",
             stamp,
-            stamp,
+            _iso(d.due_at) if d.due_at is not None else stamp,
             d.overflow,
+            _iso(d.due_at) if d.due_at is not None else stamp,
+            int(d.silent),
+            d.held,
         )
         for d in deliveries
     ]
@@ -62,8 +80,8 @@ def insert_deliveries(
     before = db.conn.total_changes
     db.conn.executemany(
         "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_id, "
-        "status, created_at, attempts, next_attempt_at, overflow) "
-        "VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        "status, created_at, attempts, next_attempt_at, overflow, due_at, silent, held) "
+        "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
         rows,
     )
     return db.conn.total_changes - before
@@ -95,12 +113,16 @@ class Outbox(Repository):
         ).fetchone()
         return _from_iso(row[0]) if row and row[0] else None
 
-    def pending_for_chat(self, chat_id: int, *, limit: int = 100) -> list[Delivery]:
-        """A chat's pending deliveries in the order they were queued."""
+    def pending_for_chat(
+        self, chat_id: int, *, limit: int = 100, due_by: datetime | None = None
+    ) -> list[Delivery]:
+        """A chat's pending deliveries in the order they were queued; with `due_by`, only
+        those due by then (digests and alerts held by quiet hours wait for their time)."""
         cursor = self.db.execute(
-            "SELECT id, chat_id, posting_id, subscription_id, attempts, overflow "
-            "FROM deliveries WHERE chat_id = ? AND status = 'pending' ORDER BY id LIMIT ?",
-            [chat_id, limit],
+            "SELECT id, chat_id, posting_id, subscription_id, attempts, overflow, due_at, "
+            "silent, held FROM deliveries WHERE chat_id = ? AND status = 'pending' "
+            "AND next_attempt_at <= coalesce(?, next_attempt_at) ORDER BY id LIMIT ?",
+            [chat_id, _iso(due_by), limit],
         )
         return [
             Delivery(
@@ -110,9 +132,43 @@ class Outbox(Repository):
                 subscription_id=row[3],
                 attempts=row[4] or 0,
                 overflow=row[5] or 0,
+                due_at=_from_iso(row[6]),
+                silent=bool(row[7]),
+                held=row[8] or "now",
             )
             for row in cursor.fetchall()
         ]
+
+    def instant_count(self, chat_id: int, start: datetime, end: datetime) -> int:
+        """Instant alerts of a chat sent or due within [start, end) (UTC): what its daily cap
+        compares (`bot.timing.local_day_bounds` gives the local day)."""
+        row = self.db.execute(
+            "SELECT count(*) FROM deliveries WHERE chat_id = ? AND status IN ('pending', 'sent') "
+            "AND held IN ('now', 'quiet') AND due_at >= ? AND due_at < ?",
+            [chat_id, _iso(start), _iso(end)],
+        ).fetchone()
+        return int(row[0])
+
+    def waiting(self, chat_id: int) -> list[tuple[int, int | None, str]]:
+        """A chat's pending deliveries not tried yet: (id, subscription id, held), to be
+        rescheduled after its time zone, quiet hours or a subscription's mode changed."""
+        rows = self.db.execute(
+            "SELECT id, subscription_id, held FROM deliveries "
+            "WHERE chat_id = ? AND status = 'pending' AND attempts = 0",
+            [chat_id],
+        ).fetchall()
+        return [(int(r[0]), r[1], str(r[2])) for r in rows]
+
+    def reschedule(self, changes: Iterable[tuple[int, datetime, bool, str]]) -> None:
+        """Give pending deliveries a new due time: (id, due_at, silent, held) each, in one
+        transaction."""
+        rows = [(_iso(at), _iso(at), int(silent), held, i) for i, at, silent, held in changes]
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE deliveries SET due_at = ?, next_attempt_at = ?, silent = ?, held = ? "
+                "WHERE id = ? AND status = 'pending'",
+                rows,
+            )
 
     def last_sent_at(self) -> datetime | None:
         """When Telegram last accepted an alert (whole seconds)."""

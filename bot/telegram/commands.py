@@ -32,6 +32,7 @@ from bot.telegram.guard import CommandGuard, Handler, reply
 from bot.telegram.help import COMMANDS_ONLY, HELP
 from bot.telegram.latest import LatestCommand
 from bot.telegram.subscriptions import UNSUB_PREFIX, SubscriptionCommands
+from bot.telegram.timing import MODE_PREFIX, SETTINGS_PREFIX, TimingCommands
 
 
 class Commands:
@@ -50,6 +51,7 @@ class Commands:
         scans = PostingScans(store)
         self.guard = guard or CommandGuard()
         self.subscriptions = SubscriptionCommands(settings, store, subs, scans)
+        self.timing = TimingCommands(settings, store, subs)
         self.latest = LatestCommand(store, subs, scans)
         self.status = Status(settings, store, scans, ops)
 
@@ -65,6 +67,8 @@ class Commands:
             (("latest",), self.latest.latest),
             (("pause",), subs.pause),
             (("resume",), subs.resume),
+            (("settings",), self.timing.settings_command),
+            (("mode",), self.timing.mode),
             (("sources",), self.status.sources),
             (("stats",), self.status.stats),
         )
@@ -72,6 +76,11 @@ class Commands:
         for names, handler in table:
             app.add_handler(CommandHandler(list(names), guard(handler)))
         app.add_handler(CallbackQueryHandler(subs.unsubscribe_button, pattern=f"^{UNSUB_PREFIX}"))
+        app.add_handler(
+            CallbackQueryHandler(
+                self.timing.button, pattern=f"^(?:{SETTINGS_PREFIX}|{MODE_PREFIX})"
+            )
+        )
         # Buttons of an older version, or data no handler knows: answered, never left spinning.
         app.add_handler(CallbackQueryHandler(subs.expired_button))
         app.add_handler(MessageHandler(filters.COMMAND, guard(self.unknown)))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import html
+
 from telegram import BotCommand
+
+from bot.timing import HELP_TIMING
 
 COMMANDS = (
     ("subscribe", "Alert this chat about postings matching a query"),
     ("list", "Show this chat's subscriptions"),
     ("unsubscribe", "Remove a subscription: /unsubscribe ID or all"),
     ("latest", "Newest postings: /latest [N] [QUERY]"),
+    ("settings", "Time zone, quiet hours, daily cap: /settings"),
+    ("mode", "Instant or digest: /mode ID daily 09:00"),
     ("pause", "Pause alerts in this chat"),
     ("resume", "Resume alerts in this chat"),
     ("sources", "The watched job boards and their health"),
@@ -22,6 +28,8 @@ HELP = """<b>jobhound</b> watches job boards and sends you new postings that mat
 /list — this chat's subscriptions, with buttons to remove them
 /unsubscribe <i>ID</i>|all (or /unsub) — remove subscriptions
 /latest [<i>N</i>] [<i>query</i>] — the newest postings (default 5, at most 20)
+/mode <i>ID</i> instant|daily <i>HH:MM</i>|weekly <i>DAY HH:MM</i> — instant or digest
+/settings [tz|quiet|cap <i>value</i>] — time zone, quiet hours, daily cap
 /pause, /resume — stop and restart alerts, keeping subscriptions
 /sources — the watched boards and their health
 
@@ -41,13 +49,21 @@ and accents don't matter (<code>munchen</code> = München). To search for or/and
 A query needs a word to look for (<code>-php</code> alone is refused). Limits: 200 characters, \
 20 terms, 50 subscriptions per chat.
 
-In groups, only administrators can change subscriptions."""
+In groups, only administrators can change subscriptions.
+
+<b>{HELP_TIMING_TITLE}</b>
+{HELP_TIMING_BODY}"""
+_title, _, _body = HELP_TIMING.partition("\n")
+HELP = HELP.replace("{HELP_TIMING_TITLE}", html.escape(_title)).replace(
+    "{HELP_TIMING_BODY}", html.escape(_body)
+)
 
 SUBSCRIBE_USAGE = (
     "Usage: /subscribe <i>query</i>, for example\n"
     "<code>/subscribe rust remote</code>\n"
     "<code>/subscribe (python OR golang) backend -intern</code>\n"
     '<code>/subscribe title:"site reliability" location:europe</code>\n'
+    "Add <code>--daily 09:00</code> or <code>--weekly mon 09:00</code> for a digest.\n"
     "See /help for the full syntax."
 )
 

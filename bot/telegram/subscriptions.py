@@ -4,6 +4,7 @@ buttons), /pause, /resume. In groups only the group's administrators change them
 from __future__ import annotations
 
 import html
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
@@ -15,8 +16,11 @@ from bot.subscriptions import PostingScans, Subscriptions
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN, SUBSCRIBE_USAGE
 from bot.telegram.numbers import MAX_ID, ascii_number
+from bot.telegram.timing import mode_buttons
+from bot.timing import Mode
 
 UNSUB_PREFIX = "unsub:"
+_MODE_FLAG = re.compile(r"(?:^|\s)--(?=(?:instant|daily|weekly)\b)", re.IGNORECASE)
 
 
 class SubscriptionCommands:
@@ -34,14 +38,23 @@ class SubscriptionCommands:
         chat = update.effective_chat
         assert chat is not None
         text = " ".join(list(context.args or [])).strip()
+        # "/subscribe rust remote --daily 09:00": a mode word after " --" ends the query.
+        flag = _MODE_FLAG.search(text)
+        mode_text = text[flag.end() :] if flag else ""
+        text = text[: flag.start()].strip() if flag else text
         if not text:
             await reply(update, SUBSCRIBE_USAGE)
+            return
+        try:
+            mode = Mode.parse(mode_text) if flag else Mode()
+        except ValueError as exc:
+            await reply(update, html.escape(str(exc)))
             return
         if not await may_change(update, context, self.settings.telegram.admins):
             await refuse_non_admin(update)
             return
         try:
-            added = self.subs.add(chat.id, text)
+            added = self.subs.add(chat.id, text, mode)
         except LimitError as exc:
             await reply(update, html.escape(str(exc)))
             return
@@ -62,7 +75,7 @@ class SubscriptionCommands:
             f"✅ Subscription #{added.subscription.id}: "
             f"<code>{html.escape(str(added.query))}</code>\n"
             f"It matches {count} {scope} right now (/latest shows them). "
-            f"New matching postings will be sent here.{paused}",
+            f"New matching postings will be sent here{_how(mode)}.{paused}",
         )
 
     def _paused(self, chat_id: int) -> bool:
@@ -79,13 +92,19 @@ class SubscriptionCommands:
             )
             return
         lines = [f"<b>Subscriptions ({len(subs)})</b>"]
-        lines += [f"#{s.id}: <code>{html.escape(s.query)}</code>" for s in subs]
-        if self._paused(chat.id):
-            lines.append("\n⏸ Alerts are paused: /resume to get them again.")
-        buttons = [
-            [InlineKeyboardButton(f"Unsubscribe #{s.id}", callback_data=f"{UNSUB_PREFIX}{s.id}")]
+        lines += [
+            f"#{s.id}: <code>{html.escape(s.query)}</code> · "
+            f"{html.escape(self.subs.mode(s.id).describe())}"
             for s in subs
         ]
+        if self._paused(chat.id):
+            lines.append("\n⏸ Alerts are paused: /resume to get them again.")
+        buttons = []
+        for s in subs:
+            unsub = InlineKeyboardButton(
+                f"Unsubscribe #{s.id}", callback_data=f"{UNSUB_PREFIX}{s.id}"
+            )
+            buttons += [[unsub], mode_buttons(s.id, self.subs.mode(s.id))]
         await reply(update, "\n".join(lines), markup=InlineKeyboardMarkup(buttons))
 
     async def unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -161,3 +180,7 @@ class SubscriptionCommands:
         else:
             text = "▶️ Alerts resumed: postings first seen from now on will be sent here."
         await reply(update, text)
+
+
+def _how(mode: Mode) -> str:
+    return "" if not mode.digest else f" in a digest, {html.escape(mode.describe())}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.facets.filters import Facts
 from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
 from bot.store.base import (
     _CHUNK,
@@ -26,6 +27,7 @@ from bot.store.base import (
     now_utc,
     store_error,
 )
+from bot.store.facts import FACT_COLUMNS, facts_from_row, facts_row, posting_facts
 from bot.store.migrations import rekey
 from bot.store.outbox import PendingDelivery, insert_deliveries
 
@@ -37,6 +39,7 @@ _DELIVERY_CHUNK = 1000
 _POSTING_NAMES = (
     *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
     *("salary", "description", "apply_url", "first_seen", "last_seen"),
+    *FACT_COLUMNS,
 )
 _POSTING_COLUMNS = ", ".join(_POSTING_NAMES)
 
@@ -85,7 +88,9 @@ class Postings(Repository):
         rules the source's stored ids were made with, those are re-keyed first (see `rekey`).
 
         Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
-        steps = self._ingest_steps(source, postings, now, complete, identity, matcher is not None)
+        steps = self._ingest_steps(
+            source, postings, now, complete, identity, matcher is not None, {}
+        )
         try:
             request = next(steps)
             while True:
@@ -115,9 +120,18 @@ class Postings(Repository):
         with it, as every write of that moment would have failed anyway)."""
         if self._ingest_lock is None:
             self._ingest_lock = asyncio.Lock()
+        postings = list(postings)
         async with self._ingest_lock:
+            # The facts of the postings new to the store, parsed in a worker (ms each).
+            by_id = {identity.posting_id(p.url): p for p in reversed(postings)}
+            try:
+                known = self._existing_ids(list(by_id))
+            except sqlite3.Error as exc:
+                raise (store_error(exc, self.path) or exc) from None
+            fresh = [(pid, p) for pid, p in by_id.items() if pid not in known]
+            facts = await asyncio.to_thread(_facts_of_all, fresh)
             steps = self._ingest_steps(
-                source, postings, now, complete, identity, matcher is not None
+                source, postings, now, complete, identity, matcher is not None, facts
             )
             try:
                 request = next(steps)
@@ -146,10 +160,12 @@ class Postings(Repository):
         complete: bool,
         identity: Identity,
         matching: bool,
+        facts: dict[str, Facts],
     ) -> Generator[tuple[StoredPosting, ...] | None, list[PendingDelivery] | None, IngestResult]:
         """The steps of one ingest, in the scrape's transaction. Yields None where the caller
         may let other work run, and the new postings when it wants their deliveries (sent
-        back as the reply)."""
+        back as the reply). `facts` holds the facts of new postings computed beforehand; the
+        others' are computed here."""
         now = now or now_utc()
         stamp = _iso(now)
         unique: dict[str, Posting] = {}
@@ -159,7 +175,10 @@ class Postings(Repository):
             self._adopt_identity(source, identity)
             known = self._existing_ids(list(unique))
             fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
-            rows = [_posting_row(pid, p, source, stamp) for pid, p in fresh]
+            rows = [
+                _posting_row(pid, p, source, stamp, facts.get(pid) or posting_facts(p))
+                for pid, p in fresh
+            ]
             for chunk in _chunks(rows):
                 self.db.table("postings").insert_all(chunk, batch_size=_CHUNK)
                 yield None
@@ -274,7 +293,13 @@ def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[Pen
     return list(matcher(postings))
 
 
-def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> dict[str, Any]:
+def _facts_of_all(postings: Sequence[tuple[str, Posting]]) -> dict[str, Facts]:
+    return {pid: posting_facts(posting) for pid, posting in postings}
+
+
+def _posting_row(
+    pid: str, posting: Posting, source: str, stamp: str | None, facts: Facts
+) -> dict[str, Any]:
     return {
         "id": pid,
         "url": posting.canonical_url,
@@ -290,6 +315,7 @@ def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> 
         "apply_url": posting.apply_url or posting.url,
         "first_seen": stamp,
         "last_seen": stamp,
+        **facts_row(facts),
     }
 
 
@@ -298,19 +324,22 @@ def _stored(row: dict[str, Any]) -> StoredPosting:
     last_seen = _from_iso(row["last_seen"])
     assert first_seen is not None
     assert last_seen is not None
+    posted_at = _from_iso(row["posted_at"])
+    location = row["location"] or ""
     return StoredPosting(
         id=row["id"],
         url=row["url"],
         source=row["source"],
         title=row["title"],
         company=row["company"] or "",
-        location=row["location"] or "",
+        location=location,
         remote=bool(row["remote"]),
         tags=tuple(json.loads(row["tags"] or "[]")),
-        posted_at=_from_iso(row["posted_at"]),
+        posted_at=posted_at,
         salary=row["salary"] or "",
         description=row["description"] or "",
         apply_url=row["apply_url"] or row["url"],
         first_seen=first_seen,
         last_seen=last_seen,
+        facts=facts_from_row(row, location=location, posted_at=posted_at, first_seen=first_seen),
     )

@@ -151,7 +151,12 @@ async def run_once(settings: Settings) -> list[SourceOutcome]:
         assert subs is not None  # a token: the pipeline matched through them
         app = build_application(settings)
         async with app:
-            await Sender(res.store, app.bot, matched_terms=subs.matched_terms).drain()
+            await Sender(
+                res.store,
+                app.bot,
+                matched_terms=subs.matched_terms,
+                unstated=subs.unstated_facts,
+            ).drain()
         return outcomes
 
 

@@ -351,6 +351,7 @@ async def telegram_front(
             app.bot,
             on_migrate=lambda _old, _new: subs.reload(),
             matched_terms=subs.matched_terms,
+            unstated=subs.unstated_facts,
         )
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []

@@ -9,14 +9,30 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.errors import LimitError, QueryError
+from bot.query import Query
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import PostingScans, Subscriptions
+from bot.telegram.feedback import mute_lines
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN, SUBSCRIBE_USAGE
 from bot.telegram.numbers import MAX_ID, ascii_number
 
 UNSUB_PREFIX = "unsub:"
+
+
+def facet_lines(query: Query) -> str:
+    """The facet filters of a query as understood, one line each, and what passes them
+    unstated ("" for a query without facets)."""
+    facets = query.facets
+    if not facets:
+        return ""
+    lines = [f"• {html.escape(f.describe())}" for f in facets]
+    lines.append(
+        "Postings that do not state a fact pass (the alert says so); "
+        "end a filter with ! to require it, as in salary>=90k!."
+    )
+    return "Filters:\n" + "\n".join(lines) + "\n"
 
 
 class SubscriptionCommands:
@@ -61,6 +77,7 @@ class SubscriptionCommands:
             update,
             f"✅ Subscription #{added.subscription.id}: "
             f"<code>{html.escape(str(added.query))}</code>\n"
+            f"{facet_lines(added.query)}"
             f"It matches {count} {scope} right now (/latest shows them). "
             f"New matching postings will be sent here.{paused}",
         )
@@ -73,13 +90,14 @@ class SubscriptionCommands:
         chat = update.effective_chat
         assert chat is not None
         subs = self.store.subscriptions(chat.id)
+        muted = mute_lines(self.store.muted(chat.id))
         if not subs:
-            await reply(
-                update, "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
-            )
+            text = "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
+            await reply(update, "\n".join([text, *muted]))
             return
         lines = [f"<b>Subscriptions ({len(subs)})</b>"]
         lines += [f"#{s.id}: <code>{html.escape(s.query)}</code>" for s in subs]
+        lines += muted
         if self._paused(chat.id):
             lines.append("\n⏸ Alerts are paused: /resume to get them again.")
         buttons = [

@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

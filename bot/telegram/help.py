@@ -39,9 +39,12 @@ HELP = """<b>jobhound</b> watches job boards and sends you new postings that mat
 
 <b>Filters on a posting's facts</b>
 <code>salary&gt;=90k EUR</code> — pays at least 90,000 EUR a year
-<code>remote:eu</code> — remote, open to someone living in the EU (also <code>remote:de</code>, <code>remote:yes</code>)
+<code>remote:eu</code> — remote, open to someone living in the EU (also \
+<code>remote:de</code>, <code>remote:yes</code>)
 <code>seniority&gt;=senior</code> — senior, lead, manager or director
-Also <code>type:contract</code>, <code>onsite:berlin</code>, <code>age&lt;14d</code>. A posting that does not state the fact passes (the alert says so); add <code>!</code> to require it (<code>salary&gt;=90k!</code>).
+Also <code>type:contract</code>, <code>onsite:berlin</code>, <code>age&lt;14d</code>. A posting \
+that does not state the fact passes (the alert says so); add <code>!</code> to require it \
+(<code>salary&gt;=90k!</code>).
 
 Whole words, tech names intact: <code>java</code> is not JavaScript, <code>go</code> is not \
 "good"; <code>c++</code>, <code>c#</code>, <code>.net</code>, <code>node.js</code> work. Case \

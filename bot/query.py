@@ -18,6 +18,11 @@ run of Latin letters or digits inside them is a word of its own (`高級JAVA工�
 standard analyzer does: a term in that script (`工程師`) is the phrase of its characters, found
 where it occurs inside one run (never across a space or punctuation between two runs).
 
+Facet terms (`salary>=90k EUR`, `remote:eu`, `seniority>=senior`, `type:contract`, `age<14d`,
+`onsite:berlin`; `bot.facets.filters`) test a posting's stored facts rather than its words; a
+query holding one is judged three-valued (a fact not stated passes unless the term ends in `!`,
+and NOT of unknown stays unknown). They count as terms to look for.
+
 A query that only excludes (`-php`, or `rust OR -php`) is rejected: as a subscription it would
 alert about nearly every posting. Everything here is pure: strings and dataclasses in and out.
 """

@@ -105,6 +105,7 @@ def test_migration_computes_facts_of_postings_stored_before(tmp_path: Path) -> N
     assert not parse_query("backend remote:eu").matches(doc)  # US only
     assert parse_query("backend salary>=140k").matches(doc)
     assert not parse_query("backend salary>=90k EUR").matches(doc)  # another currency
+    store.ingest("board", [posting(9, title="baseline")], now=T0)  # the source's first scrape
     new = store.ingest("board", [posting(3, title="backend dev")], now=T0, matcher=subs.matcher)
     assert new.deliveries == 1
     store.close()

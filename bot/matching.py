@@ -592,12 +592,12 @@ def plan_filings(
     Keys alone decide a query whose conjunctions `_disjoint` can make exclusive; otherwise
     each conjunction is a check (its closure from `matcher`, shared); a query with a conjunction
     that has no key is checked under a cover of its terms; [] when not even that exists.
-    Facet terms stay out of the trie: a query with one is filed under a cover of its words and
-    checked whole on the candidates there; one with no word to file under (`remote:eu`) is in
+    Facet terms stay out of the trie (`_facet_filings`): the words are filed as usual and the
+    facets checked on the candidates; a query with no word to file under (`remote:eu`) is in
     the always-candidate bucket ([]).
     """
     if has_facets(group.query.root):
-        return _cover_filings(group, rarity)
+        return _facet_filings(group, rarity, matcher)
     conjunctions = _conjunctions(group.query.root)
     if conjunctions is None:
         return _cover_filings(group, rarity)
@@ -615,6 +615,30 @@ def plan_filings(
         source = _all(c.rest) if c.rest else None
         rest = matcher(source, 1) if source is not None else _always
         check = _Check(group, c.excluded, rest, dedupe, source)
+        filings.append(_Filing(CHECK, _path(c.required, rarity), _tuple(c.excluded), check))
+    return filings
+
+
+def _facet_filings(
+    group: _Group,
+    rarity: Callable[[str], tuple[float, str]],
+    matcher: Callable[[Node, int], Matcher],
+) -> list[_Filing]:
+    """A query with facet terms: an AND's word part is planned as any query, each of its
+    conjunctions a check of what it leaves plus the facet children (judged three-valued, so a
+    fact not stated passes); any other shape is checked whole under a cover of its words."""
+    root = group.query.root
+    words = [c for c in root.children if not has_facets(c)] if isinstance(root, And) else []
+    conjunctions = _conjunctions(_all(tuple(words))) if words else None
+    if conjunctions is None:
+        return _cover_filings(group, rarity)
+    assert isinstance(root, And)
+    facets = tuple(c for c in root.children if has_facets(c))
+    dedupe = len(conjunctions) > 1
+    filings = []
+    for c in conjunctions:
+        source = _all(c.rest + facets)
+        check = _Check(group, c.excluded, matcher(source, 1), dedupe, source)
         filings.append(_Filing(CHECK, _path(c.required, rarity), _tuple(c.excluded), check))
     return filings
 

@@ -215,14 +215,16 @@ def count_matching(
     *,
     scan_limit: int = SCAN_LIMIT,
     cancel: threading.Event | None = None,
+    now: datetime | None = None,
 ) -> tuple[int, bool]:
-    """How many of the `scan_limit` newest stored postings `query` matches, and whether the
-    scan stopped short of the whole store (at its limit, or because `cancel` was set)."""
+    """How many of the `scan_limit` newest stored postings `query` matches (`age<14d` judged
+    at `now`), and whether the scan stopped short of the whole store (at its limit, or
+    because `cancel` was set)."""
     total = 0
     for scanned, posting in enumerate(store.iter_postings()):
         if scanned >= scan_limit or _cancelled(cancel, scanned):
             return total, True
-        if query.matches(Document.from_posting(posting)):
+        if query.matches(Document.from_posting(posting, now)):
             total += 1
     return total, False
 
@@ -273,11 +275,11 @@ class PostingScans:
             )
         )
 
-    async def count(self, query: Query) -> tuple[int, bool]:
+    async def count(self, query: Query, now: datetime | None = None) -> tuple[int, bool]:
         """As `count_matching`, off the event loop."""
         return await self._run(
             lambda store, cancel: count_matching(
-                store, query, scan_limit=self.scan_limit, cancel=cancel
+                store, query, scan_limit=self.scan_limit, cancel=cancel, now=now
             )
         )
 

@@ -171,13 +171,26 @@ def test_index_equals_the_naive_loop_with_facet_queries() -> None:
         "seniority>=senior OR golang",
         "java age<7d",
         "rust",
+        '"site reliability" remote:yes',
+        "eng* seniority>=senior",
+        "(rust OR python) -go age<7d",
+        "rust -(go OR java) salary>=90k",
+        "(rust remote:eu) OR (python salary>=100k)",
     ]
     index = MatchIndex()
     subs = []
     for i, text in enumerate(texts):
         index.add(i, 100 + i, parse_query(text))
         subs.append((i, 100 + i, parse_query(text)))
-    titles = ["Senior Rust dev", "Python intern", "Go engineer", "Java lead", "Staff Golang"]
+    titles = [
+        "Senior Rust dev",
+        "Python intern",
+        "Go engineer",
+        "Java lead",
+        "Staff Golang",
+        "Site reliability engineer",
+        "Rust and Go engineer",
+    ]
     places = ["Remote (EU only)", "Remote, USA only", "Berlin", ""]
     pays = ["€95k", "$120k", "", "£50k"]
     for _ in range(200):

@@ -4,6 +4,7 @@ buttons), /pause, /resume. In groups only the group's administrators change them
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
@@ -66,7 +67,7 @@ class SubscriptionCommands:
                 update, f"Cannot use that query: {html.escape(str(exc))}\nSee /help for the syntax."
             )
             return
-        count, partial = await self.scans.count(added.query)
+        count, partial = await self.scans.count(added.query, datetime.now(UTC))
         scope = "of the newest stored postings" if partial else "stored postings"
         paused = (
             "\nAlerts are paused in this chat: /resume to get them."

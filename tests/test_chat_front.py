@@ -300,7 +300,7 @@ async def test_a_long_scan_does_not_hold_up_another_chat(
 
     class HeldDocument(Document):
         @classmethod
-        def from_posting(cls, posting: StoredPosting, now: datetime | None = None) -> Document:
+        def from_posting(cls, posting: StoredPosting, now: datetime | None = None) -> Document:  # type: ignore[override]
             started.set()
             assert release.wait(20), "the test never released the scan"
             return Document.from_posting(posting, now)

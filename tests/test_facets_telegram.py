@@ -4,6 +4,7 @@ Mute company (queued alerts dropped, /list, /unmute, Undo), Not for me (reasons,
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from bot.models import Posting
 from tests.fake_telegram import ChatMessage
@@ -68,15 +69,21 @@ async def test_mute_company_drops_queued_alerts_shows_in_list_and_unmutes(env: E
     env.store.ingest("seeds", [posting(1)], matcher=env.subs.matcher)
     (alert,) = await alerts(env, 1)
     mute = next(b["callback_data"] for b in alert.buttons if b["text"].startswith("🔇"))
-    # Queued before the press (the sender is idle until woken): must not go out once muted.
+    # Queued before the press (due in an hour, so the running sender leaves them), made due
+    # after it: the muted company's must not go out.
     queued = [posting(2, title="Staff Rust Engineer"), posting(3, company="Other Co")]
-    assert env.store.ingest("seeds", queued, matcher=env.subs.matcher).deliveries == 2
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert env.store.ingest("seeds", queued, matcher=env.subs.matcher, now=later).deliveries == 2
     env.tg.press_button(USER, USER, alert.message_id, mute)
     confirm = await env.tg.wait_for_async(
         lambda: [m for m in env.tg.sent_messages(USER) if m.text.startswith("🔇 Muted")]
     )
     assert "acme" in confirm[0].text
     assert env.store.muted(USER) == ["acme"]
+    env.store.db.execute(
+        "UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending'",
+        [datetime.now(UTC).isoformat()],
+    )
     env.front.sender.wake()
     await env.tg.wait_for_async(
         lambda: [m for m in env.tg.sent_messages(USER) if "Other Co" in m.text]

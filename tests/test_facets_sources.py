@@ -7,7 +7,17 @@ from bot.facets.employment import Employment
 from bot.facets.remote import Mode
 from bot.facets.seniority import Seniority
 from bot.models import Posting
-from bot.sources import ashby, jsonld, lever, markdown, personio, remoteok, workday
+from bot.sources import (
+    ashby,
+    bamboohr,
+    breezy,
+    jsonld,
+    lever,
+    markdown,
+    personio,
+    remoteok,
+    workday,
+)
 from bot.store.facts import posting_facts
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -98,3 +108,17 @@ def test_workday_time_type() -> None:
     posting = workday.parse_detail(detail, stub, now=datetime(2026, 11, 1, tzinfo=UTC))
     facts = posting_facts(posting)
     assert (facts.employment, facts.seniority) == (Employment.FULL_TIME, Seniority.SENIOR)
+
+
+def test_bamboohr_location_type_and_employment_status() -> None:
+    feed = read("bamboohr_careers_list_giatecscientific.json")
+    postings = bamboohr.parse_list(feed, board_url="https://giatec.bamboohr.com")
+    facts = posting_facts(by_title(postings, "IT Operations Lead"))
+    assert facts.remote.label() == "Hybrid · CA" and facts.employment is Employment.FULL_TIME
+    student = posting_facts(by_title(postings, "Student Talent Community"))
+    assert student.employment is Employment.PART_TIME  # "Part-time Co-op"
+
+
+def test_breezy_type_id() -> None:
+    postings = breezy.parse_feed(read("breezy_json_breezy-trial.json"))
+    assert posting_facts(by_title(postings, "Open Position")).employment is Employment.CONTRACT

@@ -15,7 +15,10 @@ from bot.sources import (
     lever,
     markdown,
     personio,
+    recruitee,
     remoteok,
+    smartrecruiters,
+    workable,
     workday,
 )
 from bot.store.facts import posting_facts
@@ -122,3 +125,24 @@ def test_bamboohr_location_type_and_employment_status() -> None:
 def test_breezy_type_id() -> None:
     postings = breezy.parse_feed(read("breezy_json_breezy-trial.json"))
     assert posting_facts(by_title(postings, "Open Position")).employment is Employment.CONTRACT
+
+
+def test_smartrecruiters_type_of_employment() -> None:
+    postings, _ = smartrecruiters.parse_page(read("smartrecruiters_postings_equinox.json"))
+    facts = posting_facts(by_title(postings, "Front Desk Associates, Houston"))
+    assert facts.employment is Employment.PART_TIME
+
+
+def test_workable_workplace_and_type() -> None:
+    page = read("workable_api_v3_jobs_blueground.json")
+    postings, _ = workable.parse_page(page, account="blueground")
+    facts = posting_facts(by_title(postings, "Senior Software Engineer, iOS"))
+    assert facts.remote.label() == "Remote · GR" and facts.employment is Employment.FULL_TIME
+    contract = posting_facts(by_title(postings, "Operations Partner"))
+    assert (contract.remote.mode, contract.employment) == (Mode.ONSITE, Employment.CONTRACT)
+
+
+def test_recruitee_hybrid_and_employment_code() -> None:
+    postings = recruitee.parse_offers(read("recruitee_api_offers_bunq.json"))
+    facts = posting_facts(by_title(postings, "Head of Trust & Transparency"))
+    assert facts.remote.label() == "Hybrid · NL" and facts.employment is Employment.FULL_TIME

@@ -389,7 +389,7 @@ class Facet:
             value = f"{f.amount:g}" if f.amount < 1000 else f"{f.amount / 1000:g}k"
             value += f" {f.currency}" if f.currency else ""
         else:
-            value = f.value
+            value = f.value.replace(" ", "-")  # onsite:sao-paulo is folded to "sao paulo"
         return f"{f.facet}{op or ':'}{value}{'!' if f.required else ''}"
 
 

@@ -219,3 +219,9 @@ def test_button_cap_and_callback_data_bound_with_many_alerts() -> None:
         assert count <= TELEGRAM_BUTTONS
         for row in message.actions:
             assert all(len(b.callback_data.encode()) <= 64 for b in row)
+
+
+def test_a_folded_place_prints_as_one_term() -> None:
+    """Bug: `onsite:são-paulo` printed as `onsite:sao paulo`, which parses back differently."""
+    query = parse_query("onsite:são-paulo rust")
+    assert str(query) == "onsite:sao-paulo AND rust" and parse_query(str(query)) == query

@@ -33,6 +33,11 @@ def facet_lines(query: Query) -> str:
         "Postings that do not state a fact pass (the alert says so); "
         "end a filter with ! to require it, as in salary>=90k!."
     )
+    if not query.terms:
+        lines.append(
+            "⚠️ No word to look for: every posting that passes these filters is sent, "
+            "those that do not state the facts included."
+        )
     return "Filters:\n" + "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,8 @@
 """Benchmark: new postings vs 100,000 subscriptions on the path ingest takes, and the naive loop.
 
-Run: `python benchmarks/bench_matching.py [--subs N] [--repeat N] [--naive-sample N]`
+Run: `python benchmarks/bench_matching.py [--subs N] [--repeat N] [--naive-sample N]
+[--facet-share F]` (issue 11: `--facet-share 0.1` gives a tenth of the queries a facet term,
+`remote:eu`, `salary>=90k`, `seniority>=senior`, ...; one in twenty of those is facet-only)
 (`PYTHONPATH=<checkout of pre-i10> python benchmarks/bench_matching.py` measures the old index).
 
 The production path: `Subscriptions` builds its `MatchIndex` one `add` at a time, without word
@@ -30,6 +32,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
@@ -37,14 +40,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: a PYTHONPATH checkout (pre-i10) comes first
 
+from bot.facets.filters import Facts  # noqa: E402
 from bot.matching import Match, MatchIndex, naive_match  # noqa: E402
 from bot.models import Posting  # noqa: E402
 from bot.query import Document, Query, parse_query, tokenize  # noqa: E402
 from bot.sources.markdown import read_folder  # noqa: E402
+from bot.store.facts import posting_facts  # noqa: E402
 
 SEED = 4
 CORPUS = ROOT.parent / "shared" / "corpus"
 BATCHES = (1, 10, 50, 1_000)
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 def vocabulary(postings: list[Posting], size: int = 500) -> list[str]:
@@ -89,10 +95,56 @@ def make_queries(words: list[str], phrases: list[str], count: int, rng: random.R
     return queries
 
 
+FACETS = (
+    "remote:eu",
+    "remote:us",
+    "remote:yes",
+    "salary>=90k",
+    "salary>=100k USD",
+    "seniority>=senior",
+    "-seniority:intern",
+    "type:contract",
+    "age<14d",
+    "onsite:berlin",
+)
+
+
+def with_facets(texts: list[str], share: float, rng: random.Random) -> list[str]:
+    """`share` of the queries with a facet term added; one in twenty of those facet-only."""
+    out = []
+    for text in texts:
+        if rng.random() < share:
+            facet = rng.choice(FACETS)
+            if rng.random() < 0.05:
+                text = facet.lstrip("-") if facet.startswith("-") else facet
+            else:
+                text = f"{text} {facet}"
+        out.append(text)
+    return out
+
+
+# The facts each posting was stored with (computed at ingest, outside the matching step).
+FACTS: dict[str, Facts] = {}
+
+
 def match_step(index: MatchIndex, postings: Sequence[Posting]) -> list[list[Match]]:
-    """What `Subscriptions.matcher` does with a scrape's new postings before the outbox rows."""
-    docs = [Document.from_posting(posting) for posting in postings]
+    """What `Subscriptions.matcher` does with a scrape's new postings before the outbox rows
+    (a stored posting carries its facts; here they come from FACTS)."""
+    docs = [document(posting) for posting in postings]
     return index.match_many(docs)
+
+
+def document(posting: Posting) -> Document:
+    """`Document.from_posting` of the stored posting: with its facts."""
+    return Document.from_fields(
+        title=posting.title,
+        company=posting.company,
+        location=posting.location,
+        tags=posting.tags,
+        description=posting.description,
+        remote=posting.remote,
+        facts=FACTS.get(posting.url),
+    )
 
 
 def timed_scrapes(
@@ -114,6 +166,7 @@ def main() -> int:
     parser.add_argument("--postings", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--naive-sample", type=int, default=20)
+    parser.add_argument("--facet-share", type=float, default=0.0)
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
@@ -125,10 +178,15 @@ def main() -> int:
     rng.shuffle(postings)
     new = postings[: args.postings]
     texts = make_queries(vocabulary(postings), title_bigrams(postings), args.subs, rng)
+    texts = with_facets(texts, args.facet_share, random.Random(SEED + 11))
+    FACTS.update((p.url, posting_facts(p, NOW)) for p in new)
     subs: list[tuple[int, int, Query]] = [
         (i, 1_000 + i // 20, parse_query(text))  # ~20 subscriptions per chat
         for i, text in enumerate(texts, start=1)
     ]
+    with_facet = [q for _, _, q in subs if q.facets]
+    alone = sum(not q.terms for q in with_facet)
+    print(f"queries with a facet term: {len(with_facet)} ({alone} facet-only)")
 
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -143,7 +201,7 @@ def main() -> int:
         f"{index_bytes / 1e6:.1f} MB = {index_bytes / len(index):.0f} bytes per subscription"
     )
 
-    docs = [Document.from_posting(p) for p in new]
+    docs = [document(p) for p in new]
     sample = list(range(0, len(docs), max(1, len(docs) // args.naive_sample)))
     naive_runs = []
     for _ in range(3):
@@ -155,7 +213,7 @@ def main() -> int:
     for _ in range(args.repeat):
         t0 = time.process_time()
         for p in new:
-            Document.from_posting(p)
+            document(p)
         doc_runs.append((time.process_time() - t0) / len(new))
     doc_s = min(doc_runs)  # both loops need the Documents
     results = match_step(index, new)

@@ -195,7 +195,11 @@ async def once_report(settings: Settings) -> OnceReport:
         try:
             async with app:
                 await Sender(
-                    res.store, app.bot, matched_terms=subs.matched_terms, metrics=metrics
+                    res.store,
+                    app.bot,
+                    matched_terms=subs.matched_terms,
+                    metrics=metrics,
+                    unstated=subs.unstated_facts,
                 ).drain()
         except InvalidToken:
             fault: ConfigError | DeliveryDeferred = ConfigError(

@@ -43,6 +43,7 @@ from bot.query import (
     PREFIXES,
     And,
     Document,
+    Facet,
     Matcher,
     Node,
     Not,
@@ -50,6 +51,7 @@ from bot.query import (
     Query,
     Term,
     compile_node,
+    has_facets,
 )
 from bot.query import term_key as _key
 
@@ -590,7 +592,12 @@ def plan_filings(
     Keys alone decide a query whose conjunctions `_disjoint` can make exclusive; otherwise
     each conjunction is a check (its closure from `matcher`, shared); a query with a conjunction
     that has no key is checked under a cover of its terms; [] when not even that exists.
+    Facet terms stay out of the trie (`_facet_filings`): the words are filed as usual and the
+    facets checked on the candidates; a query with no word to file under (`remote:eu`) is in
+    the always-candidate bucket ([]).
     """
+    if has_facets(group.query.root):
+        return _facet_filings(group, rarity, matcher)
     conjunctions = _conjunctions(group.query.root)
     if conjunctions is None:
         return _cover_filings(group, rarity)
@@ -608,6 +615,30 @@ def plan_filings(
         source = _all(c.rest) if c.rest else None
         rest = matcher(source, 1) if source is not None else _always
         check = _Check(group, c.excluded, rest, dedupe, source)
+        filings.append(_Filing(CHECK, _path(c.required, rarity), _tuple(c.excluded), check))
+    return filings
+
+
+def _facet_filings(
+    group: _Group,
+    rarity: Callable[[str], tuple[float, str]],
+    matcher: Callable[[Node, int], Matcher],
+) -> list[_Filing]:
+    """A query with facet terms: an AND's word part is planned as any query, each of its
+    conjunctions a check of what it leaves plus the facet children (judged three-valued, so a
+    fact not stated passes); any other shape is checked whole under a cover of its words."""
+    root = group.query.root
+    words = [c for c in root.children if not has_facets(c)] if isinstance(root, And) else []
+    conjunctions = _conjunctions(_all(tuple(words))) if words else None
+    if conjunctions is None:
+        return _cover_filings(group, rarity)
+    assert isinstance(root, And)
+    facets = tuple(c for c in root.children if has_facets(c))
+    dedupe = len(conjunctions) > 1
+    filings = []
+    for c in conjunctions:
+        source = _all(c.rest + facets)
+        check = _Check(group, c.excluded, matcher(source, 1), dedupe, source)
         filings.append(_Filing(CHECK, _path(c.required, rarity), _tuple(c.excluded), check))
     return filings
 
@@ -726,6 +757,7 @@ def _expand(node: Node) -> list[_Conjunction]:
         return [_Conjunction(frozenset(), frozenset(), (node,))]
     if isinstance(node, Or):
         return [c for child in node.children for c in _expand(child)]
+    assert isinstance(node, And)  # plan_filings sends facet queries to _cover_filings
     partials = [_Conjunction(frozenset(), frozenset(), ())]
     for child in node.children:
         expanded = _expand(child)
@@ -754,6 +786,8 @@ def _per_field(node: Node) -> Node:
     `Document.has_phrase` first checks that the field has the words, so most fields are
     skipped without building their word pairs, and no pairs are built for all fields at once.
     """
+    if isinstance(node, Facet):
+        return node
     if isinstance(node, Term):
         if node.field is not None or node.prefix or len(node.words) < 2:
             return node
@@ -771,7 +805,7 @@ def _cover(node: Node) -> list[frozenset[str]] | None:
     """Key sets, one per term, such that every match has a key of one of them (None: none)."""
     if isinstance(node, Term):
         return [_term_keys(node)]
-    if isinstance(node, Not):
+    if isinstance(node, Not | Facet):
         return None
     covers = [_cover(child) for child in node.children]
     if isinstance(node, And):

@@ -10,6 +10,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
+from bot.facets.filters import Facts
 from bot.text import is_plain, plain_line, plain_paragraphs
 
 # Query parameters that only say where a visitor came from; they never change the posting.
@@ -215,6 +216,8 @@ class StoredPosting:
     apply_url: str
     first_seen: datetime
     last_seen: datetime
+    # Salary, remote scope, seniority, ... computed when the posting was stored (bot.facets).
+    facts: Facts = field(default_factory=Facts, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

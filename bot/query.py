@@ -18,6 +18,11 @@ run of Latin letters or digits inside them is a word of its own (`高級JAVA工�
 standard analyzer does: a term in that script (`工程師`) is the phrase of its characters, found
 where it occurs inside one run (never across a space or punctuation between two runs).
 
+Facet terms (`salary>=90k EUR`, `remote:eu`, `seniority>=senior`, `type:contract`, `age<14d`,
+`onsite:berlin`; `bot.facets.filters`) test a posting's stored facts rather than its words; a
+query holding one is judged three-valued (a fact not stated passes unless the term ends in `!`,
+and NOT of unknown stays unknown). They count as terms to look for.
+
 A query that only excludes (`-php`, or `rust OR -php`) is rejected: as a subscription it would
 alert about nearly every posting. Everything here is pure: strings and dataclasses in and out.
 """
@@ -30,10 +35,13 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Protocol, TypeAlias
 
 from bot.errors import QueryError
+from bot.facets.filters import FacetFilter, Facts, is_facet, parse_facet
+from bot.facets.salary import CODES
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 20
@@ -187,6 +195,10 @@ class Document:
     """`words` plus `field:word` for each prefixable field: what MatchIndex looks up."""
     dotted: frozenset[str] = frozenset()
     """The fields with a dotted token (`node.js`), where a phrase may hide inside one."""
+    facts: Facts = field(default_factory=Facts)
+    """The posting's facts (salary, remote scope, ...), tested by facet terms."""
+    now: datetime | None = None
+    """The time `age<14d` is measured at; None: the posting's first_seen (new postings)."""
     _cache: dict[tuple[str, str | None], object] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -199,8 +211,10 @@ class Document:
         tags: Iterable[str] = (),
         description: str = "",
         remote: bool = False,
+        facts: Facts | None = None,
+        now: datetime | None = None,
     ) -> Document:
-        """Fold and tokenise each field once."""
+        """Fold and tokenise each field once; `facts` and `now` are kept for facet terms."""
         tag_sequence: list[str] = []
         for tag in tags:
             if tag_sequence:
@@ -223,11 +237,12 @@ class Document:
         dotted = frozenset(
             name for name, seq in sequences.items() if any("." in t[1:] for t in seq)
         )
-        return cls(words, fields, sequences, keys, dotted)
+        return cls(words, fields, sequences, keys, dotted, facts or Facts(), now)
 
     @classmethod
-    def from_posting(cls, posting: PostingLike) -> Document:
-        """The Document of a Posting or StoredPosting."""
+    def from_posting(cls, posting: PostingLike, now: datetime | None = None) -> Document:
+        """The Document of a Posting or StoredPosting (with its `facts` when it has them);
+        `now` is when facet terms such as `age<14d` are judged (None: its first_seen)."""
         return cls.from_fields(
             title=posting.title,
             company=posting.company,
@@ -235,7 +250,15 @@ class Document:
             tags=posting.tags,
             description=posting.description,
             remote=posting.remote,
+            facts=getattr(posting, "facts", None),
+            now=now,
         )
+
+    @property
+    def facts_time(self) -> datetime:
+        """The instant facet terms are judged at: `now`, else first_seen, else posted_at."""
+        found = self.now or self.facts.first_seen or self.facts.posted_at
+        return found or datetime.min.replace(tzinfo=UTC)  # only when no date is known at all
 
     def has_prefix(self, prefix: str, field: str | None = None) -> bool:
         """Whether a word of the field (of any field when None) starts with `prefix`."""
@@ -346,6 +369,31 @@ class Term:
 
 
 @dataclass(frozen=True, slots=True)
+class Facet:
+    """A facet term (`salary>=90k EUR`, `remote:eu`): tests the posting's facts, not its words.
+
+    Three-valued: True, False, or None when the posting does not state the fact (which passes
+    unless the term ends in `!`); `NOT` of None stays None, so `-seniority:intern` lets
+    postings of unknown seniority through."""
+
+    filter: FacetFilter
+
+    def test(self, doc: Document) -> bool | None:
+        """True/False, or None when the posting does not state the fact."""
+        return self.filter.matches(doc.facts, doc.facts_time)
+
+    def __str__(self) -> str:
+        f = self.filter
+        op = "" if f.op == ":" else f.op
+        if f.facet == "salary":
+            value = f"{f.amount:g}" if f.amount < 1000 else f"{f.amount / 1000:g}k"
+            value += f" {f.currency}" if f.currency else ""
+        else:
+            value = f.value.replace(" ", "-")  # onsite:sao-paulo is folded to "sao paulo"
+        return f"{f.facet}{op or ':'}{value}{'!' if f.required else ''}"
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """Matches when its child does not."""
 
@@ -375,7 +423,7 @@ class Or:
         return " OR ".join(_wrap(c, (And, Not)) for c in self.children)
 
 
-Node: TypeAlias = Term | Not | And | Or
+Node: TypeAlias = Term | Facet | Not | And | Or
 Matcher: TypeAlias = Callable[[Document], bool]
 
 
@@ -384,7 +432,11 @@ def _wrap(node: Node, kinds: tuple[type, ...]) -> str:
 
 
 def compile_node(node: Node) -> Matcher:
-    """A closure that evaluates `node`; single words become C-level set operations."""
+    """A closure that evaluates `node`; single words become C-level set operations.
+
+    A node holding facet terms is judged three-valued (`_judge`): it passes unless False."""
+    if has_facets(node):
+        return lambda doc: _judge(node, doc) is not False
     if isinstance(node, Term):
         if node.is_word:
             word, name = node.words[0], node.field
@@ -397,7 +449,50 @@ def compile_node(node: Node) -> Matcher:
         return lambda doc: not inner(doc)
     if isinstance(node, And):
         return _compile_all(node.children)
+    assert isinstance(node, Or)  # a Facet went to _judge above
     return _compile_any(node.children)
+
+
+def has_facets(node: Node) -> bool:
+    """Whether a facet term occurs anywhere in `node`."""
+    if isinstance(node, Facet):
+        return True
+    if isinstance(node, Term):
+        return False
+    if isinstance(node, Not):
+        return has_facets(node.child)
+    return any(has_facets(child) for child in node.children)
+
+
+def _judge(node: Node, doc: Document) -> bool | None:
+    """Kleene's three-valued logic: None (a fact not stated) stays None through NOT, loses to
+    False in an AND and to True in an OR."""
+    if isinstance(node, Term):
+        return node.matches(doc)
+    if isinstance(node, Facet):
+        return node.test(doc)
+    if isinstance(node, Not):
+        inner = _judge(node.child, doc)
+        return None if inner is None else not inner
+    decisive = isinstance(node, Or)  # True decides an OR, False an AND
+    unknown = False
+    for child in node.children:
+        value = _judge(child, doc)
+        if value is decisive:
+            return decisive
+        unknown = unknown or value is None
+    return None if unknown else not decisive
+
+
+def facets_of(node: Node) -> list[FacetFilter]:
+    """The facet filters of a query, in query order (under a NOT too)."""
+    if isinstance(node, Facet):
+        return [node.filter]
+    if isinstance(node, Term):
+        return []
+    if isinstance(node, Not):
+        return facets_of(node.child)
+    return [f for child in node.children for f in facets_of(child)]
 
 
 def _compile_all(children: Sequence[Node]) -> Matcher:
@@ -477,7 +572,7 @@ def positive_terms(node: Node) -> list[Term]:
     """The terms a match can be credited to (not under a NOT), in query order."""
     if isinstance(node, Term):
         return [node]
-    if isinstance(node, Not):
+    if isinstance(node, Not | Facet):
         return []
     return [t for child in node.children for t in positive_terms(child)]
 
@@ -502,6 +597,16 @@ class Query:
     def terms(self) -> tuple[Term, ...]:
         """The positive terms (not excluded ones), each once, in query order."""
         return self._terms
+
+    @property
+    def facets(self) -> tuple[FacetFilter, ...]:
+        """The facet filters, each once, in query order."""
+        return tuple(dict.fromkeys(facets_of(self.root)))
+
+    def unstated(self, doc: Document) -> tuple[str, ...]:
+        """What the posting passed without stating ("salary not stated"), for its alert."""
+        notes = (f.unstated(doc.facts, doc.facts_time) for f in self.facets)
+        return tuple(dict.fromkeys(note for note in notes if note))
 
     def matched_terms(self, doc: Document) -> tuple[str, ...]:
         """The positive terms found in the document, without field: (`rust`, `engineer*`)."""
@@ -548,10 +653,10 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # "(", ")", "OR", "AND", "NOT", "TERM", "FIELD"
+    kind: str  # "(", ")", "OR", "AND", "NOT", "TERM", "FACET", "FIELD"
     pos: int  # 1-based, for messages
     text: str = ""
-    term: Term | None = None
+    term: Term | Facet | None = None
     field: str | None = None
 
 
@@ -575,7 +680,7 @@ def parse_query(text: str) -> Query:
 
 def _compact(node: Node) -> str:
     """The query written as briefly as the syntax allows: what the length bound measures."""
-    if isinstance(node, Term):
+    if isinstance(node, Term | Facet):
         return str(node)
     if isinstance(node, Not):
         return "-" + (
@@ -594,7 +699,7 @@ def _parse(text: str) -> Query:
     if not text.strip():
         raise QueryError("The query is empty; give at least one word, as in: rust remote.")
     tokens = _lex(text)
-    count = sum(1 for t in tokens if t.kind == "TERM")
+    count = sum(1 for t in tokens if t.kind in ("TERM", "FACET"))
     if count > MAX_QUERY_TERMS:
         raise QueryError(
             f"The query has {count} terms; the limit is {MAX_QUERY_TERMS} "
@@ -641,6 +746,10 @@ def _lex(text: str) -> list[_Token]:
             j = i
             while j < n and not text[j].isspace() and text[j] not in _STOP:
                 j += 1
+            if is_facet(text[i:j]):
+                token, i = _facet(text, i, j)
+                tokens.append(token)
+                continue
             m = _FIELD_WORD.fullmatch(text[i:j])
             if m and not m.group(2) and j < n and text[j] in _QUOTES:  # title:"site reliability"
                 name = _field_name(m.group(1), i)
@@ -650,6 +759,25 @@ def _lex(text: str) -> list[_Token]:
                 tokens.append(_word(text, i, j))
             i = j
     return tokens
+
+
+_CURRENCY_AFTER = re.compile(r"\s+([A-Za-z]{3})(!?)(?=[\s()]|$)")
+
+
+def _facet(text: str, i: int, j: int) -> tuple[_Token, int]:
+    """The facet term text[i:j] (`salary>=90k`, taking a currency code after it: `90k EUR`)
+    and the index after it. A FacetError (a QueryError) says what is wrong with it."""
+    word = text[i:j]
+    try:
+        found = parse_facet(word)
+        after = _CURRENCY_AFTER.match(text, j)
+        bare = found.facet == "salary" and found.currency is None and not found.required
+        if bare and after and after.group(1).upper() in CODES:
+            word = f"{word} {after.group(1)}{after.group(2)}"
+            found, j = parse_facet(word), after.end()
+    except QueryError as exc:
+        raise QueryError(f"At position {i + 1}: {str(exc).rstrip('.')}.") from None
+    return _Token("FACET", i + 1, text=word, term=Facet(found)), j
 
 
 def _phrase(text: str, start: int) -> tuple[tuple[str, ...], int]:
@@ -802,8 +930,11 @@ class _Parser:
             child = self.unary(field_name)
             self.depth -= 1
             return Not(child)
+        if token.kind == "FACET":
+            assert isinstance(token.term, Facet)
+            return token.term
         if token.kind == "TERM":
-            assert token.term is not None
+            assert isinstance(token.term, Term)
             term = token.term
             if term.field is None and field_name is not None:
                 term = Term(term.words, field_name, term.prefix)
@@ -837,7 +968,7 @@ class _Parser:
 
 def _simplify(node: Node) -> Node:
     """Flatten nested AND/OR, drop duplicate children and double negations."""
-    if isinstance(node, Term):
+    if isinstance(node, Term | Facet):
         return node
     if isinstance(node, Not):
         inner = _simplify(node.child)
@@ -855,7 +986,7 @@ def _simplify(node: Node) -> Node:
 
 def _has_positive(node: Node) -> bool:
     """Whether every way to match needs some positive term: false for `-php`, `a OR -b`."""
-    if isinstance(node, Term):
+    if isinstance(node, Term | Facet):
         return True
     if isinstance(node, Not):
         return False

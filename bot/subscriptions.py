@@ -21,7 +21,17 @@ from bot.errors import LimitError, QueryError
 from bot.matching import MatchIndex
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
-from bot.store import Chat, Chats, Outbox, PendingDelivery, Postings, Store, Subscription, now_utc
+from bot.store import (
+    Chat,
+    Chats,
+    Outbox,
+    PendingDelivery,
+    Postings,
+    Store,
+    Subscription,
+    company_key,
+    now_utc,
+)
 from bot.timing import Mode
 
 log = logging.getLogger(__name__)
@@ -229,6 +239,24 @@ class Subscriptions:
             found[posting.id] = tuple(dict.fromkeys(terms))
         return found
 
+    def unstated_facts(
+        self, chat_id: int, postings: Sequence[StoredPosting]
+    ) -> dict[str, tuple[str, ...]]:
+        """For each posting (by id), the facts it passed the chat's facet filters without
+        stating ("salary not stated"), from the queries it matches: what its alert says."""
+        queries = [
+            query
+            for sub in self.store.subscriptions(chat_id)
+            if (query := self.query(sub.id)) and query.facets
+        ]
+        found: dict[str, tuple[str, ...]] = {}
+        for posting in postings if queries else ():
+            doc = Document.from_posting(posting)
+            notes = [n for q in queries if q.matches(doc) for n in q.unstated(doc)]
+            if notes:
+                found[posting.id] = tuple(dict.fromkeys(notes))
+        return found
+
     def _capped(self, deliveries: list[PendingDelivery]) -> Iterator[PendingDelivery]:
         """The first `cap_per_cycle` go out; the rest are recorded as held back and counted."""
         cap = self.cap_per_cycle
@@ -250,18 +278,23 @@ def latest_matching(
     *,
     scan_limit: int = SCAN_LIMIT,
     cancel: threading.Event | None = None,
+    muted: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> list[StoredPosting]:
     """The `count` newest stored postings matching any of `queries` (all when none given),
-    among the `scan_limit` newest; a set `cancel` ends the scan early with what was found."""
+    among the `scan_limit` newest, leaving out the `muted` companies (`company_key`s);
+    `now` is when `age<14d` is judged. A set `cancel` ends the scan early with what was found."""
     wanted = list(queries)
-    if not wanted:
+    if not wanted and not muted:
         return store.latest(count)
     found: list[StoredPosting] = []
     for scanned, posting in enumerate(store.iter_postings()):
         if scanned >= scan_limit or _cancelled(cancel, scanned):
             break
-        doc = Document.from_posting(posting)
-        if any(query.matches(doc) for query in wanted):
+        if muted and company_key(posting.company) in muted:
+            continue
+        doc = Document.from_posting(posting, now)
+        if not wanted or any(query.matches(doc) for query in wanted):
             found.append(posting)
             if len(found) >= count:
                 break
@@ -274,14 +307,16 @@ def count_matching(
     *,
     scan_limit: int = SCAN_LIMIT,
     cancel: threading.Event | None = None,
+    now: datetime | None = None,
 ) -> tuple[int, bool]:
-    """How many of the `scan_limit` newest stored postings `query` matches, and whether the
-    scan stopped short of the whole store (at its limit, or because `cancel` was set)."""
+    """How many of the `scan_limit` newest stored postings `query` matches (`age<14d` judged
+    at `now`), and whether the scan stopped short of the whole store (at its limit, or
+    because `cancel` was set)."""
     total = 0
     for scanned, posting in enumerate(store.iter_postings()):
         if scanned >= scan_limit or _cancelled(cancel, scanned):
             return total, True
-        if query.matches(Document.from_posting(posting)):
+        if query.matches(Document.from_posting(posting, now)):
             total += 1
     return total, False
 
@@ -311,19 +346,32 @@ class PostingScans:
         self._path = store.file_path()
         self._one_at_a_time = asyncio.Semaphore(1)
 
-    async def latest(self, queries: Sequence[Query], count: int) -> list[StoredPosting]:
+    async def latest(
+        self,
+        queries: Sequence[Query],
+        count: int,
+        *,
+        muted: frozenset[str] = frozenset(),
+        now: datetime | None = None,
+    ) -> list[StoredPosting]:
         """As `latest_matching`, off the event loop."""
         return await self._run(
             lambda store, cancel: latest_matching(
-                store, queries, count, scan_limit=self.scan_limit, cancel=cancel
+                store,
+                queries,
+                count,
+                scan_limit=self.scan_limit,
+                cancel=cancel,
+                muted=muted,
+                now=now,
             )
         )
 
-    async def count(self, query: Query) -> tuple[int, bool]:
+    async def count(self, query: Query, now: datetime | None = None) -> tuple[int, bool]:
         """As `count_matching`, off the event loop."""
         return await self._run(
             lambda store, cancel: count_matching(
-                store, query, scan_limit=self.scan_limit, cancel=cancel
+                store, query, scan_limit=self.scan_limit, cancel=cancel, now=now
             )
         )
 

@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -299,10 +300,10 @@ async def test_a_long_scan_does_not_hold_up_another_chat(
 
     class HeldDocument(Document):
         @classmethod
-        def from_posting(cls, posting: StoredPosting) -> Document:  # type: ignore[override]
+        def from_posting(cls, posting: StoredPosting, now: datetime | None = None) -> Document:  # type: ignore[override]
             started.set()
             assert release.wait(20), "the test never released the scan"
-            return Document.from_posting(posting)
+            return Document.from_posting(posting, now)
 
     monkeypatch.setattr(subscriptions, "Document", HeldDocument)
     try:

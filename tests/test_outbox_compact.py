@@ -33,7 +33,19 @@ def test_old_json_outbox_rows_become_plain_rows_and_pending_ones_stay_pending(
     db.table("chats").insert(
         {"id": 7, "type": "private", "title": "t", "created_at": T0.isoformat()}
     )
-    old.ingest("board", [posting(1), posting(2)], now=T0)
+    # Rows as the code of that time stored them (today's ingest writes later columns too).
+    db.table("postings").insert_all(
+        {
+            "id": posting(n).id,
+            "url": posting(n).canonical_url,
+            "source": "board",
+            "title": posting(n).title,
+            "company": "Acme",
+            "first_seen": T0.isoformat(),
+            "last_seen": T0.isoformat(),
+        }
+        for n in (1, 2)
+    )
     for n, status in ((1, "sent"), (2, "pending")):
         db.table("deliveries").insert(
             {

@@ -168,7 +168,9 @@ ERRORS = [
     ("-php", "The query only excludes words"),
     ("NOT php NOT java", "The query only excludes words"),
     ("rust OR -php", "Each alternative joined by OR needs a word to look for"),
-    ("salary:100k", "Unknown field 'salary:' at position 1"),
+    ("pay:100k", "Unknown field 'pay:' at position 1"),
+    # salary is a facet since issue 11: a colon is not a comparison
+    ("salary:100k", "salary needs a comparison: salary>=90k"),
     ("title:", "'title:' at position 1 must be directly followed by a word"),
     ("title: rust", "'title:' at position 1 must be directly followed by a word"),
     ("title:-intern", "put the '-' before the field name, as in: -title:intern."),

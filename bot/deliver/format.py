@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.errors import QueryError
 from bot.models import StoredPosting
@@ -41,12 +42,30 @@ class AlertItem:
     terms: tuple[str, ...] = ()
     # Alerts held back by the per-cycle cap, announced after this item.
     overflow: int = 0
+    # The numbers the Mute company / Not for me buttons name (companies.id, postings.rowid);
+    # None: no such button.
+    company_ref: int | None = None
+    posting_ref: int | None = None
+    # Facts the posting passed a filter without stating ("salary not stated").
+    unstated: tuple[str, ...] = ()
+    # When the message is built: the posting's age is shown from it.
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Button:
+    """An inline button: a link (`url`) or a press the bot answers (`callback_data`)."""
+
     label: str
-    url: str
+    url: str = ""
+    callback_data: str = ""
+
+
+# callback_data prefixes (Telegram allows 1-64 bytes: a prefix and a number always fit).
+MUTE_PREFIX = "mute:"
+NOT_FOR_ME_PREFIX = "nfm:"
+# Telegram's cap on the inline buttons of one message.
+TELEGRAM_BUTTONS = 100
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,8 @@ class Message:
     html: str
     plain: str
     buttons: tuple[Button, ...] = ()
+    # Per posting, the buttons under its Apply button (Mute company, Not for me).
+    actions: tuple[tuple[Button, ...], ...] = ()
     delivery_ids: tuple[int, ...] = field(default=())
     posting_ids: tuple[str, ...] = field(default=())
 
@@ -103,15 +124,35 @@ def highlight(text: str, terms: Sequence[str], limit: int | None = None) -> str:
 
 def _details(posting: StoredPosting) -> list[str]:
     parts = []
+    facts = posting.facts
     if posting.company:
         parts.append(f"🏢 {_cut(posting.company, FIELD_CHARS['company'])}")
     if posting.location:
         parts.append(f"📍 {_cut(posting.location, FIELD_CHARS['location'])}")
-    if posting.remote and "remote" not in posting.location.lower():
+    scope = facts.remote.label()
+    if scope and (facts.remote.regions or scope.lower() not in posting.location.lower()):
+        parts.append(f"🌍 {scope}")
+    elif not scope and posting.remote and "remote" not in posting.location.lower():
         parts.append("🌍 Remote")
-    if posting.salary:
+    if facts.salary is not None:
+        parts.append(f"💰 {facts.salary.compact()}")
+    elif posting.salary:
         parts.append(f"💰 {_cut(posting.salary, FIELD_CHARS['salary'])}")
+    if facts.seniority is not None:
+        parts.append(f"🎓 {facts.seniority.name.capitalize()}")
     return parts
+
+
+def age_label(since: datetime | None, now: datetime | None) -> str:
+    """A posting's age for an alert line: "today", "3d ago", "5w ago"; "" when unknown."""
+    if since is None or now is None:
+        return ""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=now.tzinfo)
+    days = (now - since).days
+    if days < 1:
+        return "today"
+    return f"{days}d ago" if days < 28 else f"{days // 7}w ago"
 
 
 def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, str]:
@@ -121,6 +162,11 @@ def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, st
     title = _cut(posting.title, FIELD_CHARS["title"])
     link = html.escape(posting.url, quote=True)
     details = _details(posting)
+    age = age_label(posting.facts.posted_at or posting.first_seen, item.now)
+    if age:
+        details.append(f"🕒 {age}")
+    if item.unstated:
+        details.append(", ".join(item.unstated))
     html_lines = [f'<b><a href="{link}">{highlight(title, item.terms, highlights)}</a></b>']
     plain_lines = [title]
     if details:
@@ -136,6 +182,23 @@ def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, st
         html_lines.append(f"\n<i>{html.escape(more, quote=False)}</i>")
         plain_lines.append(f"\n{more}")
     return "\n".join(html_lines), "\n".join(plain_lines)
+
+
+def _actions(item: AlertItem, numbered: bool, index: int) -> tuple[Button, ...]:
+    """Mute company and Not for me under one posting; callback_data holds numbers only, so it
+    stays within Telegram's 64 bytes however long the company name."""
+    number = f"{index}. " if numbered else ""
+    found = []
+    if item.company_ref is not None:
+        company = _cut(item.posting.company, 24)
+        found.append(
+            Button(f"🔇 {number}Mute {company}", callback_data=f"{MUTE_PREFIX}{item.company_ref}")
+        )
+    if item.posting_ref is not None:
+        found.append(
+            Button(f"👎 {number}Not for me", callback_data=f"{NOT_FOR_ME_PREFIX}{item.posting_ref}")
+        )
+    return tuple(found)
 
 
 def _button(item: AlertItem, numbered: bool, index: int) -> Button:
@@ -201,12 +264,14 @@ def _message(
         f"{i}. {block}" if several else block for i, (_, _, block) in enumerate(batch, 1)
     ]
     buttons = tuple(_button(item, several, i) for i, (item, _, _) in enumerate(batch, 1))
+    actions = tuple(_actions(item, several, i) for i, (item, _, _) in enumerate(batch, 1))
     text = heading.html(len(batch)) + "\n\n".join(numbered_html)
     assert entity_count(text) <= max_entities, "alert batch over Telegram's entity cap"
     return Message(
         html=text,
         plain=heading.plain(len(batch)) + "\n\n".join(numbered_plain),
         buttons=buttons[:MAX_BUTTONS],
+        actions=actions[:MAX_BUTTONS],
         delivery_ids=tuple(item.delivery_id for item, _, _ in batch),
         posting_ids=tuple(item.posting.id for item, _, _ in batch),
     )
@@ -223,7 +288,8 @@ def pack_alerts(
     `heading` (alerts; /latest passes `LATEST_HEADING`).
 
     Each message stays under `limit` UTF-16 code units of visible text, `max_entities`
-    formatting entities and MAX_BUTTONS buttons. When an alert's entities do not fit what is
+    formatting entities and MAX_BUTTONS postings, each with its Apply button and its action
+    buttons, all within Telegram's TELEGRAM_BUTTONS. When an alert's entities do not fit what is
     left of a message, its underlined words go first (fewer, then none); only when even its
     bare linked title does not fit does a new message start, so no title ever loses its link.
     """
@@ -234,22 +300,28 @@ def pack_alerts(
     header_entities = 1
     size = 0
     entities = header_entities
+    buttons = 0
     for item in items:
+        item_buttons = 1 + len(_actions(item, False, 0))
         block_html, block_plain = render_item(item)
         bare = entity_count(render_item(item, highlights=0)[0])
         # Telegram counts the text after entity parsing: tags and entities cost nothing.
         cost = utf16_len(visible_text(block_html)) + 8
         if batch and (
-            size + cost > budget - 40 or len(batch) >= MAX_BUTTONS or entities + bare > max_entities
+            size + cost > budget - 40
+            or len(batch) >= MAX_BUTTONS
+            or buttons + item_buttons > TELEGRAM_BUTTONS
+            or entities + bare > max_entities
         ):
             messages.append(_message(batch, heading, max_entities))
             batch.clear()
-            size, entities = 0, header_entities
+            size, entities, buttons = 0, header_entities, 0
         room = max_entities - entities
         if entity_count(block_html) > room:
             block_html = render_item(item, highlights=max(room - bare, 0))[0]
         batch.append((item, block_html, block_plain))
         size += cost
+        buttons += item_buttons
         entities += entity_count(block_html)
     if batch:
         messages.append(_message(batch, heading, max_entities))

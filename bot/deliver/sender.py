@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -37,6 +37,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.deliver.actions import alert_refs, keyboard
 from bot.deliver.digest import DigestGroup, pack_digest
 from bot.deliver.faults import chat_gone, retry_seconds
 from bot.deliver.flood import FloodLimiter
@@ -46,7 +47,7 @@ from bot.due import parse_mode
 from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.models import StoredPosting
-from bot.store import Delivery, Store, now_utc
+from bot.store import Delivery, Store, company_key, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Sender:
         clock: Callable[[], datetime] = now_utc,
         matched_terms: MatchedTerms | None = None,
         metrics: Metrics | None = None,
+        unstated: MatchedTerms | None = None,
     ) -> None:
         self.store = store
         # Alerts sent, failed (retried) and dropped, by reason (issue 14's /metrics).
@@ -103,6 +105,9 @@ class Sender:
         # The words each alert underlines, computed for the postings a message shows
         # (`Subscriptions.matched_terms`); None: no underlining (console, tests of sending).
         self.matched_terms = matched_terms
+        # What each posting passed the chat's facet filters without stating ("salary not
+        # stated"; `Subscriptions.unstated_facts`); None: nothing said.
+        self.unstated = unstated
         self.concurrency = concurrency
         self.batch_limit = batch_limit
         self.idle_poll = idle_poll
@@ -286,9 +291,22 @@ class Sender:
             self._count("dropped", "chat_inactive", len(deliveries))
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
+        deliveries = self._unmuted(chat_id, deliveries, postings)
         terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
+        notes = self.unstated(chat_id, list(postings.values())) if self.unstated else {}
+        refs = alert_refs(
+            self.store, [postings[d.posting_id] for d in deliveries if d.posting_id in postings]
+        )
         items = {
-            d.id: AlertItem(d.id, postings[d.posting_id], terms.get(d.posting_id, ()), d.overflow)
+            d.id: AlertItem(
+                d.id,
+                postings[d.posting_id],
+                terms.get(d.posting_id, ()),
+                d.overflow,
+                *refs[d.posting_id],
+                unstated=notes.get(d.posting_id, ()),
+                now=now,
+            )
             for d in deliveries
             if d.posting_id in postings
         }
@@ -309,6 +327,23 @@ class Sender:
         for message, silent in messages:
             if self._stopping or not await self._send(chat_id, message, attempts, silent=silent):
                 return
+
+    def _unmuted(
+        self, chat_id: int, deliveries: list[Delivery], postings: Mapping[str, StoredPosting]
+    ) -> list[Delivery]:
+        """The deliveries left once those of companies the chat muted are dropped (a mute
+        applies to alerts queued before it too)."""
+        muted = frozenset(self.store.muted(chat_id))
+        if not muted:
+            return deliveries
+        gone = [
+            d.id
+            for d in deliveries
+            if d.posting_id in postings and company_key(postings[d.posting_id].company) in muted
+        ]
+        if gone:
+            self.store.mark_dropped(gone, "company muted")
+        return [d for d in deliveries if d.id not in set(gone)]
 
     def _digest_groups(
         self, chat_id: int, rows: Sequence[Delivery], items: Mapping[int, AlertItem]
@@ -337,16 +372,14 @@ class Sender:
     ) -> bool:
         """Send one message (without a notification sound if `silent`); False when the chat's
         remaining deliveries must wait or stop."""
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(b.label, url=b.url)] for b in message.buttons]
-        )
+        markup = keyboard(message)
         try:
             await self.bot.send_message(
                 chat_id,
                 message.html,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=markup if message.buttons else None,
+                reply_markup=markup,
                 disable_notification=silent,
             )
         except BadRequest as exc:

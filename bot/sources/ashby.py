@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.errors import ParseError
+from bot.facets.salary import salary_from_ashby
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
 from bot.sources.base import SourceContext, SourceKind
@@ -83,7 +84,12 @@ def _posting(item: Mapping[str, Any], company: str) -> Posting | None:
         salary=salary,
         description=description,
         apply_url=common.text_of(item.get("applyUrl")) or url,
-        extra={"id": common.text_of(item.get("id"))} if item.get("id") else {},
+        extra=({"id": common.text_of(item.get("id"))} if item.get("id") else {})
+        | common.facts_extra(
+            salary_from_ashby(pay),
+            workplace_type=workplace,
+            employment_type=item.get("employmentType"),
+        ),
     )
 
 

@@ -77,7 +77,10 @@ def _posting(row: Mapping[str, Any], origin: str, company: str) -> Posting | Non
         remote=workplace == "remote",
         tags=common.tags(row.get("departmentLabel"), row.get("employmentStatusLabel"), workplace),
         apply_url=url,
-        extra={"id": job_id},
+        extra={"id": job_id}
+        | common.facts_extra(
+            workplace_type=workplace, employment_type=row.get("employmentStatusLabel")
+        ),
     )
 
 

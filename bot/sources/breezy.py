@@ -70,7 +70,10 @@ def _posting(item: Mapping[str, Any], company: str) -> Posting | None:
         salary=common.text_of(item.get("salary")),
         description=html_to_text(str(item.get("description") or ""), limit=EXCERPT_CHARS),
         apply_url=url,
-        extra={"id": common.text_of(item.get("id"))},
+        extra={"id": common.text_of(item.get("id"))}
+        | common.facts_extra(
+            workplace_type="remote" if remote else workplace, employment_type=kind.get("id")
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 from lxml import etree
 
 from bot.errors import FetchError, ParseError
+from bot.facets.salary import Salary
 from bot.models import Posting, ScrapeResult
 from bot.sources.base import SourceContext
 from bot.text import clean_line
@@ -426,3 +427,16 @@ def check_options(
     for key in bools:
         if key in options and not isinstance(options[key], bool):
             raise ValueError(f"{key} must be true or false, got {options[key]!r}")
+
+
+def facts_extra(salary: Salary | None = None, **facts: Any) -> dict[str, str]:
+    """`Posting.extra` entries for the facts a board states in its data (read by
+    `bot.facets.filters.facts_of`): the salary's `as_extra()` keys and each non-empty text of
+    `facts` (`workplace_type`, `employment_type`, `job_location_type`, `applicant_locations`,
+    `valid_through`); a list becomes comma-joined text."""
+    found = salary.as_extra() if salary is not None else {}
+    for key, value in facts.items():
+        text = join(value, ",") if isinstance(value, list | tuple) else text_of(value)
+        if text:
+            found[key] = text
+    return found

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.errors import FetchError, ParseError
+from bot.facets.salary import salary_from_schema_org
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
 from bot.sources.base import SourceContext, SourceKind
@@ -189,6 +190,15 @@ def read_job_page(html: str, *, url: str, company: str = "") -> tuple[list[Posti
     return found, problems
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _names_of(value: Any) -> list[str]:
+    """Each place of `applicantLocationRequirements` by name (a list stays a list)."""
+    return [_name(item) for item in _list(value)]
+
+
 def _name(value: Any) -> str:
     if isinstance(value, dict):
         return common.text_of(value.get("name"))
@@ -259,7 +269,15 @@ def posting_from_jsonld(
             ("identifier", _name(node.get("identifier"))),
         )
         if v
-    }
+    } | common.facts_extra(
+        salary_from_schema_org(node.get("baseSalary") or node.get("estimatedSalary")),
+        employment_type=common.join(_list(node.get("employmentType")), ","),
+    )
+    if remote:  # schema.org: TELECOMMUTE, and where an applicant may live
+        extra["job_location_type"] = "TELECOMMUTE"
+        extra["applicant_locations"] = common.join(
+            _names_of(node.get("applicantLocationRequirements")), ","
+        )
     return Posting(
         url=page_url,
         title=title,

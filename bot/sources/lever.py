@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.errors import ParseError
+from bot.facets.salary import salary_from_lever
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
 from bot.sources.base import SourceContext, SourceKind
@@ -113,7 +114,12 @@ def _api_posting(item: Mapping[str, Any], company: str) -> Posting | None:
                 ("country", common.text_of(item.get("country"))),
             )
             if v
-        },
+        }
+        | common.facts_extra(
+            salary_from_lever(pay),
+            workplace_type=workplace,
+            employment_type=categories.get("commitment"),
+        ),
     )
 
 
@@ -246,6 +252,7 @@ def _board_posting(
         return None
     url = common.absolute(base_url, href)
     extra = {"workplace": workplace} if workplace else {}
+    extra |= common.facts_extra(workplace_type=workplace, employment_type=commitment)
     if posting_id := node.attributes.get("data-qa-posting-id"):
         extra["id"] = posting_id
     return Posting(

@@ -24,7 +24,9 @@ import yaml
 from markdown_it import MarkdownIt
 
 from bot.errors import ParseError
+from bot.facets.salary import salary_from_remotewlb
 from bot.models import Posting, ScrapeResult
+from bot.sources import common
 from bot.sources.base import SourceContext
 from bot.text import EXCERPT_CHARS, clean_line, html_to_text, repair
 
@@ -97,6 +99,7 @@ def _parse_remotewlb(text: str, *, origin: str, tags: tuple[str, ...]) -> Postin
         salary=clean_line(salary),
         description=_plain(body),
         apply_url=apply_url,
+        extra=common.facts_extra(salary_from_remotewlb(salary)) if salary else {},
     )
 
 

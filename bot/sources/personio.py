@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.errors import FetchError, ParseError
+from bot.facets.salary import period_of, salary_from_range
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
 from bot.sources.base import SourceContext, SourceKind
@@ -72,13 +73,29 @@ def _description(node: ET.Element) -> str:
     return html_to_text("".join(sections), limit=EXCERPT_CHARS) if sections else ""
 
 
+_PERIODS = {"yearly": "year", "monthly": "month", "hourly": "hour"}
+
+
 def _salary(node: ET.Element) -> str:
     info = node.find("salaryInformation")
     if info is None:
         return ""
     currency = _text(info, "currencyCode") or _text(info, "currencySymbol")
-    period = {"yearly": "year", "monthly": "month", "hourly": "hour"}.get(_text(info, "type"), "")
+    period = _PERIODS.get(_text(info, "type"), "")
     return common.salary(_text(info, "min"), _text(info, "max"), currency, period)
+
+
+def _facts(node: ET.Element) -> dict[str, str]:
+    """`salaryInformation {min, max, currencyCode, type}` and `schedule`/`employmentType`."""
+    info = node.find("salaryInformation")
+    salary = None
+    if info is not None:
+        period = period_of(_PERIODS.get(_text(info, "type"), "year"))
+        salary = salary_from_range(
+            _text(info, "min"), _text(info, "max"), _text(info, "currencyCode"), period
+        )
+    kind = _text(node, "schedule") or _text(node, "employmentType")
+    return common.facts_extra(salary, employment_type=kind)
 
 
 def _posting(node: ET.Element, origin: str, company: str, fallback: str) -> Posting | None:
@@ -110,7 +127,7 @@ def _posting(node: ET.Element, origin: str, company: str, fallback: str) -> Post
         salary=_salary(node),
         description=_description(node),
         apply_url=url,
-        extra={"id": job_id},
+        extra={"id": job_id} | _facts(node),
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bot.facets.salary import period_of, salary_from_range
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
 from bot.sources.base import SourceContext, SourceKind
@@ -67,7 +68,15 @@ def _posting(item: Mapping[str, Any], company: str) -> Posting | None:
         ),
         description=html_to_text(html, limit=EXCERPT_CHARS),
         apply_url=common.text_of(item.get("careers_apply_url")) or url,
-        extra={"id": common.text_of(item.get("id"))} if item.get("id") else {},
+        extra=({"id": common.text_of(item.get("id"))} if item.get("id") else {})
+        | common.facts_extra(
+            salary_from_range(
+                pay.get("min"), pay.get("max"), pay.get("currency"), period_of(pay.get("period"))
+            ),
+            workplace_type="remote" if remote else "hybrid" if item.get("hybrid") is True else "",
+            # "fulltime_permanent", "parttime_fixed_term": the first word is the kind
+            employment_type=common.text_of(item.get("employment_type_code")).split("_")[0],
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from bot.facets.salary import salary_from_remoteok
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
 from bot.sources.base import SourceContext, SourceKind
@@ -56,7 +57,8 @@ def _posting(item: Mapping[str, Any]) -> Posting | None:
         salary=common.salary(item.get("salary_min"), item.get("salary_max"), "USD", "year"),
         description=excerpt(description, EXCERPT_CHARS),
         apply_url=common.text_of(item.get("apply_url")) or url,
-        extra={"id": common.text_of(item.get("id"))} if item.get("id") else {},
+        extra=({"id": common.text_of(item.get("id"))} if item.get("id") else {})
+        | common.facts_extra(salary_from_remoteok(item.get("salary_min"), item.get("salary_max"))),
     )
 
 

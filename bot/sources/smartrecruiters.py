@@ -86,7 +86,11 @@ def _posting(item: Mapping[str, Any], company: str, account: str = "") -> Postin
         ),
         posted_at=common.parse_date(item.get("releasedDate")),
         apply_url=url,
-        extra={"id": posting_id, "experience": _label(item.get("experienceLevel"))},
+        extra={"id": posting_id, "experience": _label(item.get("experienceLevel"))}
+        | common.facts_extra(
+            workplace_type="remote" if where.get("remote") is True else "",
+            employment_type=_label(item.get("typeOfEmployment")),
+        ),
     )
 
 

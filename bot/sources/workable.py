@@ -75,7 +75,10 @@ def _posting(item: Mapping[str, Any], account: str, company: str) -> Posting | N
         tags=common.tags(item.get("department") or [], item.get("type"), workplace),
         posted_at=common.parse_date(item.get("published")),
         apply_url=f"{url}apply/",
-        extra={"id": common.text_of(item.get("id")), "shortcode": shortcode},
+        extra={"id": common.text_of(item.get("id")), "shortcode": shortcode}
+        | common.facts_extra(
+            workplace_type="remote" if remote else workplace, employment_type=item.get("type")
+        ),
     )
 
 

@@ -168,6 +168,9 @@ def parse_detail(text: str, posting: Posting, *, now: datetime) -> Posting:
         extra["country"] = alpha2
     if req_id := common.text_of(info.get("jobReqId")):
         extra["req_id"] = req_id
+    extra |= common.facts_extra(
+        employment_type=info.get("timeType"), workplace_type=remote_type.replace(" ", "")
+    )
     return replace(
         posting,
         title=common.text_of(info.get("title")) or posting.title,

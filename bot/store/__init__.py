@@ -33,6 +33,7 @@ from sqlite_utils import Database
 from bot.errors import StoreCorruptError, StoreError
 from bot.store.base import BUSY_TIMEOUT_MS, Repository, _guarded, now_utc, store_error
 from bot.store.chats import Chat, Chats, Subscription
+from bot.store.feedback import REASONS, Feedback, company_key
 from bot.store.health import Health, SourceHealth
 from bot.store.http_cache import HttpCache
 from bot.store.migrations import migrations, rekey
@@ -41,9 +42,11 @@ from bot.store.postings import IngestResult, Matcher, Postings
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "REASONS",
     "Chat",
     "Chats",
     "Delivery",
+    "Feedback",
     "Health",
     "HttpCache",
     "IngestResult",
@@ -55,6 +58,7 @@ __all__ = [
     "SourceHealth",
     "Store",
     "Subscription",
+    "company_key",
     "migrations",
     "now_utc",
     "open_database",
@@ -121,7 +125,7 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
 
 
 @_guarded
-class Store(Postings, Health, HttpCache, Chats, Outbox):
+class Store(Postings, Health, HttpCache, Chats, Outbox, Feedback):
     """Every repository over one database handle, opened once at start-up. A consumer is
     typed with the repository it uses (`Postings`, `Health`, `HttpCache`, `Chats`,
     `Outbox`), so it sees only that concern. `secrets` (the bot token) are redacted from

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from bot.facets.filters import facts_of
 from bot.models import URL_IDENTITY, Identity, canonical_url
+from bot.store.facts import FACT_COLUMNS, facts_row
 
 migrations = Migrations("jobhound")
 
@@ -146,6 +149,64 @@ def m_timing_columns(db: Database) -> None:
     db.execute("UPDATE deliveries SET due_at = coalesce(next_attempt_at, created_at)")
     # No index on due_at: the sender selects by (status, next_attempt_at), which m002 indexes
     # and which starts at due_at; another index would only slow the ingest's inserts.
+
+
+@migrations()
+def m_facets(db: Database) -> None:
+    """The facts of each posting as columns (salary, remote scope, seniority, employment type,
+    valid_through; see `bot.store.facts`), computed for the rows stored before from their
+    stored text (the structured data they came with was not kept), in batches."""
+    table = db.table("postings")
+    for name, kind in FACT_COLUMNS.items():
+        table.add_column(name, kind)
+    table.create_index(["salary_currency", "salary_yearly_max"])
+    cursor = db.execute(
+        "SELECT rowid, title, location, remote, salary, description, posted_at, first_seen "
+        "FROM postings"
+    )
+    while rows := cursor.fetchmany(500):
+        updates = []
+        for rowid, title, location, remote, salary, description, posted_at, first_seen in rows:
+            facts = facts_of(
+                title=title or "",
+                location=location or "",
+                remote=bool(remote),
+                salary=salary or "",
+                description=description or "",
+                posted_at=_moment(posted_at),
+                first_seen=_moment(first_seen),
+            )
+            updates.append([*facts_row(facts).values(), rowid])
+        sets = ", ".join(f"{name} = ?" for name in FACT_COLUMNS)
+        db.conn.executemany(f"UPDATE postings SET {sets} WHERE rowid = ?", updates)  # noqa: S608
+
+
+@migrations()
+def m_facets_feedback(db: Database) -> None:
+    """Mute company and Not for me: `companies` names each muted company once (its id goes in
+    the button's callback_data, which Telegram caps at 64 bytes); `mutes` is each chat's mute
+    list; `feedback` records why a posting was not for a chat."""
+    db.table("companies").create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db.table("companies").create_index(["name"], unique=True)
+    db.table("mutes").create(
+        {"chat_id": int, "company_id": int, "created_at": str},
+        pk=("chat_id", "company_id"),
+        foreign_keys=[("chat_id", "chats", "id"), ("company_id", "companies", "id")],
+    )
+    db.table("feedback").create(
+        {"id": int, "chat_id": int, "posting_id": str, "reason": str, "created_at": str},
+        pk="id",
+    )
+    db.table("feedback").create_index(["chat_id", "posting_id"], unique=True)
+
+
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 # A (chat, posting) alert kept when merged postings both had one: the one the chat got.

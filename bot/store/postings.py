@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.facets.filters import Facts
 from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
 from bot.store.base import (
     _CHUNK,
@@ -25,6 +26,7 @@ from bot.store.base import (
     now_utc,
     store_error,
 )
+from bot.store.facts import FACT_COLUMNS, facts_from_row, facts_row, posting_facts
 from bot.store.migrations import rekey
 from bot.store.outbox import PendingDelivery, insert_deliveries
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 _POSTING_NAMES = (
     *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
     *("salary", "description", "apply_url", "first_seen", "last_seen"),
+    *FACT_COLUMNS,
 )
 _POSTING_COLUMNS = ", ".join(_POSTING_NAMES)
 
@@ -123,9 +126,18 @@ class Postings(Repository):
         """
         if self._ingest_lock is None:
             self._ingest_lock = asyncio.Lock()
+        postings = list(postings)
         async with self._ingest_lock:
+            # The facts of the postings new to the store, parsed in a worker (ms each).
+            by_id = {identity.posting_id(p.url): p for p in reversed(postings)}
             try:
-                plan = self._plan(source, postings, now, complete, identity)
+                known = self._existing_ids(list(by_id))
+            except sqlite3.Error as exc:
+                raise (store_error(exc, self.path) or exc) from None
+            fresh = [(pid, p) for pid, p in by_id.items() if pid not in known]
+            facts = await asyncio.to_thread(_facts_of_all, fresh)
+            try:
+                plan = self._plan(source, postings, now, complete, identity, facts)
                 deliveries: list[PendingDelivery] = []
                 if plan.alerts and matcher is not None:
                     deliveries = await asyncio.to_thread(_deliveries, matcher, plan.stored)
@@ -143,17 +155,23 @@ class Postings(Repository):
         now: datetime | None,
         complete: bool,
         identity: Identity,
+        facts: Mapping[str, Facts] | None = None,
     ) -> _Plan:
-        """What a scrape will write, from committed state (no transaction is left open)."""
+        """What a scrape will write, from committed state (no transaction is left open).
+        `facts` holds the facts of new postings computed beforehand; the others' are computed
+        here."""
         stamp = _iso(now or now_utc())
+        facts = facts or {}
         unique: dict[str, Posting] = {}
         for posting in postings:
             unique.setdefault(identity.posting_id(posting.url), posting)
         with self.db.atomic():  # re-keying (rare: the source's rules changed) commits first
             self._adopt_identity(source, identity)
         known = self._existing_ids(list(unique))
+        fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
         rows = [
-            _posting_row(pid, p, source, stamp) for pid, p in unique.items() if pid not in known
+            _posting_row(pid, p, source, stamp, facts.get(pid) or posting_facts(p))
+            for pid, p in fresh
         ]
         baseline = self._baseline_pending(source)
         return _Plan(
@@ -305,7 +323,13 @@ def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[Pen
     return list(matcher(postings))
 
 
-def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> dict[str, Any]:
+def _facts_of_all(postings: Sequence[tuple[str, Posting]]) -> dict[str, Facts]:
+    return {pid: posting_facts(posting) for pid, posting in postings}
+
+
+def _posting_row(
+    pid: str, posting: Posting, source: str, stamp: str | None, facts: Facts
+) -> dict[str, Any]:
     return {
         "id": pid,
         "url": posting.canonical_url,
@@ -321,6 +345,7 @@ def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> 
         "apply_url": posting.apply_url or posting.url,
         "first_seen": stamp,
         "last_seen": stamp,
+        **facts_row(facts),
     }
 
 
@@ -329,19 +354,22 @@ def _stored(row: dict[str, Any]) -> StoredPosting:
     last_seen = _from_iso(row["last_seen"])
     assert first_seen is not None
     assert last_seen is not None
+    posted_at = _from_iso(row["posted_at"])
+    location = row["location"] or ""
     return StoredPosting(
         id=row["id"],
         url=row["url"],
         source=row["source"],
         title=row["title"],
         company=row["company"] or "",
-        location=row["location"] or "",
+        location=location,
         remote=bool(row["remote"]),
         tags=tuple(json.loads(row["tags"] or "[]")),
-        posted_at=_from_iso(row["posted_at"]),
+        posted_at=posted_at,
         salary=row["salary"] or "",
         description=row["description"] or "",
         apply_url=row["apply_url"] or row["url"],
         first_seen=first_seen,
         last_seen=last_seen,
+        facts=facts_from_row(row, location=location, posted_at=posted_at, first_seen=first_seen),
     )

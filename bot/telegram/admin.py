@@ -220,8 +220,16 @@ class Status:
             update,
             f"postings: {await self.scans.count_postings()}\n"
             f"subscriptions: {len(self.store.subscriptions_all())}\n"
-            f"pending alerts: {self.store.pending_count()}",
+            f"pending alerts: {self.store.pending_count()}\n"
+            f"{_feedback(self.store.feedback_counts())}",
         )
+
+
+def _feedback(counts: dict[str, int]) -> str:
+    """The Not for me answers, by reason."""
+    total = sum(counts.values())
+    reasons = ", ".join(f"{reason} {count}" for reason, count in counts.items())
+    return f"not for me: {total}" + (f" ({reasons})" if reasons else "")
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:

@@ -357,6 +357,7 @@ async def telegram_front(
             on_migrate=lambda _old, _new: subs.reload(),
             matched_terms=subs.matched_terms,
             metrics=ops.metrics if ops else None,
+            unstated=subs.unstated_facts,
         )
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []

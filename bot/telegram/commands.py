@@ -23,11 +23,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot.deliver.format import MUTE_PREFIX, NOT_FOR_ME_PREFIX
 from bot.operations import Operations
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import PostingScans, Subscriptions
 from bot.telegram.admin import Status
+from bot.telegram.feedback import REASON_PREFIX, UNMUTE_PREFIX, FeedbackCommands
 from bot.telegram.guard import CommandGuard, Handler, reply
 from bot.telegram.help import COMMANDS_ONLY, HELP
 from bot.telegram.latest import LatestCommand
@@ -54,6 +56,7 @@ class Commands:
         self.timing = TimingCommands(settings, store, subs)
         self.latest = LatestCommand(store, subs, scans)
         self.status = Status(settings, store, scans, ops)
+        self.feedback = FeedbackCommands(settings, store)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         """Add every handler to the application."""
@@ -71,6 +74,7 @@ class Commands:
             (("mode",), self.timing.mode),
             (("sources",), self.status.sources),
             (("stats",), self.status.stats),
+            (("unmute",), self.feedback.unmute),
         )
         guard = self.guard.wrap
         for names, handler in table:
@@ -81,6 +85,14 @@ class Commands:
                 self.timing.button, pattern=f"^(?:{SETTINGS_PREFIX}|{MODE_PREFIX})"
             )
         )
+        feedback = self.feedback
+        for prefix, answer in (
+            (MUTE_PREFIX, feedback.mute_button),
+            (UNMUTE_PREFIX, feedback.unmute_button),
+            (NOT_FOR_ME_PREFIX, feedback.not_for_me_button),
+            (REASON_PREFIX, feedback.reason_button),
+        ):
+            app.add_handler(CallbackQueryHandler(answer, pattern=f"^{prefix}"))
         # Buttons of an older version, or data no handler knows: answered, never left spinning.
         app.add_handler(CallbackQueryHandler(subs.expired_button))
         app.add_handler(MessageHandler(filters.COMMAND, guard(self.unknown)))

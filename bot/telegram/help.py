@@ -15,6 +15,7 @@ COMMANDS = (
     ("latest", "Newest postings: /latest [N] [QUERY]"),
     ("settings", "Time zone, quiet hours, daily cap: /settings"),
     ("mode", "Instant or digest: /mode ID daily 09:00"),
+    ("unmute", "Take a company off this chat's mute list"),
     ("pause", "Pause alerts in this chat"),
     ("resume", "Resume alerts in this chat"),
     ("sources", "The watched job boards and their health"),
@@ -30,6 +31,7 @@ HELP = """<b>jobhound</b> watches job boards and sends you new postings that mat
 /latest [<i>N</i>] [<i>query</i>] — the newest postings (default 5, at most 20)
 /mode <i>ID</i> instant|daily <i>HH:MM</i>|weekly <i>DAY HH:MM</i> — instant or digest
 /settings [tz|quiet|cap <i>value</i>] — time zone, quiet hours, daily cap
+/unmute <i>company</i> — undo an alert's 🔇 Mute button (/list shows the mute list)
 /pause, /resume — stop and restart alerts, keeping subscriptions
 /sources — the watched boards and their health
 
@@ -42,6 +44,15 @@ HELP = """<b>jobhound</b> watches job boards and sends you new postings that mat
 <code>title:senior company:acme location:berlin tag:python</code> — one field only \
 (also <code>title:"site reliability"</code>, <code>title:(rust OR go)</code>)
 <code>engineer*</code> — any word starting with engineer
+
+<b>Filters on a posting's facts</b>
+<code>salary&gt;=90k EUR</code> — pays at least 90,000 EUR a year
+<code>remote:eu</code> — remote, open to someone living in the EU (also \
+<code>remote:de</code>, <code>remote:yes</code>)
+<code>seniority&gt;=senior</code> — senior, lead, manager or director
+Also <code>type:contract</code>, <code>onsite:berlin</code>, <code>age&lt;14d</code>. A posting \
+that does not state the fact passes (the alert says so); add <code>!</code> to require it \
+(<code>salary&gt;=90k!</code>).
 
 Whole words, tech names intact: <code>java</code> is not JavaScript, <code>go</code> is not \
 "good"; <code>c++</code>, <code>c#</code>, <code>.net</code>, <code>node.js</code> work. Case \

@@ -4,13 +4,15 @@ subscriptions, rendered exactly as alerts are (`bot.deliver.format`) under their
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.deliver.actions import alert_refs, keyboard
 from bot.deliver.format import LATEST_HEADING, AlertItem, matched_terms, pack_alerts
 from bot.errors import QueryError
-from bot.query import parse_query
+from bot.query import Document, parse_query
 from bot.store import Store
 from bot.subscriptions import PostingScans, Subscriptions
 from bot.telegram.guard import reply
@@ -47,18 +49,29 @@ class LatestCommand:
                 return
         else:
             queries = [q for s in self.store.subscriptions(chat.id) if (q := self.subs.query(s.id))]
-        postings = await self.scans.latest(queries, count)
+        now = datetime.now(UTC)
+        muted = frozenset(self.store.muted(chat.id))
+        postings = await self.scans.latest(queries, count, muted=muted, now=now)
         if not postings:
             await reply(
                 update, "No stored posting matches yet." if queries else "No postings stored yet."
             )
             return
-        items = [
-            AlertItem(i, posting, matched_terms(queries, posting))
-            for i, posting in enumerate(postings)
-        ]
-        for message in pack_alerts(items, heading=LATEST_HEADING):
-            buttons = [[InlineKeyboardButton(b.label, url=b.url)] for b in message.buttons]
-            await reply(
-                update, message.html, markup=InlineKeyboardMarkup(buttons) if buttons else None
+        refs = alert_refs(self.store, postings)
+        items = []
+        for i, posting in enumerate(postings):
+            doc = Document.from_posting(posting, now)
+            notes = (n for q in queries if q.matches(doc) for n in q.unstated(doc))
+            items.append(
+                AlertItem(
+                    i,
+                    posting,
+                    matched_terms(queries, posting),
+                    0,
+                    *refs[posting.id],
+                    unstated=tuple(dict.fromkeys(notes)),
+                    now=now,
+                )
             )
+        for message in pack_alerts(items, heading=LATEST_HEADING):
+            await reply(update, message.html, markup=keyboard(message))

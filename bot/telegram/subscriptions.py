@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.errors import LimitError, QueryError
+from bot.query import Query
 from bot.settings import Settings
 from bot.store import Store
 from bot.subscriptions import PostingScans, Subscriptions
+from bot.telegram.feedback import mute_lines
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN, SUBSCRIBE_USAGE
 from bot.telegram.numbers import MAX_ID, ascii_number
@@ -21,6 +24,25 @@ from bot.timing import Mode
 
 UNSUB_PREFIX = "unsub:"
 _MODE_FLAG = re.compile(r"(?:^|\s)--(?=(?:instant|daily|weekly)\b)", re.IGNORECASE)
+
+
+def facet_lines(query: Query) -> str:
+    """The facet filters of a query as understood, one line each, and what passes them
+    unstated ("" for a query without facets)."""
+    facets = query.facets
+    if not facets:
+        return ""
+    lines = [f"• {html.escape(f.describe())}" for f in facets]
+    lines.append(
+        "Postings that do not state a fact pass (the alert says so); "
+        "end a filter with ! to require it, as in salary>=90k!."
+    )
+    if not query.terms:
+        lines.append(
+            "⚠️ No word to look for: every posting that passes these filters is sent, "
+            "those that do not state the facts included."
+        )
+    return "Filters:\n" + "\n".join(lines) + "\n"
 
 
 class SubscriptionCommands:
@@ -63,7 +85,7 @@ class SubscriptionCommands:
                 update, f"Cannot use that query: {html.escape(str(exc))}\nSee /help for the syntax."
             )
             return
-        count, partial = await self.scans.count(added.query)
+        count, partial = await self.scans.count(added.query, datetime.now(UTC))
         scope = "of the newest stored postings" if partial else "stored postings"
         paused = (
             "\nAlerts are paused in this chat: /resume to get them."
@@ -74,6 +96,7 @@ class SubscriptionCommands:
             update,
             f"✅ Subscription #{added.subscription.id}: "
             f"<code>{html.escape(str(added.query))}</code>\n"
+            f"{facet_lines(added.query)}"
             f"It matches {count} {scope} right now (/latest shows them). "
             f"New matching postings will be sent here{_how(mode)}.{paused}",
         )
@@ -86,10 +109,10 @@ class SubscriptionCommands:
         chat = update.effective_chat
         assert chat is not None
         subs = self.store.subscriptions(chat.id)
+        muted = mute_lines(self.store.muted(chat.id))
         if not subs:
-            await reply(
-                update, "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
-            )
+            text = "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
+            await reply(update, "\n".join([text, *muted]))
             return
         lines = [f"<b>Subscriptions ({len(subs)})</b>"]
         lines += [
@@ -97,6 +120,7 @@ class SubscriptionCommands:
             f"{html.escape(self.subs.mode(s.id).describe())}"
             for s in subs
         ]
+        lines += muted
         if self._paused(chat.id):
             lines.append("\n⏸ Alerts are paused: /resume to get them again.")
         buttons = []

@@ -1,0 +1,106 @@
+"""A chat's answers to its alerts: muted companies (Mute company) and Not for me reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from bot.store.base import Repository, _guarded, _iso, now_utc
+
+# Why a posting was not for a chat: the code in callback_data -> the words shown and counted.
+REASONS = {
+    "s": "wrong seniority",
+    "l": "wrong location",
+    "k": "wrong stack",
+    "a": "already seen",
+}
+
+
+def company_key(name: str) -> str:
+    """How company names are compared: case and surrounding spaces ignored."""
+    return " ".join(name.casefold().split())
+
+
+@_guarded
+class Feedback(Repository):
+    """`companies` (each name once, with the small id a button's callback_data carries),
+    each chat's mute list, and the Not for me answers."""
+
+    def company_ids(self, names: Iterable[str]) -> dict[str, int]:
+        """The id of each non-empty company name, adding the names not known yet."""
+        found: dict[str, int] = {}
+        for name in dict.fromkeys(n for n in names if n.strip()):
+            key = company_key(name)
+            self.db.execute(
+                "INSERT INTO companies (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [key]
+            )
+            row = self.db.execute("SELECT id FROM companies WHERE name = ?", [key]).fetchone()
+            found[name] = int(row[0])
+        return found
+
+    def mute(self, chat_id: int, company_id: int, *, now: datetime | None = None) -> str | None:
+        """Add a company (by id) to the chat's mute list; its name, or None for no such id."""
+        row = self.db.execute("SELECT name FROM companies WHERE id = ?", [company_id]).fetchone()
+        if row is None:
+            return None
+        self.db.execute(
+            "INSERT INTO mutes (chat_id, company_id, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [chat_id, company_id, _iso(now or now_utc())],
+        )
+        return str(row[0])
+
+    def unmute(self, chat_id: int, company: str | int) -> str | None:
+        """Remove a company (name, any case, or id) from the chat's mute list; its name, or
+        None when the chat had not muted it."""
+        value: str | int
+        if isinstance(company, int):
+            where, value = "c.id = ?", company
+        else:
+            where, value = "c.name = ?", company_key(company)
+        row = self.db.execute(
+            "SELECT c.id, c.name FROM mutes m JOIN companies c ON c.id = m.company_id "  # noqa: S608
+            f"WHERE m.chat_id = ? AND {where}",
+            [chat_id, value],
+        ).fetchone()
+        if row is None:
+            return None
+        self.db.execute("DELETE FROM mutes WHERE chat_id = ? AND company_id = ?", [chat_id, row[0]])
+        return str(row[1])
+
+    def muted(self, chat_id: int) -> list[str]:
+        """The chat's muted companies (compared as `company_key`), alphabetically."""
+        rows = self.db.execute(
+            "SELECT c.name FROM mutes m JOIN companies c ON c.id = m.company_id "
+            "WHERE m.chat_id = ? ORDER BY c.name",
+            [chat_id],
+        )
+        return [str(row[0]) for row in rows]
+
+    def record_feedback(
+        self, chat_id: int, posting_id: str, reason: str, *, now: datetime | None = None
+    ) -> None:
+        """Record (or change) why a posting was not for a chat; `reason` is a REASONS key."""
+        self.db.execute(
+            "INSERT INTO feedback (chat_id, posting_id, reason, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(chat_id, posting_id) DO UPDATE SET reason = excluded.reason, "
+            "created_at = excluded.created_at",
+            [chat_id, posting_id, REASONS[reason], _iso(now or now_utc())],
+        )
+
+    def feedback_counts(self) -> dict[str, int]:
+        """How many Not for me answers each reason got, most first."""
+        rows = self.db.execute(
+            "SELECT reason, count(*) FROM feedback GROUP BY reason ORDER BY 2 DESC, 1"
+        )
+        return {str(reason): int(count) for reason, count in rows}
+
+    def posting_ref(self, posting_id: str) -> int | None:
+        """The small number (rowid) a button names a stored posting by."""
+        row = self.db.execute("SELECT rowid FROM postings WHERE id = ?", [posting_id]).fetchone()
+        return None if row is None else int(row[0])
+
+    def posting_of_ref(self, ref: int) -> str | None:
+        """The id of the stored posting a button's number names, or None."""
+        row = self.db.execute("SELECT id FROM postings WHERE rowid = ?", [ref]).fetchone()
+        return None if row is None else str(row[0])

@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     latest = commands.add_parser("latest", help="newest stored postings, newest first")
     latest.add_argument("--config", help=config_help)
     latest.add_argument("-n", type=int, default=10, help=f"how many (1-{LATEST_MAX}, default 10)")
+    latest.add_argument("--all", action="store_true", help="include closed jobs (marked closed)")
     # Everything after the options is the query, "-django" included (see `_query_after_options`).
     latest.add_argument(
         "query", nargs="*", help='filter, e.g. python -django, (rust OR go) "site reliability"'
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(settings)
         if args.command == "latest":
-            return _latest(settings, args.n, " ".join(args.query))
+            return _latest(settings, args.n, " ".join(args.query), closed=args.all)
         if args.command == "once":
             return _once(settings)
         if args.command == "add":
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # `latest`'s options and whether each takes a value; the first other word starts the query.
-_LATEST_OPTIONS = {"--config": True, "-n": True, "-h": False, "--help": False}
+_LATEST_OPTIONS = {"--config": True, "-n": True, "--all": False, "-h": False, "--help": False}
 
 
 def _query_after_options(argv: Sequence[str]) -> list[str]:
@@ -144,7 +145,7 @@ def _check(settings: Settings) -> int:
     return EXIT_OK
 
 
-def _latest(settings: Settings, count: int, query_text: str) -> int:
+def _latest(settings: Settings, count: int, query_text: str, *, closed: bool = False) -> int:
     from bot.query import parse_query
     from bot.store import Store
     from bot.subscriptions import latest_matching
@@ -162,7 +163,7 @@ def _latest(settings: Settings, count: int, query_text: str) -> int:
         return EXIT_OK
     store = Store.open(settings.storage.path)
     try:
-        postings = latest_matching(store, queries, count)
+        postings = latest_matching(store, queries, count, closed=closed)
     finally:
         store.close()
     if not postings:

@@ -97,6 +97,9 @@ class Pipeline:
             matcher=self.matcher(),
             complete=result.complete,
             identity=source.identity,
+            # Absence closes only after a whole, clean listing (issue 12): never from a feed,
+            # a partial crawl or a run with unreadable items.
+            closes=kind.lists_all and result.complete and result.listed_all and not result.warnings,
         )
         self.health.record_success(source.name, count=stored.seen, new=len(stored.new))
         log.info(

@@ -161,14 +161,16 @@ def latest_matching(
     *,
     scan_limit: int = SCAN_LIMIT,
     cancel: threading.Event | None = None,
+    closed: bool = False,
 ) -> list[StoredPosting]:
-    """The `count` newest stored postings matching any of `queries` (all when none given),
-    among the `scan_limit` newest; a set `cancel` ends the scan early with what was found."""
+    """The `count` newest stored jobs (one per group, open ones unless `closed`) matching any
+    of `queries` (all when none given), among the `scan_limit` newest; a set `cancel` ends the
+    scan early with what was found. Returned with their group's facts (`with_groups`)."""
     wanted = list(queries)
     if not wanted:
-        return store.latest(count)
+        return store.latest(count, closed=closed)
     found: list[StoredPosting] = []
-    for scanned, posting in enumerate(store.iter_postings()):
+    for scanned, posting in enumerate(store.iter_postings(closed=closed)):
         if scanned >= scan_limit or _cancelled(cancel, scanned):
             break
         doc = Document.from_posting(posting)
@@ -176,7 +178,7 @@ def latest_matching(
             found.append(posting)
             if len(found) >= count:
                 break
-    return found
+    return store.with_groups(found)
 
 
 def count_matching(
@@ -222,11 +224,13 @@ class PostingScans:
         self._path = store.file_path()
         self._one_at_a_time = asyncio.Semaphore(1)
 
-    async def latest(self, queries: Sequence[Query], count: int) -> list[StoredPosting]:
+    async def latest(
+        self, queries: Sequence[Query], count: int, *, closed: bool = False
+    ) -> list[StoredPosting]:
         """As `latest_matching`, off the event loop."""
         return await self._run(
             lambda store, cancel: latest_matching(
-                store, queries, count, scan_limit=self.scan_limit, cancel=cancel
+                store, queries, count, scan_limit=self.scan_limit, cancel=cancel, closed=closed
             )
         )
 

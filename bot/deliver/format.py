@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bot.errors import QueryError
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
+from bot.sameness import also_on, location_list
 
 MESSAGE_LIMIT = 4096
 _TAG = re.compile(r"<[^>]*>")
@@ -105,13 +106,25 @@ def _details(posting: StoredPosting) -> list[str]:
     parts = []
     if posting.company:
         parts.append(f"🏢 {_cut(posting.company, FIELD_CHARS['company'])}")
-    if posting.location:
+    if posting.locations:  # one job listed once per place (issue 12): "Berlin, Munich +28"
+        parts.append(f"📍 {_cut(location_list(posting.locations), FIELD_CHARS['location'])}")
+    elif posting.location:
         parts.append(f"📍 {_cut(posting.location, FIELD_CHARS['location'])}")
     if posting.remote and "remote" not in posting.location.lower():
         parts.append("🌍 Remote")
     if posting.salary:
         parts.append(f"💰 {_cut(posting.salary, FIELD_CHARS['salary'])}")
     return parts
+
+
+def _group_notes(posting: StoredPosting) -> list[str]:
+    """Issue 12's lines: "closed", the repost label, "also on: remotewlb.com, jobs.lever.co"."""
+    notes = ["closed"] if posting.closed_at else []
+    if posting.repost:
+        notes.append(posting.repost)
+    if posting.also_on:
+        notes.append(also_on(posting.also_on))
+    return notes
 
 
 def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, str]:
@@ -126,6 +139,9 @@ def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, st
     if details:
         html_lines.append(html.escape(" · ".join(details), quote=False))
         plain_lines.append(" · ".join(details))
+    for note in _group_notes(posting):
+        html_lines.append(f"<i>{html.escape(note, quote=False)}</i>")
+        plain_lines.append(note)
     if item.terms:
         shown = ", ".join(item.terms[:8])
         html_lines.append(f"🔎 <i>{html.escape(shown, quote=False)}</i>")

@@ -4,38 +4,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
+from bot.sameness import group_key, host, locations_compatible, repost_label
 from bot.store.base import (
     _CHUNK,
     Repository,
+    _chunks,
     _from_iso,
     _guarded,
     _iso,
     now_utc,
     store_error,
 )
+from bot.store.groups import (
+    POSTING_NAMES,
+    Grouper,
+    recompute_closed,
+    write_groups,
+)
+from bot.store.groups import stored_posting as _stored
 from bot.store.migrations import rekey
 from bot.store.outbox import PendingDelivery, insert_deliveries
 
 log = logging.getLogger(__name__)
 
 
-_POSTING_NAMES = (
-    *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
-    *("salary", "description", "apply_url", "first_seen", "last_seen"),
-)
+_POSTING_NAMES = POSTING_NAMES
 _POSTING_COLUMNS = ", ".join(_POSTING_NAMES)
+# As read joined with `groups g` (one row per open group: its canonical member).
+_P_COLUMNS = ", ".join(f"p.{name}" for name in _POSTING_NAMES)
+_SHOWN = (
+    "FROM postings p LEFT JOIN groups g ON g.id = p.group_id "
+    "WHERE (g.id IS NULL OR g.canonical_id = p.id) "
+    "AND (? OR coalesce(g.closed_at, p.closed_at) IS NULL)"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,10 @@ class IngestResult:
     baseline: bool
     # Rows written to the outbox (pending, and those the per-cycle cap held back).
     deliveries: int = 0
+    # Of `new`, those that founded or reopened a group (the rest joined a job already known).
+    alerted: tuple[StoredPosting, ...] = ()
+    # Known postings whose link changed (same job, same source, new URL; kept as seen).
+    relinked: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,11 +80,18 @@ class _Plan:
     stored: tuple[StoredPosting, ...]
     baseline: bool
     closes_baseline: bool
+    # The new postings that founded or reopened a group: the only ones the matcher sees.
+    alerting: tuple[StoredPosting, ...] = ()
+    grouper: Grouper | None = None
+    # New URL -> the stored posting of this source it is (its link changed): (id, url, apply).
+    relinks: tuple[tuple[str, str, str], ...] = ()
+    # True when absence from this run counts towards closing (a complete listing, run whole).
+    closes: bool = False
 
     @property
     def alerts(self) -> bool:
         """Whether the new postings are alerted (not while the source's baseline is open)."""
-        return bool(self.stored) and not self.baseline
+        return bool(self.alerting) and not self.baseline
 
 
 # Given the postings a scrape stored for the first time, the deliveries they cause.
@@ -92,6 +117,7 @@ class Postings(Repository):
         matcher: Matcher | None = None,
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
+        closes: bool = False,
     ) -> IngestResult:
         """Store one scrape in one transaction: new postings, last_seen of known ones, and the
         pending deliveries `matcher` derives from the new ones. The first successful scrape of
@@ -100,9 +126,17 @@ class Postings(Repository):
         keyed by `identity` (the source's `url_ignore`/`id_pattern`); when it differs from the
         rules the source's stored ids were made with, those are re-keyed first (see `rekey`).
 
+        Issue 12: each new posting joins the group of the job it is (`bot.store.groups`); only
+        one that founds or reopens a group (a repost) reaches `matcher`. A new URL that is the
+        same job as a posting of this source the previous run listed and this one does not is
+        that posting with a changed link (updated, seen, not new). With `closes` (the kind lists
+        every open posting, and this run was complete and clean), postings absent from two such
+        runs in a row are closed; present ones are open again. Postings past `valid_through`
+        close on that date.
+
         Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
-        plan = self._plan(source, postings, now, complete, identity)
-        deliveries = _deliveries(matcher, plan.stored) if plan.alerts and matcher else []
+        plan = self._plan(source, postings, now, complete, identity, closes)
+        deliveries = _deliveries(matcher, plan.alerting) if plan.alerts and matcher else []
         return self._write(plan, deliveries)
 
     async def ingest_async(
@@ -114,6 +148,7 @@ class Postings(Repository):
         matcher: Matcher | None = None,
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
+        closes: bool = False,
     ) -> IngestResult:
         """As `ingest`, with `matcher` (the CPU-bound part) in a worker thread while the event
         loop goes on. The scrape's transaction is opened only for the write itself and never
@@ -125,10 +160,10 @@ class Postings(Repository):
             self._ingest_lock = asyncio.Lock()
         async with self._ingest_lock:
             try:
-                plan = self._plan(source, postings, now, complete, identity)
+                plan = self._plan(source, postings, now, complete, identity, closes)
                 deliveries: list[PendingDelivery] = []
                 if plan.alerts and matcher is not None:
-                    deliveries = await asyncio.to_thread(_deliveries, matcher, plan.stored)
+                    deliveries = await asyncio.to_thread(_deliveries, matcher, plan.alerting)
                 result = self._write(plan, deliveries)
             except sqlite3.Error as exc:  # `_guarded` covers the synchronous methods only
                 raise (store_error(exc, self.path) or exc) from None
@@ -143,39 +178,97 @@ class Postings(Repository):
         now: datetime | None,
         complete: bool,
         identity: Identity,
+        closes: bool = False,
     ) -> _Plan:
         """What a scrape will write, from committed state (no transaction is left open)."""
-        stamp = _iso(now or now_utc())
+        moment = now or now_utc()
+        stamp = _iso(moment)
         unique: dict[str, Posting] = {}
         for posting in postings:
             unique.setdefault(identity.posting_id(posting.url), posting)
         with self.db.atomic():  # re-keying (rare: the source's rules changed) commits first
             self._adopt_identity(source, identity)
         known = self._existing_ids(list(unique))
+        fresh = {pid: p for pid, p in unique.items() if pid not in known}
+        relinks = self._relinks(source, fresh, known, stamp)
+        relinked = {new for new, _ in relinks}
         rows = [
-            _posting_row(pid, p, source, stamp) for pid, p in unique.items() if pid not in known
+            _posting_row(pid, p, source, stamp) for pid, p in fresh.items() if pid not in relinked
         ]
+        stored = tuple(_stored(row) for row in rows)
+        grouper = Grouper(self.db, moment)
+        alerting = []
+        for row, member in zip(rows, stored, strict=True):
+            placement = grouper.place(member)
+            row.update(group_id=placement.group_id, group_key=placement.group_key)
+            row["times"] = placement.times
+            if placement.alerts:
+                alerting.append(member)
         baseline = self._baseline_pending(source)
         return _Plan(
             source=source,
             stamp=stamp,
             seen=len(unique),
-            known=sorted(known),
+            known=sorted(known | {old for _, (old, _, _) in relinks}),
             rows=rows,
-            stored=tuple(_stored(row) for row in rows),
+            stored=stored,
             baseline=baseline,
             # An empty first answer sets no baseline, else the next real one would flood.
             closes_baseline=baseline and bool(unique) and complete,
+            alerting=tuple(alerting),
+            grouper=grouper,
+            relinks=tuple(link for _, link in relinks),
+            closes=closes and complete and bool(unique),
         )
 
+    def _relinks(
+        self, source: str, fresh: dict[str, Posting], known: set[str], stamp: str | None
+    ) -> list[tuple[str, tuple[str, str, str]]]:
+        """(new id, (stored id, url, apply url)) for each new posting that is a posting of
+        `source` the previous run listed and this one does not, under a changed link: the
+        same `group_key` (company and title) and a compatible location (field case 06: a
+        per-render token in every link)."""
+        if not fresh:
+            return []
+        rows = self.db.execute(
+            "SELECT id, group_key, location, remote FROM postings WHERE source = ? "
+            "AND last_seen = (SELECT max(last_seen) FROM postings WHERE source = ?) "
+            "AND last_seen < ?",
+            [source, source, stamp],
+        ).fetchall()
+        gone = [row for row in rows if row[0] not in known and row[1]]
+        if not gone:
+            return []
+        links: list[tuple[str, tuple[str, str, str]]] = []
+        claimed: set[str] = set()
+        for pid, posting in fresh.items():
+            key = group_key(posting)
+            for old_id, old_key, location, remote in gone:
+                if old_id in claimed or old_key != key:
+                    continue
+                if locations_compatible(
+                    location or "", posting.location, remote_a=bool(remote), remote_b=posting.remote
+                ):
+                    claimed.add(old_id)
+                    apply = posting.apply_url or posting.url
+                    links.append((pid, (old_id, posting.canonical_url, apply)))
+                    break
+        return links
+
     def _write(self, plan: _Plan, deliveries: Sequence[PendingDelivery]) -> IngestResult:
-        """The scrape's one transaction: postings, last_seen, baseline, outbox rows."""
+        """The scrape's one transaction: postings and their groups, relinks, last_seen and
+        closing, baseline, outbox rows."""
         with self.db.atomic():
             if plan.rows:
                 self.db.table("postings").insert_all(plan.rows, batch_size=_CHUNK)
-            self._in(
-                "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [plan.stamp], plan.known
-            )
+            if plan.grouper is not None:
+                write_groups(self.db, plan.grouper)
+            for old_id, url, apply_url in plan.relinks:
+                self.db.execute(
+                    "UPDATE postings SET url = ?, apply_url = ? WHERE id = ?",
+                    [url, apply_url, old_id],
+                )
+            touched = self._close_and_reopen(plan)
             if plan.closes_baseline:
                 self.db.execute(
                     "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
@@ -183,7 +276,70 @@ class Postings(Repository):
                     [plan.source, plan.stamp],
                 )
             queued = insert_deliveries(self.db, deliveries, plan.stamp) if plan.alerts else 0
-        return IngestResult(plan.source, plan.seen, plan.stored, plan.baseline, queued)
+        if touched:
+            log.info("%s: %d postings closed or reopened", plan.source, touched)
+        return IngestResult(
+            plan.source,
+            plan.seen,
+            plan.stored,
+            plan.baseline,
+            queued,
+            alerted=plan.alerting if not plan.baseline else (),
+            relinked=len(plan.relinks),
+        )
+
+    def _close_and_reopen(self, plan: _Plan) -> int:
+        """last_seen of the postings this run listed, which are open again (unless past their
+        `valid_through`); after a closing run, absent ones counted and closed at two; postings
+        past `valid_through` closed on that date; the groups involved re-derived. Returns how
+        many postings changed state."""
+        groups: set[str] = set()
+        reopened = self._in(
+            "SELECT group_id FROM postings WHERE closed_at IS NOT NULL AND id IN ({marks})",
+            [],
+            plan.known,
+        )
+        groups.update(row[0] for row in reopened if row[0])
+        self._in(
+            "UPDATE postings SET last_seen = ?, missed = 0, closed_at = CASE "
+            "WHEN valid_through IS NOT NULL AND valid_through <= ? THEN closed_at END "
+            "WHERE id IN ({marks})",
+            [plan.stamp, plan.stamp],
+            plan.known,
+        )
+        if plan.closes:
+            self.db.execute(
+                "UPDATE postings SET missed = coalesce(missed, 0) + 1 "
+                "WHERE source = ? AND last_seen < ? AND closed_at IS NULL",
+                [plan.source, plan.stamp],
+            )
+            closing = self.db.execute(
+                "SELECT id, group_id FROM postings WHERE source = ? AND missed >= 2 "
+                "AND closed_at IS NULL",
+                [plan.source],
+            ).fetchall()
+            for chunk in _chunks([row[0] for row in closing]):
+                self._in(
+                    "UPDATE postings SET closed_at = ? WHERE id IN ({marks})",
+                    [plan.stamp],
+                    chunk,
+                )
+            groups.update(row[1] for row in closing if row[1])
+        expired = self.db.execute(
+            "SELECT id, group_id FROM postings WHERE closed_at IS NULL "
+            "AND valid_through IS NOT NULL AND valid_through <= ?",
+            [plan.stamp],
+        ).fetchall()
+        if expired:
+            self.db.execute(
+                "UPDATE postings SET closed_at = valid_through WHERE closed_at IS NULL "
+                "AND valid_through IS NOT NULL AND valid_through <= ?",
+                [plan.stamp],
+            )
+            groups.update(row[1] for row in expired if row[1])
+        if groups:
+            recompute_closed(self.db, sorted(groups))
+        return len(groups)
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
         return {
@@ -222,32 +378,100 @@ class Postings(Repository):
             by_id.setdefault(identity.posting_id(url), []).append(url)
         return {url for pid in self._existing_ids(list(by_id)) for url in by_id[pid]}
 
-    def latest(self, limit: int = 5, *, offset: int = 0) -> list[StoredPosting]:
-        """The newest stored postings, newest first (by first_seen, then posted date)."""
+    def latest(
+        self, limit: int = 5, *, offset: int = 0, closed: bool = False
+    ) -> list[StoredPosting]:
+        """The newest stored jobs, newest first (by first_seen, then posted date): one row per
+        group (its canonical member), open ones only unless `closed`; with `with_groups`'
+        fields filled."""
         rows = self.db.execute(
-            f"SELECT {_POSTING_COLUMNS} FROM postings "  # noqa: S608
-            "ORDER BY first_seen DESC, posted_at DESC, rowid DESC LIMIT ? OFFSET ?",
-            [limit, offset],
+            f"SELECT {_P_COLUMNS} {_SHOWN} "
+            "ORDER BY p.first_seen DESC, p.posted_at DESC, p.rowid DESC LIMIT ? OFFSET ?",
+            [int(closed), limit, offset],
         )
-        return [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+        return self.with_groups(
+            [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+        )
 
     def iter_postings(
-        self, *, newest_first: bool = True, batch: int = 500
+        self,
+        *,
+        newest_first: bool = True,
+        batch: int = 500,
+        closed: bool = False,
+        members: bool = False,
     ) -> Iterator[StoredPosting]:
-        """Every stored posting, in batches, for scans such as /latest QUERY."""
+        """Every stored job (one per group, open ones unless `closed`; every posting with
+        `members`), in batches, for scans such as /latest QUERY. Bare: no group fields (see
+        `with_groups`)."""
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_POSTING_COLUMNS} FROM postings ORDER BY first_seen {order}"  # noqa: S608
-        cursor = self.db.execute(sql)
+        shown = "FROM postings p WHERE (? OR p.closed_at IS NULL)" if members else _SHOWN
+        sql = f"SELECT {_P_COLUMNS} {shown} ORDER BY p.first_seen {order}"
+        cursor = self.db.execute(sql, [int(closed)])
         while rows := cursor.fetchmany(batch):
             for row in rows:
                 yield _stored(dict(zip(_POSTING_NAMES, row, strict=True)))
 
     def get_postings(self, ids: Sequence[str]) -> dict[str, StoredPosting]:
-        """Stored postings by id."""
+        """Stored postings by id, with `with_groups`' fields filled."""
         sql = f"SELECT {_POSTING_COLUMNS} FROM postings WHERE id IN ({{marks}})"  # noqa: S608
         rows = self._in(sql, [], ids)
-        postings = (_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows)
-        return {posting.id: posting for posting in postings}
+        postings = [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+        return {posting.id: posting for posting in self.with_groups(postings)}
+
+    def with_groups(self, postings: Sequence[StoredPosting]) -> list[StoredPosting]:
+        """`postings` with their group's facts (issue 12): `closed_at` (the group's, else the
+        posting's), `also_on` (the other members' URLs on other hosts, canonical first),
+        `locations` (every member's place, this one first, when they are several) and `repost`
+        ("reposted · first seen 94 days ago · 3rd time" when it alerted as a repost)."""
+        if not postings:
+            return []
+        facts = {
+            row[0]: row[1:]
+            for row in self._in(
+                "SELECT p.id, p.times, p.closed_at, g.id, g.first_seen, g.closed_at "
+                "FROM postings p LEFT JOIN groups g ON g.id = p.group_id "
+                "WHERE p.id IN ({marks})",
+                [],
+                [p.id for p in postings],
+            )
+        }
+        group_ids = sorted({f[2] for f in facts.values() if f[2]})
+        members: dict[str, list[tuple[str, str, str]]] = {}
+        for gid, pid, url, location in self._in(
+            "SELECT p.group_id, p.id, p.url, p.location FROM postings p "
+            "LEFT JOIN groups g ON g.id = p.group_id WHERE p.group_id IN ({marks}) "
+            "ORDER BY p.id = g.canonical_id DESC, p.first_seen, p.rowid",
+            [],
+            group_ids,
+        ):
+            members.setdefault(gid, []).append((pid, url, location or ""))
+        shown: list[StoredPosting] = []
+        for posting in postings:
+            times, closed_at, gid, group_seen, group_closed = facts.get(
+                posting.id, (1, None, None, None, None)
+            )
+            others = [m for m in members.get(gid or "", []) if m[0] != posting.id]
+            own_host = host(posting.url)
+            also = tuple(dict.fromkeys(u for _, u, _ in others if host(u) != own_host))
+            places = tuple(
+                dict.fromkeys(loc for loc in (posting.location, *(m[2] for m in others)) if loc)
+            )
+            first = _from_iso(group_seen) or posting.first_seen
+            shown.append(
+                dataclasses.replace(
+                    posting,
+                    closed_at=_from_iso(group_closed if gid else closed_at),
+                    also_on=also,
+                    locations=places if len(places) > 1 else (),
+                    repost=(
+                        repost_label(first, max(first, posting.first_seen), times)
+                        if (times or 1) >= 2
+                        else ""
+                    ),
+                )
+            )
+        return shown
 
     def count_postings(self, source: str | None = None) -> int:
         if source is None:
@@ -293,27 +517,22 @@ def _posting_row(pid: str, posting: Posting, source: str, stamp: str | None) -> 
         "apply_url": posting.apply_url or posting.url,
         "first_seen": stamp,
         "last_seen": stamp,
+        "valid_through": _valid_through(posting),
+        "missed": 0,
     }
 
 
-def _stored(row: dict[str, Any]) -> StoredPosting:
-    first_seen = _from_iso(row["first_seen"])
-    last_seen = _from_iso(row["last_seen"])
-    assert first_seen is not None
-    assert last_seen is not None
-    return StoredPosting(
-        id=row["id"],
-        url=row["url"],
-        source=row["source"],
-        title=row["title"],
-        company=row["company"] or "",
-        location=row["location"] or "",
-        remote=bool(row["remote"]),
-        tags=tuple(json.loads(row["tags"] or "[]")),
-        posted_at=_from_iso(row["posted_at"]),
-        salary=row["salary"] or "",
-        description=row["description"] or "",
-        apply_url=row["apply_url"] or row["url"],
-        first_seen=first_seen,
-        last_seen=last_seen,
-    )
+def _valid_through(posting: Posting) -> str | None:
+    """The posting's `valid_through` (schema.org JobPosting `validThrough`, carried in
+    `extra["valid_through"]` as ISO 8601) in UTC; a date alone is its midnight UTC. None when
+    absent or unreadable."""
+    text = posting.extra.get("valid_through", "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _iso(moment)

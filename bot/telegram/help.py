@@ -8,7 +8,7 @@ COMMANDS = (
     ("subscribe", "Alert this chat about postings matching a query"),
     ("list", "Show this chat's subscriptions"),
     ("unsubscribe", "Remove a subscription: /unsubscribe ID or all"),
-    ("latest", "Newest postings: /latest [N] [QUERY]"),
+    ("latest", "Newest jobs: /latest [all] [N] [QUERY]"),
     ("pause", "Pause alerts in this chat"),
     ("resume", "Resume alerts in this chat"),
     ("sources", "The watched job boards and their health"),
@@ -21,7 +21,8 @@ HELP = """<b>jobhound</b> watches job boards and sends you new postings that mat
 /subscribe <i>query</i> (or /sub) — alert this chat about matching postings
 /list — this chat's subscriptions, with buttons to remove them
 /unsubscribe <i>ID</i>|all (or /unsub) — remove subscriptions
-/latest [<i>N</i>] [<i>query</i>] — the newest postings (default 5, at most 20)
+/latest [all] [<i>N</i>] [<i>query</i>] — the newest jobs, each once (default 5, at most 20)
+/latest all … — closed jobs too, marked closed
 /pause, /resume — stop and restart alerts, keeping subscriptions
 /sources — the watched boards and their health
 

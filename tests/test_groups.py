@@ -370,3 +370,74 @@ def test_a_changed_link_of_a_listed_posting_keeps_it_seen_not_new() -> None:
         (first[0].id, second[0].canonical_url, T0.isoformat()),
         (first[1].id, second[1].canonical_url, T0.isoformat()),
     ]
+
+
+# --- through the pipeline: each kind declares whether absence closes ------------------------
+
+BOARD = """<ul>{items}</ul>"""
+FEED = (
+    """<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>"""
+)
+
+
+def _html(ids: Sequence[int]) -> bytes:
+    items = "".join(
+        f'<li class="job"><a href="/jobs/{n}">Engineer {n}</a><span class="where">Berlin</span></li>'
+        for n in ids
+    )
+    return BOARD.format(items=items).encode()
+
+
+def _rss(base: str, ids: Sequence[int]) -> bytes:
+    items = "".join(
+        f"<item><title>Engineer {n}</title><link>{base}/feed/{n}</link></item>" for n in ids
+    )
+    return FEED.format(items=items).encode()
+
+
+async def test_complete_html_board_closes_a_missing_job_a_feed_and_a_broken_run_never_do(
+    tmp_path: Path,
+) -> None:
+    from tests.boardserver import serve
+    from tests.fetchkit import within
+    from tests.fieldkit import once, serve_file, shown, write_config
+
+    async with serve() as server:
+        base = server.url("").rstrip("/")
+        settings = write_config(
+            tmp_path,
+            [
+                {
+                    "name": "board",
+                    "kind": "html",
+                    "url": f"{base}/jobs",
+                    "item": "li.job",
+                    "title": "a",
+                    "location": ".where",
+                    "company_name": "Acme",
+                },
+                {"name": "feed", "kind": "rss", "url": f"{base}/feed.rss", "company": "Acme"},
+            ],
+        )
+
+        async def cycle(board: bytes | None, feed: Sequence[int]) -> None:
+            if board is None:
+                server.add("/jobs", status=500, body=b"down")
+            else:
+                serve_file(server, "/jobs", board)
+            serve_file(server, "/feed.rss", _rss(base, feed))
+            await within(once(settings))
+
+        await cycle(_html([1, 2]), [11, 12])
+        await cycle(_html([1]), [11])  # one miss each
+        await cycle(None, [11])  # the board fails: no miss counted, nothing closed
+        await cycle(b"<ul></ul>", [11])  # zero items where there were two: layout changed
+        titles = {p.title for p in shown(settings)}
+        assert titles == {"Engineer 1", "Engineer 2", "Engineer 11", "Engineer 12"}
+        await cycle(_html([1]), [11])  # the second complete miss: closed; the feed never closes
+        titles = {p.title for p in shown(settings)}
+        assert titles == {"Engineer 1", "Engineer 11", "Engineer 12"}
+        closed = {p.title for p in shown(settings, closed=True) if p.closed_at}
+        assert closed == {"Engineer 2"}
+        await cycle(_html([1, 2]), [11])  # it reappears: open again
+        assert "Engineer 2" in {p.title for p in shown(settings)}

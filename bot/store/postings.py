@@ -190,7 +190,7 @@ class Postings(Repository):
             self._adopt_identity(source, identity)
         known = self._existing_ids(list(unique))
         fresh = {pid: p for pid, p in unique.items() if pid not in known}
-        relinks = self._relinks(source, fresh, known, stamp)
+        relinks = self._relinks(source, fresh, known)
         relinked = {new for new, _ in relinks}
         rows = [
             _posting_row(pid, p, source, stamp) for pid, p in fresh.items() if pid not in relinked
@@ -222,7 +222,7 @@ class Postings(Repository):
         )
 
     def _relinks(
-        self, source: str, fresh: dict[str, Posting], known: set[str], stamp: str | None
+        self, source: str, fresh: dict[str, Posting], known: set[str]
     ) -> list[tuple[str, tuple[str, str, str]]]:
         """(new id, (stored id, url, apply url)) for each new posting that is a posting of
         `source` the previous run listed and this one does not, under a changed link: the
@@ -232,9 +232,8 @@ class Postings(Repository):
             return []
         rows = self.db.execute(
             "SELECT id, group_key, location, remote FROM postings WHERE source = ? "
-            "AND last_seen = (SELECT max(last_seen) FROM postings WHERE source = ?) "
-            "AND last_seen < ?",
-            [source, source, stamp],
+            "AND last_seen = (SELECT max(last_seen) FROM postings WHERE source = ?)",
+            [source, source],
         ).fetchall()
         gone = [row for row in rows if row[0] not in known and row[1]]
         if not gone:
@@ -259,6 +258,12 @@ class Postings(Repository):
         """The scrape's one transaction: postings and their groups, relinks, last_seen and
         closing, baseline, outbox rows."""
         with self.db.atomic():
+            if plan.closes:  # every open posting of the source missed this run, until listed
+                self.db.execute(
+                    "UPDATE postings SET missed = coalesce(missed, 0) + 1 "
+                    "WHERE source = ? AND closed_at IS NULL",
+                    [plan.source],
+                )
             if plan.rows:
                 self.db.table("postings").insert_all(plan.rows, batch_size=_CHUNK)
             if plan.grouper is not None:
@@ -290,7 +295,8 @@ class Postings(Repository):
 
     def _close_and_reopen(self, plan: _Plan) -> int:
         """last_seen of the postings this run listed, which are open again (unless past their
-        `valid_through`); after a closing run, absent ones counted and closed at two; postings
+        `valid_through`) with no misses; after a closing run, those missed twice in a row
+        closed (`_write` counted the miss of every open posting first); postings
         past `valid_through` closed on that date; the groups involved re-derived. Returns how
         many postings changed state."""
         groups: set[str] = set()
@@ -308,11 +314,6 @@ class Postings(Repository):
             plan.known,
         )
         if plan.closes:
-            self.db.execute(
-                "UPDATE postings SET missed = coalesce(missed, 0) + 1 "
-                "WHERE source = ? AND last_seen < ? AND closed_at IS NULL",
-                [plan.source, plan.stamp],
-            )
             closing = self.db.execute(
                 "SELECT id, group_id FROM postings WHERE source = ? AND missed >= 2 "
                 "AND closed_at IS NULL",

@@ -109,7 +109,8 @@ def main() -> None:
         total, grouping = measure(size, args.scrapes, args.batch, base)
         print(
             f"{size:>7} stored: ingest {total:.2f} ms per new posting "
-            f"(grouping a copy of a stored job: {grouping:.2f} ms; run took {time.perf_counter() - started:.0f} s)"
+            f"(grouping a copy of a stored job: {grouping:.2f} ms; "
+            f"run took {time.perf_counter() - started:.0f} s)"
         )
 
 

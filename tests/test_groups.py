@@ -382,7 +382,8 @@ FEED = (
 
 def _html(ids: Sequence[int]) -> bytes:
     items = "".join(
-        f'<li class="job"><a href="/jobs/{n}">Engineer {n}</a><span class="where">Berlin</span></li>'
+        f'<li class="job"><a href="/jobs/{n}">Engineer {n}</a>'
+        '<span class="where">Berlin</span></li>'
         for n in ids
     )
     return BOARD.format(items=items).encode()

@@ -361,10 +361,14 @@ def test_existing_databases_are_grouped_once_at_start_up_without_alerting(tmp_pa
 def test_a_changed_link_of_a_listed_posting_keeps_it_seen_not_new() -> None:
     store = store_with_chat()
     first = [job(1, url="https://b.test/xf-aa/opp/101"), job(2, url="https://b.test/xf-aa/opp/102")]
-    store.ingest("b", first, now=T0)
+    store.ingest("b", first, now=T0, closes=True)
     second = [dataclasses.replace(p, url=p.url.replace("xf-aa", "xf-bb")) for p in first]
-    result = store.ingest("b", second, now=T0 + timedelta(days=1), matcher=everyone)
+    result = store.ingest("b", second, now=T0 + timedelta(days=1), matcher=everyone, closes=True)
     assert (result.seen, len(result.new), result.relinked) == (2, 0, 2)
+    # A feed (no `closes`) lists recent items only: a new link there is a new posting.
+    third = [dataclasses.replace(p, url=p.url.replace("xf-aa", "xf-cc")) for p in first]
+    assert len(store.ingest("b", third, now=T0 + timedelta(days=2)).new) == 2
+    store.db.execute("DELETE FROM postings WHERE url LIKE '%xf-cc%'")
     rows = store.db.execute("SELECT id, url, first_seen FROM postings ORDER BY url").fetchall()
     assert [tuple(r) for r in rows] == [
         (first[0].id, second[0].canonical_url, T0.isoformat()),

@@ -129,10 +129,10 @@ class Postings(Repository):
         Issue 12: each new posting joins the group of the job it is (`bot.store.groups`); only
         one that founds or reopens a group (a repost) reaches `matcher`. A new URL that is the
         same job as a posting of this source the previous run listed and this one does not is
-        that posting with a changed link (updated, seen, not new). With `closes` (the kind lists
-        every open posting, and this run was complete and clean), postings absent from two such
-        runs in a row are closed; present ones are open again. Postings past `valid_through`
-        close on that date.
+        that posting with a changed link (updated, seen, not new; only with `closes`). With
+        `closes` (the kind lists every open posting, and this run was complete and clean),
+        postings absent from two such runs in a row are closed; present ones are open again.
+        Postings past `valid_through` close on that date.
 
         Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
         plan = self._plan(source, postings, now, complete, identity, closes)
@@ -190,7 +190,8 @@ class Postings(Repository):
             self._adopt_identity(source, identity)
         known = self._existing_ids(list(unique))
         fresh = {pid: p for pid, p in unique.items() if pid not in known}
-        relinks = self._relinks(source, fresh, known)
+        # Only where the listing is whole: from a feed, an old item's absence means nothing.
+        relinks = self._relinks(source, fresh, known) if closes and complete else []
         relinked = {new for new, _ in relinks}
         rows = [
             _posting_row(pid, p, source, stamp) for pid, p in fresh.items() if pid not in relinked

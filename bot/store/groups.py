@@ -70,6 +70,41 @@ class Grouper:
     by_key: dict[str, list[str]] = field(default_factory=dict)
     by_ats: dict[str, str] = field(default_factory=dict)
     new_ats: dict[str, str] = field(default_factory=dict)
+    # After `prefetch`: every group `place` may need is read; `place` reads nothing more.
+    offline: bool = False
+
+    def prefetch(self, postings: Sequence[StoredPosting]) -> None:
+        """Read, with indexed lookups, every group `place` may need for `postings` (their ATS
+        ids' groups, the `CANDIDATES` newest groups of each group key, their canonical
+        members). Afterwards `place` touches no database, so it may run in a worker thread
+        while the event loop goes on (the connection belongs to the loop's thread)."""
+        ids: set[str] = set()
+        keys: set[str] = set()
+        for posting in postings:
+            ids |= posting_ats_ids(posting)
+            if key := group_key(posting):
+                keys.add(key)
+        wanted: set[str] = set()
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for ident, gid in self.db.execute(
+                f"SELECT ats_id, group_id FROM ats_ids WHERE ats_id IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                self.by_ats[ident] = gid
+                wanted.add(gid)
+        for key in sorted(keys - set(self.by_key)):
+            rows = self.db.execute(
+                "SELECT id FROM groups WHERE group_key = ? ORDER BY first_seen DESC LIMIT ?",
+                [key, CANDIDATES],
+            ).fetchall()
+            self.by_key[key] = [row[0] for row in rows]
+            wanted.update(self.by_key[key])
+        for gid in sorted(wanted):
+            self._group(gid)
+        self.offline = True
 
     def place(self, posting: StoredPosting) -> Placement:
         """The group `posting` (not stored yet) joins or founds. A shared ATS id joins at once;
@@ -118,6 +153,8 @@ class Grouper:
         for ident in sorted(ids):
             if ident in self.by_ats:
                 return self._group(self.by_ats[ident])
+        if self.offline:
+            return None
         marks = ",".join("?" * len(ids))
         row = self.db.execute(
             f"SELECT group_id FROM ats_ids WHERE ats_id IN ({marks}) LIMIT 1",  # noqa: S608
@@ -128,13 +165,13 @@ class Grouper:
     def _by_key(self, key: str, posting: StoredPosting) -> Group | None:
         if not key:
             return None
-        if key not in self.by_key:
+        if key not in self.by_key and not self.offline:
             rows = self.db.execute(
                 "SELECT id FROM groups WHERE group_key = ? ORDER BY first_seen DESC LIMIT ?",
                 [key, CANDIDATES],
             ).fetchall()
             self.by_key[key] = [row[0] for row in rows]
-        for gid in self.by_key[key][:CANDIDATES]:
+        for gid in self.by_key.get(key, [])[:CANDIDATES]:
             group = self._group(gid)
             if group is not None and compare(group.canonical, posting) is not Sameness.DIFFERENT:
                 return group
@@ -143,6 +180,8 @@ class Grouper:
     def _group(self, gid: str) -> Group | None:
         if gid in self.groups:
             return self.groups[gid]
+        if self.offline:
+            return None
         row = self.db.execute(
             "SELECT id, group_key, canonical_id, first_seen, closed_at, times FROM groups "
             "WHERE id = ?",

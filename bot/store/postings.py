@@ -80,9 +80,11 @@ class _Plan:
     stored: tuple[StoredPosting, ...]
     baseline: bool
     closes_baseline: bool
-    # The new postings that founded or reopened a group: the only ones the matcher sees.
-    alerting: tuple[StoredPosting, ...] = ()
+    # Places the new postings (its reads done in `_plan`: it touches no database).
     grouper: Grouper | None = None
+    # Filled by `_place`: the new postings that founded or reopened a group, the only ones
+    # the matcher sees.
+    alerting: list[StoredPosting] = dataclasses.field(default_factory=list)
     # New URL -> the stored posting of this source it is (its link changed): (id, url, apply).
     relinks: tuple[tuple[str, str, str], ...] = ()
     # True when absence from this run counts towards closing (a complete listing, run whole).
@@ -136,7 +138,7 @@ class Postings(Repository):
 
         Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
         plan = self._plan(source, postings, now, complete, identity, closes)
-        deliveries = _deliveries(matcher, plan.alerting) if plan.alerts and matcher else []
+        deliveries = _place_and_match(plan, matcher)
         return self._write(plan, deliveries)
 
     async def ingest_async(
@@ -162,8 +164,8 @@ class Postings(Repository):
             try:
                 plan = self._plan(source, postings, now, complete, identity, closes)
                 deliveries: list[PendingDelivery] = []
-                if plan.alerts and matcher is not None:
-                    deliveries = await asyncio.to_thread(_deliveries, matcher, plan.alerting)
+                if plan.rows:  # grouping (rapidfuzz) and matching: CPU, in a worker thread
+                    deliveries = await asyncio.to_thread(_place_and_match, plan, matcher)
                 result = self._write(plan, deliveries)
             except sqlite3.Error as exc:  # `_guarded` covers the synchronous methods only
                 raise (store_error(exc, self.path) or exc) from None
@@ -198,13 +200,7 @@ class Postings(Repository):
         ]
         stored = tuple(_stored(row) for row in rows)
         grouper = Grouper(self.db, moment)
-        alerting = []
-        for row, member in zip(rows, stored, strict=True):
-            placement = grouper.place(member)
-            row.update(group_id=placement.group_id, group_key=placement.group_key)
-            row["times"] = placement.times
-            if placement.alerts:
-                alerting.append(member)
+        grouper.prefetch(stored)
         baseline = self._baseline_pending(source)
         return _Plan(
             source=source,
@@ -216,7 +212,6 @@ class Postings(Repository):
             baseline=baseline,
             # An empty first answer sets no baseline, else the next real one would flood.
             closes_baseline=baseline and bool(unique) and complete,
-            alerting=tuple(alerting),
             grouper=grouper,
             relinks=tuple(link for _, link in relinks),
             closes=closes and complete and bool(unique),
@@ -290,7 +285,7 @@ class Postings(Repository):
             plan.stored,
             plan.baseline,
             queued,
-            alerted=plan.alerting if not plan.baseline else (),
+            alerted=tuple(plan.alerting) if not plan.baseline else (),
             relinked=len(plan.relinks),
         )
 
@@ -496,6 +491,20 @@ def checkpoint(path: str) -> None:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     except sqlite3.Error as exc:
         log.debug("%s: WAL checkpoint skipped: %s", path, exc)
+
+
+def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[PendingDelivery]:
+    """Each new posting placed in its group (`plan.rows` get their group columns,
+    `plan.alerting` those that found or reopen one), then the outbox rows `matcher` derives
+    from those. Touches no database: runs in a worker thread under `ingest_async`."""
+    if plan.grouper is not None:
+        for row, member in zip(plan.rows, plan.stored, strict=True):
+            placement = plan.grouper.place(member)
+            row.update(group_id=placement.group_id, group_key=placement.group_key)
+            row["times"] = placement.times
+            if placement.alerts:
+                plan.alerting.append(member)
+    return _deliveries(matcher, plan.alerting) if plan.alerts and matcher else []
 
 
 def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:

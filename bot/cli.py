@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     latest.add_argument(
         "--json", action="store_true", help="one JSON object per line with every stored field"
     )
+    latest.add_argument("--all", action="store_true", help="include closed jobs (marked closed)")
     # Everything after the options is the query, "-django" included (see `_query_after_options`).
     latest.add_argument(
         "query", nargs="*", help='filter, e.g. python -django, (rust OR go) "site reliability"'
@@ -111,6 +112,7 @@ _LATEST_OPTIONS = {
     "-n": True,
     "--source": True,
     "--json": False,
+    "--all": False,
     "-h": False,
     "--help": False,
 }
@@ -184,7 +186,13 @@ def _data_command(settings: Settings, args: argparse.Namespace) -> int:
         return datacli.run_import(settings, args.path, out)
     query = " ".join(args.query)
     return datacli.run_latest(
-        settings, args.n, query, source=args.source, as_json=args.json, say=out
+        settings,
+        args.n,
+        query,
+        source=args.source,
+        as_json=args.json,
+        closed=args.all,
+        say=out,
     )
 
 

@@ -81,11 +81,13 @@ def run_latest(
     source: str | None,
     as_json: bool,
     say: Say,
+    closed: bool = False,
     out: TextIO | None = None,
 ) -> int:
-    """`latest [-n N] [--source NAME] [--json] [QUERY]`: the newest stored postings, newest
-    first, streamed (no cap on N; None: all). `--json`: one object a line with every stored
-    column (`json_row`)."""
+    """`latest [-n N] [--source NAME] [--json] [--all] [QUERY]`: the newest stored jobs, newest
+    first, streamed (no cap on N; None: all): one line per job (its group's canonical posting,
+    with "also on"), open ones unless `closed`. `--json`: every stored posting, one object a
+    line with every stored column (`json_row`)."""
     problem = _latest_usage(settings, count, source)
     if problem:
         print(f"jobhound: {problem}", file=sys.stderr)
@@ -103,11 +105,12 @@ def run_latest(
     store = Store.open(settings.storage.path)
     printed = 0
     try:
-        for row, posting in _matching(store, query, source, count):
+        for row, posting in _matching(store, query, source, count, every=as_json, closed=closed):
             if as_json:
                 stream.write(json.dumps(json_row(row), ensure_ascii=False) + "\n")
             else:
-                say(f"{posting_date(posting)}  {posting_line(posting)}")
+                (shown,) = store.with_groups([posting])
+                say(f"{posting_date(shown)}  {posting_line(shown)}")
             printed += 1
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         if stream is sys.stdout:
@@ -130,13 +133,26 @@ def _latest_usage(settings: Settings, count: int | None, source: str | None) -> 
 
 
 def _matching(
-    store: Store, query: Query | None, source: str | None, count: int | None
+    store: Store,
+    query: Query | None,
+    source: str | None,
+    count: int | None,
+    *,
+    every: bool,
+    closed: bool,
 ) -> Iterator[tuple[dict[str, Any], StoredPosting]]:
-    """The first `count` (None: all) stored postings of `source` that `query` matches."""
+    """The first `count` (None: all) stored postings of `source` that `query` matches: `every`
+    stored posting as its whole row, else one per job (open ones unless `closed`)."""
+    if every:
+        rows: Iterator[tuple[dict[str, Any], StoredPosting]] = store.iter_rows(source=source)
+    else:
+        rows = (({}, p) for p in store.iter_postings(closed=closed))
     found = 0
-    for row, posting in store.iter_rows(source=source):
+    for row, posting in rows:
         if count is not None and found >= count:
             return
+        if source is not None and posting.source != source:
+            continue
         if query is None or query.matches(Document.from_posting(posting)):
             found += 1
             yield row, posting

@@ -218,6 +218,12 @@ class StoredPosting:
     last_seen: datetime
     # Salary, remote scope, seniority, ... computed when the posting was stored (bot.facets).
     facts: Facts = field(default_factory=Facts, compare=False)
+    # Issue 12, filled where a posting is shown (`Postings.with_groups`): when it (its whole
+    # group) closed; the other members' URLs; the group's places; the repost label.
+    closed_at: datetime | None = None
+    also_on: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    repost: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +237,6 @@ class ScrapeResult:
     # False when the board holds more than this run fetched (a crawl still catching up): the
     # source's no-alert baseline stays open until a complete run, so a backlog never floods.
     complete: bool = True
+    # False when the run stopped before the listing's end (a page cap): the postings it did
+    # not reach are not absent, so nothing closes by absence (issue 12).
+    listed_all: bool = True

@@ -142,6 +142,9 @@ class Pipeline:
             matcher=self._measured(self.matcher()),
             complete=result.complete,
             identity=source.identity,
+            # Absence closes only after a whole, clean listing (issue 12): never from a feed,
+            # a partial crawl or a run with unreadable items.
+            closes=kind.lists_all and result.complete and result.listed_all and not result.warnings,
         )
         self.health.record_success(source.name, count=stored.seen, new=len(stored.new))
         # Open before and not seen now: closed (a complete scrape only; a partial one, e.g. a

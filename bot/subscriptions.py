@@ -280,15 +280,17 @@ def latest_matching(
     cancel: threading.Event | None = None,
     muted: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    closed: bool = False,
 ) -> list[StoredPosting]:
-    """The `count` newest stored postings matching any of `queries` (all when none given),
-    among the `scan_limit` newest, leaving out the `muted` companies (`company_key`s);
-    `now` is when `age<14d` is judged. A set `cancel` ends the scan early with what was found."""
+    """The `count` newest stored jobs (one per group, open ones unless `closed`) matching any
+    of `queries` (all when none given), among the `scan_limit` newest, leaving out the `muted`
+    companies (`company_key`s); `now` is when `age<14d` is judged. A set `cancel` ends the scan
+    early with what was found. Returned with their group's facts (`with_groups`)."""
     wanted = list(queries)
     if not wanted and not muted:
-        return store.latest(count)
+        return store.latest(count, closed=closed)
     found: list[StoredPosting] = []
-    for scanned, posting in enumerate(store.iter_postings()):
+    for scanned, posting in enumerate(store.iter_postings(closed=closed)):
         if scanned >= scan_limit or _cancelled(cancel, scanned):
             break
         if muted and company_key(posting.company) in muted:
@@ -298,7 +300,7 @@ def latest_matching(
             found.append(posting)
             if len(found) >= count:
                 break
-    return found
+    return store.with_groups(found)
 
 
 def count_matching(
@@ -353,6 +355,7 @@ class PostingScans:
         *,
         muted: frozenset[str] = frozenset(),
         now: datetime | None = None,
+        closed: bool = False,
     ) -> list[StoredPosting]:
         """As `latest_matching`, off the event loop."""
         return await self._run(
@@ -364,6 +367,7 @@ class PostingScans:
                 cancel=cancel,
                 muted=muted,
                 now=now,
+                closed=closed,
             )
         )
 

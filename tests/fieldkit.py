@@ -131,9 +131,19 @@ async def once(settings: Settings) -> list[SourceOutcome]:
 
 
 def stored(settings: Settings) -> list[StoredPosting]:
-    """Every stored posting, newest first (what `latest` lists)."""
+    """Every stored posting, newest first (each member of a group, closed ones too; `shown`
+    gives what `latest` lists)."""
     store = Store.open(settings.storage.path)
     try:
-        return list(store.latest(limit=10_000))
+        return list(store.iter_postings(closed=True, members=True))
+    finally:
+        store.close()
+
+
+def shown(settings: Settings, *, closed: bool = False) -> list[StoredPosting]:
+    """What `latest` (`--all` with `closed`) lists: one posting per job, newest first."""
+    store = Store.open(settings.storage.path)
+    try:
+        return list(store.latest(limit=10_000, closed=closed))
     finally:
         store.close()

@@ -17,6 +17,7 @@ from telegram.ext import ExtBot
 
 from bot.deliver import Limits, Sender
 from bot.models import Posting, canonical_url, posting_id
+from bot.sameness import group_key
 from bot.sources.markdown import read_folder
 from bot.store import PendingDelivery, Store
 from bot.subscriptions import Subscriptions
@@ -97,7 +98,20 @@ def world_at(corpus: list[Posting], start: str, store: Store | None = None) -> W
     clock = Clock(datetime.fromisoformat(start).astimezone(UTC))
     store.ingest(SOURCE, corpus[:50], now=clock())  # the baseline
     store.touch_chat(ADA, type="private", title="Ada")
-    return World(store, Subscriptions(store, clock=clock), clock, matching("python", corpus[50:]))
+    return World(store, Subscriptions(store, clock=clock), clock, distinct_jobs(corpus))
+
+
+def distinct_jobs(corpus: list[Posting]) -> list[Posting]:
+    """Corpus postings matching "python" after the baseline, each a job of its own (the corpus
+    lists some jobs twice or once per city: those alert once, issue 12)."""
+    keys = {group_key(p) for p in corpus[:50]}
+    found = []
+    for posting in matching("python", corpus[50:]):
+        key = group_key(posting)
+        if key not in keys:
+            keys.add(key)
+            found.append(posting)
+    return found
 
 
 async def deliver(world: World, tg: FakeTelegram, bot: ExtBot[None]) -> list[ChatMessage]:

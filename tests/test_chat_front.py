@@ -533,3 +533,15 @@ def test_query_nesting_bound_is_exact() -> None:
     for deep in ("(" * 21 + "rust" + ")" * 21, "-" * 21 + "rust", "NOT " * 21 + "rust"):
         with pytest.raises(QueryError, match="more than 20 deep"):
             parse_query(deep)
+
+
+async def test_latest_all_shows_closed_jobs_marked_and_plain_latest_hides_them(env: Env) -> None:
+    """Issue 12: /latest hides closed jobs; `/latest all …` shows them marked "closed"."""
+    rust = next(p for p in env.store.latest(10) if p.title == "Senior Rust Engineer")
+    closed = "2026-01-02T00:00:00+00:00"
+    env.store.db.execute("UPDATE postings SET closed_at = ? WHERE id = ?", [closed, rust.id])
+    env.store.db.execute("UPDATE groups SET closed_at = ? WHERE id = ?", [closed, rust.id])
+    env.store.db.conn.commit()
+    assert "Rust" not in (await one(env, USER, "/latest 20")).text
+    reply = (await one(env, USER, "/latest all rust")).text
+    assert "Senior Rust Engineer" in reply and "\nclosed\n" in reply

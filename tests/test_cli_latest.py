@@ -70,3 +70,31 @@ def test_the_date_column_is_labelled_posted_or_seen(
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     undated = [line for line in lines if line is not infra]
     assert undated and all(line.startswith(f"seen {today}  ") for line in undated)
+
+
+def test_latest_hides_closed_jobs_and_all_shows_them_marked(
+    stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: `latest` lists open jobs once; `--all` adds closed ones, marked "closed"."""
+    from bot.config import load_settings
+    from bot.sources.registry import KINDS
+    from bot.store import Store
+
+    settings = load_settings(kinds=KINDS, path=stored, env={})
+    store = Store.open(settings.storage.path)
+    rust = next(p for p in store.latest(10) if p.title == "Senior Rust Engineer")
+    store.db.execute(
+        "UPDATE postings SET closed_at = '2026-01-02T00:00:00+00:00' WHERE id = ?", [rust.id]
+    )
+    store.db.execute(
+        "UPDATE groups SET closed_at = '2026-01-02T00:00:00+00:00' WHERE id = ?", [rust.id]
+    )
+    store.db.conn.commit()
+    store.close()
+    status, lines, err = _latest(capsys, "--config", str(stored))
+    assert status == 0, err
+    assert len(lines) == 4 and not any("Rust" in line for line in lines)
+    status, lines, err = _latest(capsys, "--config", str(stored), "--all", "rust")
+    assert status == 0, err
+    (line,) = lines
+    assert "Senior Rust Engineer" in line and line.endswith(" · closed")

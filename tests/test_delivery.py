@@ -24,6 +24,7 @@ from bot.deliver import FloodLimiter, Limits, Sender, split_plain
 from bot.deliver.format import utf16_len
 from bot.models import Posting, canonical_url
 from bot.query import Document, parse_query
+from bot.sameness import group_key
 from bot.sources.markdown import read_folder
 from bot.store import IngestResult, PendingDelivery, Store, now_utc
 from bot.subscriptions import Subscriptions
@@ -127,8 +128,15 @@ def world(corpus: list[Posting]) -> Iterator[World]:
 
 
 def fresh(world: World, count: int, query: str = "python") -> list[Posting]:
-    """`count` corpus postings matching `query` that the store has not seen yet."""
-    found = [p for p in matching(query, world.corpus[100:]) if not world.store.get_postings([p.id])]
+    """`count` corpus postings matching `query` that the store has not seen yet, each a job of
+    its own (the corpus lists some jobs twice or once per city: those alert once, issue 12)."""
+    keys = {group_key(p) for p in world.corpus[:100]}
+    found = []
+    for p in matching(query, world.corpus[100:]):
+        key = group_key(p)
+        if key not in keys and not world.store.get_postings([p.id]):
+            keys.add(key)
+            found.append(p)
     assert len(found) >= count
     return found[:count]
 

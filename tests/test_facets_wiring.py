@@ -206,7 +206,9 @@ def test_index_equals_the_naive_loop_with_facet_queries() -> None:
 def test_button_cap_and_callback_data_bound_with_many_alerts() -> None:
     store = Store.open(":memory:")
     company = "Ünïcødé Company " * 30
-    store.ingest("board", [posting(n, company=company) for n in range(70)], now=T0)
+    # 70 different jobs (distinct titles): one company's postings of one title would be one job.
+    jobs = [posting(n, company=company, title=f"Rust engineer {n}") for n in range(70)]
+    store.ingest("board", jobs, now=T0)
     postings = store.latest(70)
     refs = {
         p.id: (store.company_ids([p.company])[p.company], store.posting_ref(p.id)) for p in postings

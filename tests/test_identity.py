@@ -15,7 +15,7 @@ from bot.models import Identity, Posting, canonical_url, posting_id
 from bot.sources.registry import KINDS
 from bot.store import PendingDelivery, Store
 from tests.fetchkit import within
-from tests.fieldkit import case_dir, field_site, once, serve_file, stored, write_config
+from tests.fieldkit import case_dir, field_site, once, serve_file, shown, stored, write_config
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -132,6 +132,39 @@ async def test_field_06_per_render_token_in_links_is_not_a_new_posting(
     assert (second.ok, second.seen, second.new) == (True, 2, 0)
     assert "field: 2 postings, 0 new" in caplog.text
     assert len(stored(settings)) == 2
+
+
+async def test_field_06_readme_config_without_identity_options_sees_the_same_two_postings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bug: without url_ignore/id_pattern, a per-render token made every opening new each run
+    (field README's exact config: a changed link of a listed posting is that posting)."""
+    template = (case_dir(FIELD_06) / "board.template.html").read_bytes()
+    async with field_site(FIELD_06) as (server, base):
+        source = {
+            "name": "field",
+            "kind": "html",
+            "url": f"{base}{BOARD_06}",
+            "item": "tr.opp",
+            "title": "a",
+            "location": ".loc",
+            "company_name": "Example Bank",
+        }
+        settings = write_config(tmp_path, [source])
+        serve_file(server, BOARD_06, template.replace(b"@TOKEN@", b"3348347fc789"))
+        (first,) = await within(once(settings))
+        before = {p.title: (p.id, p.first_seen) for p in stored(settings)}
+        serve_file(server, BOARD_06, template.replace(b"@TOKEN@", b"9f00d1e2aa71"))
+        caplog.set_level("INFO", logger="bot.pipeline")
+        (second,) = await within(once(settings))
+    assert (first.seen, first.new) == (2, 2)
+    assert (second.ok, second.seen, second.new) == (True, 2, 0)
+    assert "field: 2 postings, 0 new" in caplog.text
+    latest = shown(settings)
+    assert len(latest) == 2
+    # The stored postings kept their id and first_seen and now link to this render's page.
+    assert {p.title: (p.id, p.first_seen) for p in latest} == before
+    assert all("xf-9f00d1e2aa71" in p.url for p in latest)
 
 
 def _config(**source: object) -> dict[str, object]:

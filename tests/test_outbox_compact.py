@@ -17,7 +17,8 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def posting(n: int, title: str = "Python engineer") -> Posting:
-    return Posting(url=f"https://jobs.example.com/{n}", title=title, company="Acme")
+    # One company each: the same title at one company would be one job (issue 12's groups).
+    return Posting(url=f"https://jobs.example.com/{n}", title=title, company=f"Acme {n}")
 
 
 def test_old_json_outbox_rows_become_plain_rows_and_pending_ones_stay_pending(
@@ -33,19 +34,19 @@ def test_old_json_outbox_rows_become_plain_rows_and_pending_ones_stay_pending(
     db.table("chats").insert(
         {"id": 7, "type": "private", "title": "t", "created_at": T0.isoformat()}
     )
-    # Rows as the code of that time stored them (today's ingest writes later columns too).
-    db.table("postings").insert_all(
-        {
-            "id": posting(n).id,
-            "url": posting(n).canonical_url,
-            "source": "board",
-            "title": posting(n).title,
-            "company": "Acme",
-            "first_seen": T0.isoformat(),
-            "last_seen": T0.isoformat(),
-        }
-        for n in (1, 2)
-    )
+    for n in (1, 2):  # rows as that schema held them (today's ingest writes later columns)
+        p = posting(n)
+        db.table("postings").insert(
+            {
+                "id": p.id,
+                "url": p.url,
+                "source": "board",
+                "title": p.title,
+                "company": p.company,
+                "first_seen": T0.isoformat(),
+                "last_seen": T0.isoformat(),
+            }
+        )
     for n, status in ((1, "sent"), (2, "pending")):
         db.table("deliveries").insert(
             {

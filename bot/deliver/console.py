@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from bot.models import StoredPosting
+from bot.sameness import also_on, location_list
 from bot.store import IngestResult
 from bot.text import counted
 
@@ -20,13 +21,15 @@ def posting_date(posting: StoredPosting) -> str:
 
 
 def posting_line(posting: StoredPosting) -> str:
-    """One readable line: title — company — location — URL."""
-    parts = [
-        posting.title,
-        posting.company,
-        posting.location or ("Remote" if posting.remote else ""),
-    ]
-    return " — ".join(part for part in parts if part) + f" — {posting.apply_url or posting.url}"
+    """One readable line: title — company — location(s) — URL, then issue 12's notes where
+    they apply (" · closed", " · reposted · …", " · also on: remotewlb.com")."""
+    place = location_list(posting.locations) if posting.locations else posting.location
+    parts = [posting.title, posting.company, place or ("Remote" if posting.remote else "")]
+    line = " — ".join(part for part in parts if part) + f" — {posting.apply_url or posting.url}"
+    notes = ["closed"] if posting.closed_at else []
+    notes += [posting.repost] if posting.repost else []
+    notes += [also_on(posting.also_on)] if posting.also_on else []
+    return " · ".join([line, *notes])
 
 
 class ConsoleAlerts:
@@ -40,10 +43,11 @@ class ConsoleAlerts:
         if result.baseline:
             self._print(f"{result.source}: {counted(len(result.new), 'posting')} stored")
             return
-        for posting in result.new[: self.cap]:
+        # One line per job: postings that joined a known job's group are not announced.
+        for posting in result.alerted[: self.cap]:
             self._print(posting_line(posting))
-        if len(result.new) > self.cap:
-            more = len(result.new) - self.cap
+        if len(result.alerted) > self.cap:
+            more = len(result.alerted) - self.cap
             self._print(f"{result.source}: …and {more} more, see `python main.py latest`")
 
     def _print(self, line: str) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from bot.errors import QueryError
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
+from bot.sameness import also_on, location_list
 
 MESSAGE_LIMIT = 4096
 _TAG = re.compile(r"<[^>]*>")
@@ -127,7 +128,9 @@ def _details(posting: StoredPosting) -> list[str]:
     facts = posting.facts
     if posting.company:
         parts.append(f"🏢 {_cut(posting.company, FIELD_CHARS['company'])}")
-    if posting.location:
+    if posting.locations:  # one job listed once per place (issue 12): "Berlin, Munich +28"
+        parts.append(f"📍 {_cut(location_list(posting.locations), FIELD_CHARS['location'])}")
+    elif posting.location:
         parts.append(f"📍 {_cut(posting.location, FIELD_CHARS['location'])}")
     scope = facts.remote.label()
     if scope and (facts.remote.regions or scope.lower() not in posting.location.lower()):
@@ -155,6 +158,16 @@ def age_label(since: datetime | None, now: datetime | None) -> str:
     return f"{days}d ago" if days < 28 else f"{days // 7}w ago"
 
 
+def _group_notes(posting: StoredPosting) -> list[str]:
+    """Issue 12's lines: "closed", the repost label, "also on: remotewlb.com, jobs.lever.co"."""
+    notes = ["closed"] if posting.closed_at else []
+    if posting.repost:
+        notes.append(posting.repost)
+    if posting.also_on:
+        notes.append(also_on(posting.also_on))
+    return notes
+
+
 def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, str]:
     """The HTML and plain-text block announcing one posting (at most `highlights` underlined
     words: the first thing given up under the entity cap; the linked title never is)."""
@@ -172,6 +185,9 @@ def render_item(item: AlertItem, highlights: int | None = None) -> tuple[str, st
     if details:
         html_lines.append(html.escape(" · ".join(details), quote=False))
         plain_lines.append(" · ".join(details))
+    for note in _group_notes(posting):
+        html_lines.append(f"<i>{html.escape(note, quote=False)}</i>")
+        plain_lines.append(note)
     if item.terms:
         shown = ", ".join(item.terms[:8])
         html_lines.append(f"🔎 <i>{html.escape(shown, quote=False)}</i>")

@@ -131,6 +131,8 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.sent_messages = 0
+        # Pending alerts dropped because their posting (its job's group) closed first.
+        self.closed_dropped = 0
 
     def wake(self) -> None:
         """New deliveries were queued: look at the outbox now."""
@@ -291,6 +293,18 @@ class Sender:
             self._count("dropped", "chat_inactive", len(deliveries))
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
+        closed = [d for d in deliveries if (p := postings.get(d.posting_id)) and p.closed_at]
+        if closed:
+            # Issue 12: the job closed before its alert went out; announcing it helps nobody.
+            self.store.mark_dropped([d.id for d in closed], "closed")
+            self.closed_dropped += len(closed)
+            log.info(
+                "chat %s: %d pending alert(s) dropped: posting closed before sending (%s)",
+                chat_id,
+                len(closed),
+                ", ".join(d.posting_id for d in closed[:5]),
+            )
+            deliveries = [d for d in deliveries if d not in closed]
         deliveries = self._unmuted(chat_id, deliveries, postings)
         terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
         notes = self.unstated(chat_id, list(postings.values())) if self.unstated else {}

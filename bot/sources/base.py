@@ -46,3 +46,7 @@ class SourceKind:
     options: frozenset[str] = frozenset()
     # Checks those keys at start-up; raises ValueError("what is wrong") for config to report.
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    # True when a complete run lists every open posting of the board, so a posting missing
+    # from two complete runs in a row has closed (issue 12). False for kinds that show only
+    # recent postings (feeds) or a hand-kept folder (markdown): they never close by absence.
+    lists_all: bool = True

@@ -126,6 +126,10 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             warnings.append(common.page_failed(exc, source, page_url, first=page == 1, where=where))
             break
         postings.extend(found)
+    else:  # max_pages reached: a next page may hold more
+        return ScrapeResult(
+            postings=tuple(postings), warnings=tuple(warnings), listed_all=url is None
+        )
     return ScrapeResult(postings=tuple(postings), warnings=tuple(warnings))
 
 

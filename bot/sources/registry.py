@@ -30,7 +30,7 @@ from bot.sources.base import SourceKind
 KINDS: dict[str, SourceKind] = {
     kind.name: kind
     for kind in (
-        SourceKind("markdown", markdown.collect, local=True),
+        SourceKind("markdown", markdown.collect, local=True, lists_all=False),
         lever.KIND,
         lever.HTML_KIND,
         greenhouse.KIND,

@@ -69,4 +69,5 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     return await common.fetch_one(ctx, source, api_url(source.url), parse)
 
 
-KIND = SourceKind("remoteok", collect)
+# The API lists the newest postings only: absence is not closing.
+KIND = SourceKind("remoteok", collect, lists_all=False)

@@ -192,6 +192,11 @@ def validate(options: Mapping[str, Any]) -> None:
     common.check_options(options, strings=("company",), bools=("company_in_title", "remote"))
 
 
+# A feed shows its newest items only: absence from it is not closing (issue 12).
 KIND = SourceKind(
-    "rss", collect, options=frozenset({"company", "company_in_title", "remote"}), validate=validate
+    "rss",
+    collect,
+    options=frozenset({"company", "company_in_title", "remote"}),
+    validate=validate,
+    lists_all=False,
 )

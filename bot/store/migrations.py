@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database, Migrations
@@ -287,3 +287,53 @@ def m014_source_operations(db: Database) -> None:
     table.add_column("problem_kind", str)
     table.add_column("problem_since", str)
     table.add_column("alerted_at", str)
+
+
+@migrations()
+def m_groups(db: Database) -> None:
+    """Issue 12: postings that are one job share a group (`groups`, one canonical member,
+    indexed by `group_key`; `ats_ids` maps an ATS id to its group); postings get `closed_at`
+    (closed by absence or past `valid_through`), `missed` (complete scrapes in a row without
+    them) and `times` (the job's nth posting when it alerted as a repost). Stored postings are
+    grouped once, in first-seen order, without alerting anybody."""
+    from bot.store.groups import Grouper, read_postings, write_groups
+
+    db.table("groups").create(
+        {
+            "id": str,
+            "group_key": str,
+            "canonical_id": str,
+            "first_seen": str,
+            "closed_at": str,
+            "times": int,
+        },
+        pk="id",
+        defaults={"times": 1},
+    )
+    db.table("groups").create_index(["group_key"])
+    db.table("ats_ids").create({"ats_id": str, "group_id": str}, pk="ats_id")
+    postings = db.table("postings")
+    for column, kind in (
+        ("group_id", str),
+        ("group_key", str),
+        ("closed_at", str),
+        ("missed", int),
+        ("times", int),
+    ):
+        postings.add_column(column, kind)
+    db.execute("UPDATE postings SET missed = 0, times = 1")
+    postings.create_index(["group_id"])
+    postings.create_index(["group_key"])
+    postings.create_index(["valid_through"])  # the column came with m_facets
+    ids = [row[0] for row in db.execute("SELECT id FROM postings ORDER BY first_seen, rowid")]
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        stored = read_postings(db, chunk)
+        grouper = Grouper(db, datetime.now(UTC))
+        for pid in chunk:
+            placement = grouper.place(stored[pid])
+            db.execute(
+                "UPDATE postings SET group_id = ?, group_key = ? WHERE id = ?",
+                [placement.group_id, placement.group_key, pid],
+            )
+        write_groups(db, grouper)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ from sqlite_utils import Database
 
 from bot.facets.filters import Facts
 from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
+from bot.sameness import group_key, host, locations_compatible, repost_label
 from bot.store.base import (
     _CHUNK,
     Repository,
+    _chunks,
     _from_iso,
     _guarded,
     _iso,
@@ -27,18 +30,27 @@ from bot.store.base import (
     store_error,
 )
 from bot.store.facts import FACT_COLUMNS, facts_from_row, facts_row, posting_facts
+from bot.store.groups import (
+    POSTING_NAMES,
+    Grouper,
+    recompute_closed,
+    write_groups,
+)
 from bot.store.migrations import rekey
 from bot.store.outbox import PendingDelivery, insert_deliveries
 
 log = logging.getLogger(__name__)
 
 
-_POSTING_NAMES = (
-    *("id", "url", "source", "title", "company", "location", "remote", "tags", "posted_at"),
-    *("salary", "description", "apply_url", "first_seen", "last_seen"),
-    *FACT_COLUMNS,
-)
+_POSTING_NAMES = (*POSTING_NAMES, *FACT_COLUMNS)
 _POSTING_COLUMNS = ", ".join(_POSTING_NAMES)
+# As read joined with `groups g` (one row per open group: its canonical member).
+_P_COLUMNS = ", ".join(f"p.{name}" for name in _POSTING_NAMES)
+_SHOWN = (
+    "FROM postings p LEFT JOIN groups g ON g.id = p.group_id "
+    "WHERE (g.id IS NULL OR g.canonical_id = p.id) "
+    "AND (? OR coalesce(g.closed_at, p.closed_at) IS NULL)"
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,10 @@ class IngestResult:
     baseline: bool
     # Rows written to the outbox (pending, and those the per-cycle cap held back).
     deliveries: int = 0
+    # Of `new`, those that founded or reopened a group (the rest joined a job already known).
+    alerted: tuple[StoredPosting, ...] = ()
+    # Known postings whose link changed (same job, same source, new URL; kept as seen).
+    relinked: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,11 +81,20 @@ class _Plan:
     stored: tuple[StoredPosting, ...]
     baseline: bool
     closes_baseline: bool
+    # Places the new postings (its reads done in `_plan`: it touches no database).
+    grouper: Grouper | None = None
+    # Filled by `_place`: the new postings that founded or reopened a group, the only ones
+    # the matcher sees.
+    alerting: list[StoredPosting] = dataclasses.field(default_factory=list)
+    # New URL -> the stored posting of this source it is (its link changed): (id, url, apply).
+    relinks: tuple[tuple[str, str, str], ...] = ()
+    # True when absence from this run counts towards closing (a complete listing, run whole).
+    closes: bool = False
 
     @property
     def alerts(self) -> bool:
         """Whether the new postings are alerted (not while the source's baseline is open)."""
-        return bool(self.stored) and not self.baseline
+        return bool(self.alerting) and not self.baseline
 
 
 # Given the postings a scrape stored for the first time, the deliveries they cause.
@@ -95,6 +120,7 @@ class Postings(Repository):
         matcher: Matcher | None = None,
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
+        closes: bool = False,
     ) -> IngestResult:
         """Store one scrape in one transaction: new postings, last_seen of known ones, and the
         pending deliveries `matcher` derives from the new ones. The first successful scrape of
@@ -103,9 +129,17 @@ class Postings(Repository):
         keyed by `identity` (the source's `url_ignore`/`id_pattern`); when it differs from the
         rules the source's stored ids were made with, those are re-keyed first (see `rekey`).
 
+        Issue 12: each new posting joins the group of the job it is (`bot.store.groups`); only
+        one that founds or reopens a group (a repost) reaches `matcher`. A new URL that is the
+        same job as a posting of this source the previous run listed and this one does not is
+        that posting with a changed link (updated, seen, not new; only with `closes`). With
+        `closes` (the kind lists every open posting, and this run was complete and clean),
+        postings absent from two such runs in a row are closed; present ones are open again.
+        Postings past `valid_through` close on that date.
+
         Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
-        plan = self._plan(source, postings, now, complete, identity)
-        deliveries = _deliveries(matcher, plan.stored) if plan.alerts and matcher else []
+        plan = self._plan(source, postings, now, complete, identity, closes=closes)
+        deliveries = _place_and_match(plan, matcher)
         return self._write(plan, deliveries)
 
     async def ingest_async(
@@ -117,6 +151,7 @@ class Postings(Repository):
         matcher: Matcher | None = None,
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
+        closes: bool = False,
     ) -> IngestResult:
         """As `ingest`, with `matcher` (the CPU-bound part) in a worker thread while the event
         loop goes on. The scrape's transaction is opened only for the write itself and never
@@ -137,10 +172,10 @@ class Postings(Repository):
             fresh = [(pid, p) for pid, p in by_id.items() if pid not in known]
             facts = await asyncio.to_thread(_facts_of_all, fresh)
             try:
-                plan = self._plan(source, postings, now, complete, identity, facts)
+                plan = self._plan(source, postings, now, complete, identity, facts, closes)
                 deliveries: list[PendingDelivery] = []
-                if plan.alerts and matcher is not None:
-                    deliveries = await asyncio.to_thread(_deliveries, matcher, plan.stored)
+                if plan.rows:  # grouping (rapidfuzz) and matching: CPU, in a worker thread
+                    deliveries = await asyncio.to_thread(_place_and_match, plan, matcher)
                 result = self._write(plan, deliveries)
             except sqlite3.Error as exc:  # `_guarded` covers the synchronous methods only
                 raise (store_error(exc, self.path) or exc) from None
@@ -156,11 +191,13 @@ class Postings(Repository):
         complete: bool,
         identity: Identity,
         facts: Mapping[str, Facts] | None = None,
+        closes: bool = False,
     ) -> _Plan:
         """What a scrape will write, from committed state (no transaction is left open).
         `facts` holds the facts of new postings computed beforehand; the others' are computed
         here."""
-        stamp = _iso(now or now_utc())
+        moment = now or now_utc()
+        stamp = _iso(moment)
         facts = facts or {}
         unique: dict[str, Posting] = {}
         for posting in postings:
@@ -168,32 +205,87 @@ class Postings(Repository):
         with self.db.atomic():  # re-keying (rare: the source's rules changed) commits first
             self._adopt_identity(source, identity)
         known = self._existing_ids(list(unique))
-        fresh = [(pid, p) for pid, p in unique.items() if pid not in known]
+        fresh = {pid: p for pid, p in unique.items() if pid not in known}
+        # Only where the listing is whole: from a feed, an old item's absence means nothing.
+        relinks = self._relinks(source, fresh, known) if closes and complete else []
+        relinked = {new for new, _ in relinks}
         rows = [
             _posting_row(pid, p, source, stamp, facts.get(pid) or posting_facts(p))
-            for pid, p in fresh
+            for pid, p in fresh.items()
+            if pid not in relinked
         ]
+        stored = tuple(_stored(row) for row in rows)
+        grouper = Grouper(self.db, moment)
+        grouper.prefetch(stored)
         baseline = self._baseline_pending(source)
         return _Plan(
             source=source,
             stamp=stamp,
             seen=len(unique),
-            known=sorted(known),
+            known=sorted(known | {old for _, (old, _, _) in relinks}),
             rows=rows,
-            stored=tuple(_stored(row) for row in rows),
+            stored=stored,
             baseline=baseline,
             # An empty first answer sets no baseline, else the next real one would flood.
             closes_baseline=baseline and bool(unique) and complete,
+            grouper=grouper,
+            relinks=tuple(link for _, link in relinks),
+            closes=closes and complete and bool(unique),
         )
 
+    def _relinks(
+        self, source: str, fresh: dict[str, Posting], known: set[str]
+    ) -> list[tuple[str, tuple[str, str, str]]]:
+        """(new id, (stored id, url, apply url)) for each new posting that is a posting of
+        `source` the previous run listed and this one does not, under a changed link: the
+        same `group_key` (company and title) and a compatible location (field case 06: a
+        per-render token in every link)."""
+        if not fresh:
+            return []
+        rows = self.db.execute(
+            "SELECT id, group_key, location, remote FROM postings WHERE source = ? "
+            "AND last_seen = (SELECT max(last_seen) FROM postings WHERE source = ?)",
+            [source, source],
+        ).fetchall()
+        gone = [row for row in rows if row[0] not in known and row[1]]
+        if not gone:
+            return []
+        links: list[tuple[str, tuple[str, str, str]]] = []
+        claimed: set[str] = set()
+        for pid, posting in fresh.items():
+            key = group_key(posting)
+            for old_id, old_key, location, remote in gone:
+                if old_id in claimed or old_key != key:
+                    continue
+                if locations_compatible(
+                    location or "", posting.location, remote_a=bool(remote), remote_b=posting.remote
+                ):
+                    claimed.add(old_id)
+                    apply = posting.apply_url or posting.url
+                    links.append((pid, (old_id, posting.canonical_url, apply)))
+                    break
+        return links
+
     def _write(self, plan: _Plan, deliveries: Sequence[PendingDelivery]) -> IngestResult:
-        """The scrape's one transaction: postings, last_seen, baseline, outbox rows."""
+        """The scrape's one transaction: postings and their groups, relinks, last_seen and
+        closing, baseline, outbox rows."""
         with self.db.atomic():
+            if plan.closes:  # every open posting of the source missed this run, until listed
+                self.db.execute(
+                    "UPDATE postings SET missed = coalesce(missed, 0) + 1 "
+                    "WHERE source = ? AND closed_at IS NULL",
+                    [plan.source],
+                )
             if plan.rows:
                 self.db.table("postings").insert_all(plan.rows, batch_size=_CHUNK)
-            self._in(
-                "UPDATE postings SET last_seen = ? WHERE id IN ({marks})", [plan.stamp], plan.known
-            )
+            if plan.grouper is not None:
+                write_groups(self.db, plan.grouper)
+            for old_id, url, apply_url in plan.relinks:
+                self.db.execute(
+                    "UPDATE postings SET url = ?, apply_url = ? WHERE id = ?",
+                    [url, apply_url, old_id],
+                )
+            touched = self._close_and_reopen(plan)
             if plan.closes_baseline:
                 self.db.execute(
                     "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
@@ -201,7 +293,66 @@ class Postings(Repository):
                     [plan.source, plan.stamp],
                 )
             queued = insert_deliveries(self.db, deliveries, plan.stamp) if plan.alerts else 0
-        return IngestResult(plan.source, plan.seen, plan.stored, plan.baseline, queued)
+        if touched:
+            log.info("%s: %d postings closed or reopened", plan.source, touched)
+        return IngestResult(
+            plan.source,
+            plan.seen,
+            plan.stored,
+            plan.baseline,
+            queued,
+            alerted=tuple(plan.alerting) if not plan.baseline else (),
+            relinked=len(plan.relinks),
+        )
+
+    def _close_and_reopen(self, plan: _Plan) -> int:
+        """last_seen of the postings this run listed, which are open again (unless past their
+        `valid_through`) with no misses; after a closing run, those missed twice in a row
+        closed (`_write` counted the miss of every open posting first); postings
+        past `valid_through` closed on that date; the groups involved re-derived. Returns how
+        many postings changed state."""
+        groups: set[str] = set()
+        reopened = self._in(
+            "SELECT group_id FROM postings WHERE closed_at IS NOT NULL AND id IN ({marks})",
+            [],
+            plan.known,
+        )
+        groups.update(row[0] for row in reopened if row[0])
+        self._in(
+            "UPDATE postings SET last_seen = ?, missed = 0, closed_at = CASE "
+            "WHEN valid_through IS NOT NULL AND valid_through <= ? THEN closed_at END "
+            "WHERE id IN ({marks})",
+            [plan.stamp, plan.stamp],
+            plan.known,
+        )
+        if plan.closes:
+            closing = self.db.execute(
+                "SELECT id, group_id FROM postings WHERE source = ? AND missed >= 2 "
+                "AND closed_at IS NULL",
+                [plan.source],
+            ).fetchall()
+            for chunk in _chunks([row[0] for row in closing]):
+                self._in(
+                    "UPDATE postings SET closed_at = ? WHERE id IN ({marks})",
+                    [plan.stamp],
+                    chunk,
+                )
+            groups.update(row[1] for row in closing if row[1])
+        expired = self.db.execute(
+            "SELECT id, group_id FROM postings WHERE closed_at IS NULL "
+            "AND valid_through IS NOT NULL AND valid_through <= ?",
+            [plan.stamp],
+        ).fetchall()
+        if expired:
+            self.db.execute(
+                "UPDATE postings SET closed_at = valid_through WHERE closed_at IS NULL "
+                "AND valid_through IS NOT NULL AND valid_through <= ?",
+                [plan.stamp],
+            )
+            groups.update(row[1] for row in expired if row[1])
+        if groups:
+            recompute_closed(self.db, sorted(groups))
+        return len(groups)
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
         return {
@@ -240,22 +391,36 @@ class Postings(Repository):
             by_id.setdefault(identity.posting_id(url), []).append(url)
         return {url for pid in self._existing_ids(list(by_id)) for url in by_id[pid]}
 
-    def latest(self, limit: int = 5, *, offset: int = 0) -> list[StoredPosting]:
-        """The newest stored postings, newest first (by first_seen, then posted date)."""
+    def latest(
+        self, limit: int = 5, *, offset: int = 0, closed: bool = False
+    ) -> list[StoredPosting]:
+        """The newest stored jobs, newest first (by first_seen, then posted date): one row per
+        group (its canonical member), open ones only unless `closed`; with `with_groups`'
+        fields filled."""
         rows = self.db.execute(
-            f"SELECT {_POSTING_COLUMNS} FROM postings "  # noqa: S608
-            "ORDER BY first_seen DESC, posted_at DESC, rowid DESC LIMIT ? OFFSET ?",
-            [limit, offset],
+            f"SELECT {_P_COLUMNS} {_SHOWN} "
+            "ORDER BY p.first_seen DESC, p.posted_at DESC, p.rowid DESC LIMIT ? OFFSET ?",
+            [int(closed), limit, offset],
         )
-        return [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+        return self.with_groups(
+            [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+        )
 
     def iter_postings(
-        self, *, newest_first: bool = True, batch: int = 500
+        self,
+        *,
+        newest_first: bool = True,
+        batch: int = 500,
+        closed: bool = False,
+        members: bool = False,
     ) -> Iterator[StoredPosting]:
-        """Every stored posting, in batches, for scans such as /latest QUERY."""
+        """Every stored job (one per group, open ones unless `closed`; every posting with
+        `members`), in batches, for scans such as /latest QUERY. Bare: no group fields (see
+        `with_groups`)."""
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_POSTING_COLUMNS} FROM postings ORDER BY first_seen {order}"  # noqa: S608
-        cursor = self.db.execute(sql)
+        shown = "FROM postings p WHERE (? OR p.closed_at IS NULL)" if members else _SHOWN
+        sql = f"SELECT {_P_COLUMNS} {shown} ORDER BY p.first_seen {order}"
+        cursor = self.db.execute(sql, [int(closed)])
         while rows := cursor.fetchmany(batch):
             for row in rows:
                 yield _stored(dict(zip(_POSTING_NAMES, row, strict=True)))
@@ -278,11 +443,65 @@ class Postings(Repository):
                 yield data, _stored(data)
 
     def get_postings(self, ids: Sequence[str]) -> dict[str, StoredPosting]:
-        """Stored postings by id."""
+        """Stored postings by id, with `with_groups`' fields filled."""
         sql = f"SELECT {_POSTING_COLUMNS} FROM postings WHERE id IN ({{marks}})"  # noqa: S608
         rows = self._in(sql, [], ids)
-        postings = (_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows)
-        return {posting.id: posting for posting in postings}
+        postings = [_stored(dict(zip(_POSTING_NAMES, row, strict=True))) for row in rows]
+        return {posting.id: posting for posting in self.with_groups(postings)}
+
+    def with_groups(self, postings: Sequence[StoredPosting]) -> list[StoredPosting]:
+        """`postings` with their group's facts (issue 12): `closed_at` (the group's, else the
+        posting's), `also_on` (the other members' URLs on other hosts, canonical first),
+        `locations` (every member's place, this one first, when they are several) and `repost`
+        ("reposted · first seen 94 days ago · 3rd time" when it alerted as a repost)."""
+        if not postings:
+            return []
+        facts = {
+            row[0]: row[1:]
+            for row in self._in(
+                "SELECT p.id, p.times, p.closed_at, g.id, g.first_seen, g.closed_at "
+                "FROM postings p LEFT JOIN groups g ON g.id = p.group_id "
+                "WHERE p.id IN ({marks})",
+                [],
+                [p.id for p in postings],
+            )
+        }
+        group_ids = sorted({f[2] for f in facts.values() if f[2]})
+        members: dict[str, list[tuple[str, str, str]]] = {}
+        for gid, pid, url, location in self._in(
+            "SELECT p.group_id, p.id, p.url, p.location FROM postings p "
+            "LEFT JOIN groups g ON g.id = p.group_id WHERE p.group_id IN ({marks}) "
+            "ORDER BY p.id = g.canonical_id DESC, p.first_seen, p.rowid",
+            [],
+            group_ids,
+        ):
+            members.setdefault(gid, []).append((pid, url, location or ""))
+        shown: list[StoredPosting] = []
+        for posting in postings:
+            times, closed_at, gid, group_seen, group_closed = facts.get(
+                posting.id, (1, None, None, None, None)
+            )
+            others = [m for m in members.get(gid or "", []) if m[0] != posting.id]
+            own_host = host(posting.url)
+            also = tuple(dict.fromkeys(u for _, u, _ in others if host(u) != own_host))
+            places = tuple(
+                dict.fromkeys(loc for loc in (posting.location, *(m[2] for m in others)) if loc)
+            )
+            first = _from_iso(group_seen) or posting.first_seen
+            shown.append(
+                dataclasses.replace(
+                    posting,
+                    closed_at=_from_iso(group_closed if gid else closed_at),
+                    also_on=also,
+                    locations=places if len(places) > 1 else (),
+                    repost=(
+                        repost_label(first, max(first, posting.first_seen), times)
+                        if (times or 1) >= 2
+                        else ""
+                    ),
+                )
+            )
+        return shown
 
     def count_postings(self, source: str | None = None) -> int:
         if source is None:
@@ -318,6 +537,20 @@ def checkpoint(path: str) -> None:
         log.debug("%s: WAL checkpoint skipped: %s", path, exc)
 
 
+def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[PendingDelivery]:
+    """Each new posting placed in its group (`plan.rows` get their group columns,
+    `plan.alerting` those that found or reopen one), then the outbox rows `matcher` derives
+    from those. Touches no database: runs in a worker thread under `ingest_async`."""
+    if plan.grouper is not None:
+        for row, member in zip(plan.rows, plan.stored, strict=True):
+            placement = plan.grouper.place(member)
+            row.update(group_id=placement.group_id, group_key=placement.group_key)
+            row["times"] = placement.times
+            if placement.alerts:
+                plan.alerting.append(member)
+    return _deliveries(matcher, plan.alerting) if plan.alerts and matcher else []
+
+
 def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
     """The outbox rows `matcher` derives from a scrape's new postings (runs in a worker)."""
     return list(matcher(postings))
@@ -346,6 +579,9 @@ def _posting_row(
         "first_seen": stamp,
         "last_seen": stamp,
         **facts_row(facts),
+        # Normalised to UTC like every stamp, so closing can compare it as text.
+        "valid_through": _valid_through(posting),
+        "missed": 0,
     }
 
 
@@ -373,3 +609,19 @@ def _stored(row: dict[str, Any]) -> StoredPosting:
         last_seen=last_seen,
         facts=facts_from_row(row, location=location, posted_at=posted_at, first_seen=first_seen),
     )
+
+
+def _valid_through(posting: Posting) -> str | None:
+    """The posting's `valid_through` (schema.org JobPosting `validThrough`, carried in
+    `extra["valid_through"]` as ISO 8601) in UTC; a date alone is its midnight UTC. None when
+    absent or unreadable."""
+    text = posting.extra.get("valid_through", "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _iso(moment)

@@ -12,7 +12,7 @@ COMMANDS = (
     ("subscribe", "Alert this chat about postings matching a query"),
     ("list", "Show this chat's subscriptions"),
     ("unsubscribe", "Remove a subscription: /unsubscribe ID or all"),
-    ("latest", "Newest postings: /latest [N] [QUERY]"),
+    ("latest", "Newest jobs: /latest [all] [N] [QUERY]"),
     ("settings", "Time zone, quiet hours, daily cap: /settings"),
     ("mode", "Instant or digest: /mode ID daily 09:00"),
     ("unmute", "Take a company off this chat's mute list"),
@@ -28,7 +28,8 @@ HELP = """<b>jobhound</b> watches job boards and sends you new postings that mat
 /subscribe <i>query</i> (or /sub) — alert this chat about matching postings
 /list — this chat's subscriptions, with buttons to remove them
 /unsubscribe <i>ID</i>|all (or /unsub) — remove subscriptions
-/latest [<i>N</i>] [<i>query</i>] — the newest postings (default 5, at most 20)
+/latest [all] [<i>N</i>] [<i>query</i>] — the newest jobs, each once (default 5, at most 20)
+/latest all … — closed jobs too, marked closed
 /mode <i>ID</i> instant|daily <i>HH:MM</i>|weekly <i>DAY HH:MM</i> — instant or digest
 /settings [tz|quiet|cap <i>value</i>] — time zone, quiet hours, daily cap
 /unmute <i>company</i> — undo an alert's 🔇 Mute button (/list shows the mute list)

@@ -1,4 +1,5 @@
-"""/latest [N] [QUERY]: the newest stored postings matching a query or the chat's
+"""/latest [all] [N] [QUERY]: the newest stored jobs (one per group; `all` adds closed ones,
+marked "closed") matching a query or the chat's
 subscriptions, rendered exactly as alerts are (`bot.deliver.format`) under their own heading."""
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class LatestCommand:
         chat = update.effective_chat
         assert chat is not None
         args = list(context.args or [])
+        closed = bool(args) and args[0].lower() == "all"
+        if closed:
+            args.pop(0)
         count = LATEST_DEFAULT
         if args and args[0].isdigit():  # any script's digits: answered with the bound below
             number = ascii_number(args.pop(0), 1, LATEST_MAX)
@@ -51,7 +55,7 @@ class LatestCommand:
             queries = [q for s in self.store.subscriptions(chat.id) if (q := self.subs.query(s.id))]
         now = datetime.now(UTC)
         muted = frozenset(self.store.muted(chat.id))
-        postings = await self.scans.latest(queries, count, muted=muted, now=now)
+        postings = await self.scans.latest(queries, count, muted=muted, now=now, closed=closed)
         if not postings:
             await reply(
                 update, "No stored posting matches yet." if queries else "No postings stored yet."

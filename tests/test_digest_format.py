@@ -70,3 +70,18 @@ def test_past_the_button_cap_postings_get_an_apply_link() -> None:
     (message,) = messages
     assert len(message.buttons) == MAX_BUTTONS
     assert message.html.count(">Apply</a>") == 60 - MAX_BUTTONS
+
+
+def test_a_digest_shows_where_else_a_job_is_listed_and_its_places() -> None:
+    """Issue 12 in digests: the same facts as alerts ("also on", the place list, a repost)."""
+    posting = stored(
+        1,
+        also_on=("https://www.remotewlb.com/apply/x", "https://jobs.lever.co/acme/1"),
+        locations=("Berlin", "Munich", *(f"City {n}" for n in range(28))),
+        repost="reposted · first seen 94 days ago · 3rd time",
+    )
+    (message,) = pack_digest([DigestGroup("#1 backend · daily at 09:00", [AlertItem(1, posting)])])
+    text = visible_text(message.html)
+    assert "also on: remotewlb.com, jobs.lever.co" in text
+    assert "Berlin, Munich +28" in text
+    assert "reposted · first seen 94 days ago · 3rd time" in text

@@ -37,6 +37,7 @@ ALERT_REASONS = frozenset(
         "too_many_attempts",  # retried up to the limit
         "expired",  # the posting closed or the alert is too old to matter
         "overflow",  # over the per-chat, per-cycle cap (summarised instead)
+        "muted",  # the chat muted the posting's company (Mute company)
         OTHER,
     }
 )

@@ -298,6 +298,7 @@ class Sender:
             # Issue 12: the job closed before its alert went out; announcing it helps nobody.
             self.store.mark_dropped([d.id for d in closed], "closed")
             self.closed_dropped += len(closed)
+            self._count("dropped", "expired", len(closed))
             log.info(
                 "chat %s: %d pending alert(s) dropped: posting closed before sending (%s)",
                 chat_id,
@@ -357,6 +358,7 @@ class Sender:
         ]
         if gone:
             self.store.mark_dropped(gone, "company muted")
+            self._count("dropped", "muted", len(gone))
         return [d for d in deliveries if d.id not in set(gone)]
 
     def _digest_groups(

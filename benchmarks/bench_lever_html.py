@@ -65,6 +65,7 @@ def parse_bs4(html: str, base_url: str) -> list[Posting]:
             team = text(node, ".sort-by-team") or team_label
             workplace = text(node, ".workplaceTypes").rstrip(" —-–").strip()
             extra = {"workplace": workplace} if workplace else {}
+            extra |= common.facts_extra(workplace_type=workplace, employment_type=commitment)
             if node.get("data-qa-posting-id"):
                 extra["id"] = str(node["data-qa-posting-id"])
             postings.append(

@@ -98,3 +98,34 @@ def test_latest_hides_closed_jobs_and_all_shows_them_marked(
     assert status == 0, err
     (line,) = lines
     assert "Senior Rust Engineer" in line and line.endswith(" · closed")
+
+
+def test_latest_lists_postings_of_one_scrape_newest_posted_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: plain `latest` listed the postings of one scrape oldest posted first (its scan had
+    no tie-break after first_seen), unlike `--json` and `/latest`."""
+    from bot.models import Posting
+    from bot.store import Store
+
+    db = tmp_path / "jobs.db"
+    store = Store.open(db)
+    store.ingest(
+        "board",
+        [
+            Posting(
+                url=f"https://jobs.example/{day}",
+                title=f"Job {day}",
+                company=f"Company {day}",
+                posted_at=datetime(2024, 6, day, tzinfo=UTC),
+            )
+            for day in (5, 7, 6)
+        ],
+    )
+    store.close()
+    toml = tmp_path / "jobhound.toml"
+    toml.write_text(f'[storage]\npath = "{db.as_posix()}"\n', encoding="utf-8")
+    for query in ([], ["job"]):
+        status, lines, _ = _latest(capsys, "--config", str(toml), *query)
+        assert status == 0
+        assert [line.split()[1] for line in lines] == ["2024-06-07", "2024-06-06", "2024-06-05"]

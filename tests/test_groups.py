@@ -446,3 +446,30 @@ async def test_complete_html_board_closes_a_missing_job_a_feed_and_a_broken_run_
         assert closed == {"Engineer 2"}
         await cycle(_html([1, 2]), [11])  # it reappears: open again
         assert "Engineer 2" in {p.title for p in shown(settings)}
+
+
+async def test_a_jsonld_source_never_closes_the_pages_it_did_not_fetch(tmp_path: Path) -> None:
+    """Bug: a jsonld listing fetches only pages not stored yet, so each run that brought a new
+    page counted every stored one as missing and closed it after two such runs."""
+    from tests.fetchkit import within
+    from tests.fieldkit import case_dir, field_site, once, serve_file, shown, write_config
+
+    case = "02-jsonld-html-escaped-wp-job-manager"
+    page = (case_dir(case) / "site/job/rd-engineer/index.html").read_bytes()
+
+    def listing(base: str, names: list[str]) -> bytes:
+        links = "".join(f'<li><a href="{base}/job/{n}/">{n}</a></li>' for n in names)
+        return f"<html><body><ul>{links}</ul></body></html>".encode()
+
+    async with field_site(case) as (server, base):
+        for n in (1, 2):  # two more job pages, one posting each
+            body = page.replace(b"R&amp;#038;D Engineer", f"Widget Engineer {n}".encode())
+            serve_file(server, f"/job/widget-{n}/", body.replace(b"{{BASE}}", base.encode()))
+        settings = write_config(
+            tmp_path, [{"name": "field", "kind": "jsonld", "url": f"{base}/jobs/"}]
+        )
+        names = ["events-marketing-coordinator", "rd-engineer", "widget-1", "widget-2"]
+        for count in (1, 2, 3, 4):  # each run brings one new page; the others stay listed
+            serve_file(server, "/jobs/", listing(base, names[:count]))
+            await within(once(settings))
+    assert len(shown(settings)) == 4  # every listed job still open

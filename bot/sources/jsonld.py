@@ -423,4 +423,6 @@ def validate(options: Mapping[str, Any]) -> None:
             raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
 
 
-KIND = SourceKind("jsonld", collect, options=OPTIONS, validate=validate)
+# Only job pages not stored yet are fetched, so a run's postings are the new ones alone: a
+# stored posting missing from them says nothing about the board. It closes by `validThrough`.
+KIND = SourceKind("jsonld", collect, options=OPTIONS, validate=validate, lists_all=False)

@@ -419,7 +419,11 @@ class Postings(Repository):
         `with_groups`)."""
         order = "DESC" if newest_first else "ASC"
         shown = "FROM postings p WHERE (? OR p.closed_at IS NULL)" if members else _SHOWN
-        sql = f"SELECT {_P_COLUMNS} {shown} ORDER BY p.first_seen {order}"
+        # The same order as `latest` and `iter_rows`: first seen, then posted, then stored.
+        sql = (
+            f"SELECT {_P_COLUMNS} {shown} "
+            f"ORDER BY p.first_seen {order}, p.posted_at {order}, p.rowid {order}"
+        )
         cursor = self.db.execute(sql, [int(closed)])
         while rows := cursor.fetchmany(batch):
             for row in rows:

@@ -75,7 +75,7 @@ def prepare(store: Store, items: list[Posting], chats: list[int]) -> None:
         pairs = [(chats[0], p) for p in items]
     else:
         pairs = list(zip(chats, items, strict=True))
-    store.enqueue(PendingDelivery(chat_id, p.id, (1,), ("python",)) for chat_id, p in pairs)
+    store.enqueue(PendingDelivery(chat_id, p.id, 1) for chat_id, p in pairs)
     store.db.conn.commit()
 
 

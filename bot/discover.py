@@ -158,14 +158,16 @@ def _by_host(url: str, host: str, path: str) -> Guess | None:
     if re.fullmatch(r"[a-z0-9-]+\.jobs\.personio\.(de|com)", host):
         company = host.split(".")[0]
         return _guess("personio", f"https://{host}/xml", company)
-    subdomain = _subdomain_board(host)
-    if subdomain is not None:
-        return subdomain
+    return _subdomain_board(host) or _remote_board(url, host, segments) or _by_path(url, host, path)
+
+
+def _remote_board(url: str, host: str, segments: list[str]) -> Guess | None:
+    """RemoteOK's API, or a We Work Remotely feed."""
     if host in ("remoteok.com", "www.remoteok.com", "remoteok.io"):
         return _guess("remoteok", "https://remoteok.com/api", "remoteok")
     if host.endswith("weworkremotely.com"):
         return _wwr(url, segments)
-    return _by_path(url, host, path)
+    return None
 
 
 def _workable(host: str, segments: list[str]) -> Guess | None:

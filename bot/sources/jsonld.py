@@ -296,7 +296,9 @@ def posting_from_jsonld(
 # -- collect ------------------------------------------------------------------------------------
 
 
-async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
+async def collect(  # noqa: C901 - long: sitemap, shards and pages share the 304 bookkeeping
+    ctx: SourceContext, source: SourceSettings
+) -> ScrapeResult:
     """Discover job URLs, then fetch the ones not stored yet; failed pages become warnings."""
     fetcher = common.fetcher_of(ctx, source)
     options = source.options

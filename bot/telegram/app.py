@@ -330,7 +330,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @contextlib.asynccontextmanager
-async def telegram_front(
+async def telegram_front(  # long: start and stop in one block, so every exit stops all
     settings: Settings,
     store: Store,
     subs: Subscriptions,

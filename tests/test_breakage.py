@@ -167,3 +167,19 @@ def test_a_lasting_drop_becomes_the_usual_count() -> None:
     assert state.good_counts == (10,) * 5
     state, message = step(state, Run("ok", count=10), T0 + timedelta(hours=6))
     assert message is None
+
+
+def test_one_is_singular_in_admin_lines() -> None:
+    """Regression: "1 failed runs", "1 postings" in breakage messages."""
+    state, message = step(SourceState("feed"), FAIL, T0)
+    assert message is None
+    assert state.line() == "failing since 2026-11-30 03:00 UTC (1 failed run)"
+    state, message = step(
+        SourceState("greenhouse-xai", good_counts=(100, 98, 101)), Run("ok", count=1), T0
+    )
+    assert message is not None
+    assert "returned 1 posting, usually 100 (median of its last 3 good runs)" in message
+    state, _ = run_all(SourceState("feed"), [(T0, FAIL)] * 3)
+    state, recovered = step(state, Run("ok", count=1), T0 + timedelta(minutes=1))
+    assert recovered is not None
+    assert recovered.startswith("✅ feed recovered: 1 posting, after 3 failed runs (failing)")

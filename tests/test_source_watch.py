@@ -106,7 +106,8 @@ async def test_blocked_or_not_found_from_recorded_answers_through_the_fetcher(
         )
         ops, (line,) = await run(settings, clock)
     assert ops.state("acme").kind == expected
-    assert line.startswith(f"❌ acme (rss): {label} since 2026-11-30 03:00 UTC (1 failed runs)")
+    # Singular since issue 10 (CL): it said "(1 failed runs)".
+    assert line.startswith(f"❌ acme (rss): {label} since 2026-11-30 03:00 UTC (1 failed run)")
 
 
 async def test_a_paused_source_is_not_fetched_and_stays_paused_after_a_restart(

@@ -180,7 +180,8 @@ async def test_unsubscribe_by_id_and_all(env: Env) -> None:
         await one(env, USER, f"/unsubscribe {sub_id}")
     ).text == f"Removed subscription #{sub_id}."
     assert "no subscription #999" in (await one(env, USER, "/unsub 999")).text
-    assert (await one(env, USER, "/unsubscribe all")).text == "Removed all 1 subscriptions."
+    # Singular since issue 10 (CL): "Removed all 1 subscriptions." was the plural bug.
+    assert (await one(env, USER, "/unsubscribe all")).text == "Removed all 1 subscription."
     assert (await one(env, USER, "/unsubscribe")).text.startswith("Usage: /unsubscribe")
     assert (await one(env, USER, "/unsubscribe rust")).text.startswith("Usage: /unsubscribe")
 
@@ -229,7 +230,8 @@ async def test_sources_shows_health(env: Env) -> None:
     env.store.record_failure("seeds", "seeds <x>: folder missing & gone")
     reply = await one(env, USER, "/sources")
     assert "seeds (markdown)" in reply.text
-    assert "1 failed runs in a row" in reply.text
+    # Singular since issue 10 (CL): it said "1 failed runs".
+    assert "1 failed run in a row" in reply.text
     assert "seeds <x>: folder missing & gone" in reply.text  # escaped on the way, intact on arrival
     assert "lever (lever): disabled" in reply.text
 

@@ -39,6 +39,7 @@ from bot.subscriptions import Subscriptions
 from bot.telegram.admin import Admin
 from bot.telegram.commands import Commands
 from bot.telegram.help import bot_commands
+from bot.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class PerChatProcessor(BaseUpdateProcessor):
         for task in pending:
             task.cancel()
         if pending:
-            log.info("stopping: cancelled %d chat commands still running", len(pending))
+            log.info("stopping: cancelled %s still running", counted(len(pending), "chat command"))
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -227,7 +228,10 @@ class Poller:
             if updates is None:  # stopped while waiting for Telegram
                 break
             if not self.healthy:
-                log.info("polling Telegram works again after %d failed attempts", self.failures)
+                log.info(
+                    "polling Telegram works again after %s",
+                    counted(self.failures, "failed attempt"),
+                )
                 self.failures, self.healthy = 0, True
             for update in updates:
                 await self.app.update_queue.put(update)

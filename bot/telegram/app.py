@@ -333,8 +333,26 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("a command handler crashed", exc_info=error)
 
 
+def _sender(
+    store: Store,
+    app: Application[Any, Any, Any, Any, Any, Any],
+    subs: Subscriptions,
+    ops: Operations | None,
+) -> Sender:
+    """The outbox sender over the application's bot."""
+    # A migrated group's subscriptions moved to the new chat id: the index must follow.
+    return Sender(
+        store,
+        app.bot,
+        on_migrate=lambda _old, _new: subs.reload(),
+        matched_terms=subs.matched_terms,
+        metrics=ops.metrics if ops else None,
+        unstated=subs.unstated_facts,
+    )
+
+
 @contextlib.asynccontextmanager
-async def telegram_front(  # long: start and stop in one block, so every exit stops all
+async def telegram_front(
     settings: Settings,
     store: Store,
     subs: Subscriptions,
@@ -354,15 +372,7 @@ async def telegram_front(  # long: start and stop in one block, so every exit st
     app.add_error_handler(on_error)
     with _quiet_invalid_json_log():
         started = await _initialize(app, stop)
-        # A migrated group's subscriptions moved to the new chat id: the index must follow.
-        sender = Sender(
-            store,
-            app.bot,
-            on_migrate=lambda _old, _new: subs.reload(),
-            matched_terms=subs.matched_terms,
-            metrics=ops.metrics if ops else None,
-            unstated=subs.unstated_facts,
-        )
+        sender = _sender(store, app, subs, ops)
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []
         try:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.text import counted
+
 Kind = Literal["ok", "blocked", "not_found", "failing", "layout_changed", "robots_disallowed"]
 
 # What each failing kind means for the operator, and what the bot does about it.
@@ -101,7 +103,7 @@ class SourceState:
             "layout_changed": "layout changed",
             "robots_disallowed": "robots-disallowed",
         }.get(self.kind, "failing")
-        return f"{label} since {since} ({self.failures} failed runs)"
+        return f"{label} since {since} ({counted(self.failures, 'failed run')})"
 
 
 def step(
@@ -121,7 +123,7 @@ def step(
     message = None
     if state.announced:
         message = (
-            f"✅ {state.name} recovered: {count} postings, after {_problem_text(state)} "
+            f"✅ {state.name} recovered: {counted(count, 'posting')}, after {_problem_text(state)} "
             f"since {_when(state.since)}."
         )
     fresh = SourceState(
@@ -147,7 +149,8 @@ def _failed(
     if new.failures < policy.failures or new.announced or not _may_alert(new, now, policy):
         return new, None
     message = (
-        f"⚠️ {new.name} is {KIND_TEXT.get(run.kind, run.kind)}: {new.failures} failed runs "
+        f"⚠️ {new.name} is {KIND_TEXT.get(run.kind, run.kind)}: "
+        f"{counted(new.failures, 'failed run')} "
         f"since {_when(new.since)}.\nLast error: {run.error or 'none recorded'}\n"
         f"Next: the bot {NEXT_STEP.get(run.kind, 'retries on its schedule')}"
         f"{_next_run(run)}."
@@ -164,7 +167,8 @@ def _dropped(
         message = None
         if state.announced:
             message = (
-                f"✅ {state.name}: {count} postings for {len(drops)} runs since "
+                f"✅ {state.name}: {counted(count, 'posting')} for "
+                f"{counted(len(drops), 'run')} since "
                 f"{_when(state.since)}; that is now its usual count."
             )
         fresh = SourceState(state.name, last_alert_at=state.last_alert_at)
@@ -182,8 +186,9 @@ def _dropped(
     if new.announced or not _may_alert(new, now, policy):
         return new, None
     message = (
-        f"⚠️ {new.name} returned {count} postings, usually {usual:g} "
-        f"(median of its last {len(state.good_counts)} good runs), since {_when(new.since)}.\n"
+        f"⚠️ {new.name} returned {counted(count, 'posting')}, usually {usual:g} "
+        f"(median of its last {counted(len(state.good_counts), 'good run')}), "
+        f"since {_when(new.since)}.\n"
         "Last error: none, the board answered and parsed; it may have changed its layout "
         "or be hiding postings.\n"
         f"Next: the bot stores what it gets and checks again on its schedule{_next_run(run)}."
@@ -202,7 +207,7 @@ def _may_alert(state: SourceState, now: datetime, policy: Policy) -> bool:
 def _problem_text(state: SourceState) -> str:
     if state.problem == "drop":
         return "a sudden drop in postings"
-    return f"{state.failures} failed runs ({state.kind.replace('_', ' ')})"
+    return f"{counted(state.failures, 'failed run')} ({state.kind.replace('_', ' ')})"
 
 
 def _when(moment: datetime | None) -> str:

@@ -149,39 +149,64 @@ def _by_host(url: str, host: str, path: str) -> Guess | None:
         name = ashby.board_of(url)
         return _guess("ashby", f"https://jobs.ashbyhq.com/{name}", name)
     if host == "apply.workable.com" or host.endswith(".workable.com"):
-        if host != "apply.workable.com" and host.split(".")[0] not in _NOT_COMPANIES:
-            account = host.split(".")[0]
-        elif "accounts" in segments and segments.index("accounts") + 1 < len(segments):
-            account = segments[segments.index("accounts") + 1]
-        elif segments and segments[0] not in ("j", "api"):
-            account = segments[0]
-        else:
-            return None
-        return _guess("workable", f"https://apply.workable.com/{account}/", account)
+        return _workable(host, segments)
     if host.endswith("smartrecruiters.com"):
-        if "companies" in segments and segments.index("companies") + 1 < len(segments):
-            company = segments[segments.index("companies") + 1]
-        elif segments and host != "api.smartrecruiters.com":
-            company = segments[0]
-        else:
-            return None
-        return _guess("smartrecruiters", f"https://jobs.smartrecruiters.com/{company}", company)
+        return _smartrecruiters(host, segments)
     if host.endswith((".myworkdayjobs.com", ".myworkdaysite.com")):
         wd = workday.board_of(url)
         return _guess("workday", wd.origin + wd.public_prefix, wd.tenant)
     if re.fullmatch(r"[a-z0-9-]+\.jobs\.personio\.(de|com)", host):
         company = host.split(".")[0]
         return _guess("personio", f"https://{host}/xml", company)
+    return _subdomain_board(host) or _remote_board(url, host, segments) or _by_path(url, host, path)
+
+
+def _remote_board(url: str, host: str, segments: list[str]) -> Guess | None:
+    """RemoteOK's API, or a We Work Remotely feed."""
+    if host in ("remoteok.com", "www.remoteok.com", "remoteok.io"):
+        return _guess("remoteok", "https://remoteok.com/api", "remoteok")
+    if host.endswith("weworkremotely.com"):
+        return _wwr(url, segments)
+    return None
+
+
+def _workable(host: str, segments: list[str]) -> Guess | None:
+    """Workable: the account from `<account>.workable.com` or `apply.workable.com/<account>`."""
+    if host != "apply.workable.com" and host.split(".")[0] not in _NOT_COMPANIES:
+        account = host.split(".")[0]
+    elif "accounts" in segments and segments.index("accounts") + 1 < len(segments):
+        account = segments[segments.index("accounts") + 1]
+    elif segments and segments[0] not in ("j", "api"):
+        account = segments[0]
+    else:
+        return None
+    return _guess("workable", f"https://apply.workable.com/{account}/", account)
+
+
+def _smartrecruiters(host: str, segments: list[str]) -> Guess | None:
+    """SmartRecruiters: the company after `/companies/` (API) or first in the path (board)."""
+    if "companies" in segments and segments.index("companies") + 1 < len(segments):
+        company = segments[segments.index("companies") + 1]
+    elif segments and host != "api.smartrecruiters.com":
+        company = segments[0]
+    else:
+        return None
+    return _guess("smartrecruiters", f"https://jobs.smartrecruiters.com/{company}", company)
+
+
+def _subdomain_board(host: str) -> Guess | None:
+    """A board whose company is the host's first label (Teamtailor, BambooHR, Breezy, ...)."""
     for suffix, kind in _SUBDOMAIN_BOARDS.items():
         company = host.split(".")[0]
         if host.endswith(suffix) and company not in _NOT_COMPANIES:
             root = f"https://{host}"
             where = {"teamtailor": "/jobs", "bamboohr": "/careers", "recruitee": "/"}.get(kind, "")
             return _guess(kind, root + where, company)
-    if host in ("remoteok.com", "www.remoteok.com", "remoteok.io"):
-        return _guess("remoteok", "https://remoteok.com/api", "remoteok")
-    if host.endswith("weworkremotely.com"):
-        return _wwr(url, segments)
+    return None
+
+
+def _by_path(url: str, host: str, path: str) -> Guess | None:
+    """Any host: a path that looks like a feed (`.rss`, `/feed`) or a sitemap."""
     if _FEED_PATH.search(path) or "feed=" in urlsplit(url).query:
         return _guess("rss", url, host.removeprefix("www."))
     if _SITEMAP_PATH.search(path):

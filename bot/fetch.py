@@ -491,13 +491,7 @@ class Fetcher:
         """One request, redirects followed by hand; FetchError on every failure."""
         extra: dict[str, str] = dict(headers or {})
         if conditional and self.validators is not None and method == "GET":
-            stored = self.validators.get_validators(url)
-            if stored:
-                etag, modified = stored
-                if etag:
-                    extra["If-None-Match"] = etag
-                if modified:
-                    extra["If-Modified-Since"] = modified
+            extra.update(_validator_headers(self.validators, url))
         current = url
         body = json_body
         for hop in range(self.settings.max_redirects + 1):
@@ -722,35 +716,7 @@ class Fetcher:
             )
 
     async def _load_robots(self, origin: str, source: str) -> _Robots:
-        robots_url = f"{origin}/robots.txt"
-        response: httpx.Response | None = None
-        content = b""
-        for _hop in range(self.settings.max_redirects + 1):
-            if (reason := self.policy.refusal(robots_url)) is not None:
-                # A robots.txt redirected to an internal origin is not read: treated as none.
-                log.warning("%s: robots.txt redirect to %s refused: %s", source, robots_url, reason)
-                response = None
-                break
-            async with self._turn(robots_url):
-                try:
-                    response, content = await self._request(
-                        "GET", robots_url, source, {}, None, max_bytes=ROBOTS_MAX_BYTES
-                    )
-                except BodyTooLarge:
-                    break  # an oversized robots.txt: treat as none
-                except RefusedFetch:
-                    raise  # the host itself is refused: nothing of it is fetched
-                except FetchError as exc:
-                    raise FetchError(
-                        f"robots.txt unreachable ({exc.detail}); not crawling this host",
-                        source=source,
-                        url=robots_url,
-                        retryable=True,
-                    ) from None
-            if response.status_code in REDIRECTS and response.headers.get("location"):
-                robots_url = urljoin(robots_url, response.headers["location"])
-                continue
-            break
+        robots_url, response, content = await self._robots_response(f"{origin}/robots.txt", source)
         now = self.clock()
         if response is None or 400 <= response.status_code < 500:
             return _Robots(None, now)  # RFC 9309: an unavailable robots.txt allows everything
@@ -772,6 +738,40 @@ class Fetcher:
         if delay:
             self._host(origin).delay = min(float(delay), MAX_CRAWL_DELAY)
         return _Robots(parser, now)
+
+    async def _robots_response(
+        self, robots_url: str, source: str
+    ) -> tuple[str, httpx.Response | None, bytes]:
+        """The robots.txt answer after redirects: (final URL, response or None when it is
+        refused or oversized, body). FetchError (retryable) when the host is unreachable."""
+        response: httpx.Response | None = None
+        content = b""
+        for _hop in range(self.settings.max_redirects + 1):
+            if (reason := self.policy.refusal(robots_url)) is not None:
+                # A robots.txt redirected to an internal origin is not read: treated as none.
+                log.warning("%s: robots.txt redirect to %s refused: %s", source, robots_url, reason)
+                return robots_url, None, b""
+            async with self._turn(robots_url):
+                try:
+                    response, content = await self._request(
+                        "GET", robots_url, source, {}, None, max_bytes=ROBOTS_MAX_BYTES
+                    )
+                except BodyTooLarge:
+                    break  # an oversized robots.txt: treat as none
+                except RefusedFetch:
+                    raise  # the host itself is refused: nothing of it is fetched
+                except FetchError as exc:
+                    raise FetchError(
+                        f"robots.txt unreachable ({exc.detail}); not crawling this host",
+                        source=source,
+                        url=robots_url,
+                        retryable=True,
+                    ) from None
+            if response.status_code in REDIRECTS and response.headers.get("location"):
+                robots_url = urljoin(robots_url, response.headers["location"])
+                continue
+            break
+        return robots_url, response, content
 
 
 async def _read_capped(response: httpx.Response, cap: int, source: str, url: str) -> bytes:
@@ -799,6 +799,22 @@ async def _read_capped(response: httpx.Response, cap: int, source: str, url: str
                 f"answer is larger than {cap} bytes", source=source, url=url, status=status
             )
         return response.content
+    names = _content_encodings(response, source, url)
+    decoders = [_DECODERS[name]() for name in reversed(names)]  # the last applied comes off first
+    try:
+        return await _inflate_capped(response, decoders, cap, source, url)
+    except (zlib.error, brotli.error) as exc:
+        raise FetchError(
+            f"could not decode the {', '.join(names)} body ({exc})",
+            source=source,
+            url=url,
+            status=status,
+        ) from None
+
+
+def _content_encodings(response: httpx.Response, source: str, url: str) -> list[str]:
+    """The known Content-Encoding names in the order applied; FetchError for more than
+    `MAX_CONTENT_ENCODINGS` of them."""
     names = [
         name
         for name in (v.strip().lower() for v in response.headers.get_list("content-encoding", True))
@@ -810,9 +826,16 @@ async def _read_capped(response: httpx.Response, cap: int, source: str, url: str
             f"{MAX_CONTENT_ENCODINGS} are read",
             source=source,
             url=url,
-            status=status,
+            status=response.status_code,
         )
-    decoders = [_DECODERS[name]() for name in reversed(names)]  # the last applied comes off first
+    return names
+
+
+async def _inflate_capped(
+    response: httpx.Response, decoders: list[_Decoder], cap: int, source: str, url: str
+) -> bytes:
+    """The streamed body through `decoders`; BodyTooLarge once more than `cap` bytes come in
+    from the wire or out of the decoders. zlib.error / brotli.error pass through."""
     chunks: list[bytes] = []
     size = received = 0
 
@@ -821,34 +844,31 @@ async def _read_capped(response: httpx.Response, cap: int, source: str, url: str
             f"answer is larger than {cap} bytes{what}; abandoned",
             source=source,
             url=url,
-            status=status,
+            status=response.status_code,
         )
 
-    try:
-        async for raw in response.aiter_raw():
-            received += len(raw)
-            if received > cap:
-                raise too_large("")
-            for piece in _decode_chain(decoders, raw):
-                size += len(piece)
-                if size > cap:
-                    raise too_large(" once decoded")
-                chunks.append(piece)
-        for index, decoder in enumerate(decoders):
-            for tail in decoder.flush():
-                for piece in _decode_chain(decoders[index + 1 :], tail):
-                    size += len(piece)
-                    if size > cap:
-                        raise too_large(" once decoded")
-                    chunks.append(piece)
-    except (zlib.error, brotli.error) as exc:
-        raise FetchError(
-            f"could not decode the {', '.join(names)} body ({exc})",
-            source=source,
-            url=url,
-            status=status,
-        ) from None
+    async for raw in response.aiter_raw():
+        received += len(raw)
+        if received > cap:
+            raise too_large("")
+        for piece in _decode_chain(decoders, raw):
+            size += len(piece)
+            if size > cap:
+                raise too_large(" once decoded")
+            chunks.append(piece)
+    for piece in _flushed(decoders):
+        size += len(piece)
+        if size > cap:
+            raise too_large(" once decoded")
+        chunks.append(piece)
     return b"".join(chunks)
+
+
+def _flushed(decoders: list[_Decoder]) -> Iterator[bytes]:
+    """What each decoder still holds at the end, through the decoders after it."""
+    for index, decoder in enumerate(decoders):
+        for tail in decoder.flush():
+            yield from _decode_chain(decoders[index + 1 :], tail)
 
 
 def _decode_chain(decoders: list[_Decoder], data: bytes) -> Iterator[bytes]:
@@ -926,6 +946,20 @@ _DECODERS: dict[str, Callable[[], _Decoder]] = {
     "deflate": lambda: _Inflate(zlib.MAX_WBITS),
     "br": _Brotli,
 }
+
+
+def _validator_headers(validators: ValidatorStore, url: str) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from the validators stored for `url` (RFC 9110 §13.1)."""
+    stored = validators.get_validators(url)
+    if not stored:
+        return {}
+    etag, modified = stored
+    extra: dict[str, str] = {}
+    if etag:
+        extra["If-None-Match"] = etag
+    if modified:
+        extra["If-Modified-Since"] = modified
+    return extra
 
 
 def _refused(url: str, source: str, reason: str, redirected_from: str | None) -> RefusedFetch:

@@ -65,7 +65,7 @@ class Metrics:
     only (a reader that raises is logged in one line and reported as NaN).
     """
 
-    def __init__(
+    def __init__(  # long: a declaration table, one metric per few lines
         self,
         sources: Iterable[str],
         *,

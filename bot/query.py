@@ -617,14 +617,7 @@ class Query:
         terms = [t for t in self._terms if field is None or t.field in (None, field)]
         if not terms or not text:
             return []
-        found: list[tuple[int, int, str]] = []
-        for m in _TOKEN.finditer(text):
-            if not _SPACELESS_CHAR.match(m.group()):
-                found.append((m.start(), m.end(), fold(m.group())))
-                continue
-            # one word per (folded) character of a space-less script, as tokenize() has it
-            for k in range(m.start(), m.end()):
-                found.extend((k, k + 1, char) for char in fold(text[k]))
+        found = _folded_tokens(text)
         forms = [{token, *variants(token)} for _, _, token in found]
         spans: list[tuple[int, int]] = []
         for term in terms:
@@ -636,16 +629,34 @@ class Query:
                     hit = all(term.words[k] in forms[i + k] for k in range(size))
                 if hit:
                     spans.append((found[i][0], found[i + size - 1][1]))
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted(spans):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-            else:
-                merged.append((start, end))
-        return merged
+        return _merged(spans)
 
     def __str__(self) -> str:
         return str(self.root)
+
+
+def _folded_tokens(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded word) for each word of `text`, as tokenize() splits it."""
+    found: list[tuple[int, int, str]] = []
+    for m in _TOKEN.finditer(text):
+        if not _SPACELESS_CHAR.match(m.group()):
+            found.append((m.start(), m.end(), fold(m.group())))
+            continue
+        # one word per (folded) character of a space-less script, as tokenize() has it
+        for k in range(m.start(), m.end()):
+            found.extend((k, k + 1, char) for char in fold(text[k]))
+    return found
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching (start, end) spans joined, in order."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 # --- the parser -----------------------------------------------------------------------------

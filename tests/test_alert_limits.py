@@ -42,7 +42,8 @@ async def _two_runs(tmp_path: Path, tg: FakeTelegram, case: str, query: str) -> 
         )
         serve_file(server, "/jobs.rss", substitute((folder / "feed-run1.rss").read_bytes(), base))
         (first,) = await within(once(settings))
-        assert first.ok and first.baseline
+        assert first.ok
+        assert first.baseline
         store = Store.open(settings.storage.path)
         store.touch_chat(CHAT, type="private", title="Ada")
         store.add_subscription(CHAT, query)
@@ -77,7 +78,8 @@ async def test_field_08_twenty_alerts_keep_every_linked_title_under_100_entities
     urls = await _two_runs(tmp_path, tg, "08-telegram-100-entities", "python OR django OR backend")
     _within_limits(tg)
     announced = _announced(tg)
-    assert len(announced) == 20 and len(set(announced)) == 20
+    assert len(announced) == 20
+    assert len(set(announced)) == 20
     assert set(announced) <= {canonical_url(u) for u in urls}
 
 
@@ -87,7 +89,8 @@ async def test_field_09_emoji_dense_alerts_fit_4096_utf16_units(
     urls = await _two_runs(tmp_path, tg, "09-telegram-utf16-length-emoji", "rust")
     _within_limits(tg)
     announced = _announced(tg)
-    assert len(announced) == 20 and len(set(announced)) == 20
+    assert len(announced) == 20
+    assert len(set(announced)) == 20
     assert set(announced) <= {canonical_url(u) for u in urls}
 
 

@@ -165,8 +165,10 @@ async def test_daily_digest_waits_for_its_time_then_lists_newest_first_once(
     assert digest.text.startswith("📬 Digest: 3 new postings")
     assert f"#{sub.id} python · daily at 09:00" in digest.text
     shown = announced(digest)
-    assert shown[0] == newer[0].id and set(shown[1:]) == {p.id for p in older}  # newest first
-    assert len(digest.buttons) == 3 and not digest.params.get("disable_notification")
+    assert shown[0] == newer[0].id
+    assert set(shown[1:]) == {p.id for p in older}
+    assert len(digest.buttons) == 3
+    assert not digest.params.get("disable_notification")
     world.at("2026-03-11T09:00:00+00:00")
     assert await deliver(world, tg, bot) == []  # never twice
     assert world.due() == []
@@ -361,7 +363,8 @@ async def test_restart_after_a_missed_due_time_sends_the_digest_once(
         store.close()
         clock.now += timedelta(minutes=5)
     (digest,) = tg.sent_messages(ADA)
-    assert before == 1 and set(announced(digest)) == {p.id for p in posted}
+    assert before == 1
+    assert set(announced(digest)) == {p.id for p in posted}
 
 
 # -- SIGKILL while digests go out -------------------------------------------------------------
@@ -433,7 +436,8 @@ def test_sigkill_during_digests_loses_nothing(tmp_path: Path) -> None:
                 second.kill()
                 second.wait()
         per_chat = Counter(m.chat_id for m in tg.sent_messages())
-        assert set(per_chat) == set(CHATS) and max(per_chat.values()) <= 2
+        assert set(per_chat) == set(CHATS)
+        assert max(per_chat.values()) <= 2
         twice = [chat for chat, count in per_chat.items() if count > 1]
         assert len(twice) <= 32  # the sender's concurrency: messages in flight at the kill
         assert all(m.text.startswith("📬 Digest: 2 new postings") for m in tg.sent_messages())

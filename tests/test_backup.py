@@ -123,7 +123,8 @@ def test_integrity_check_reports_damage(tmp_path: Path) -> None:
     data[offset + 1 : offset + page_size] = b"\xff" * (page_size - 1)
     path.write_bytes(bytes(data))
     problems = integrity_check(path)
-    assert problems and all(isinstance(p, str) for p in problems)
+    assert problems
+    assert all(isinstance(p, str) for p in problems)
     assert any("idx_postings_first_seen" in p or "malformed" in p for p in problems)
 
     path.write_bytes(b"this is not a database, just text" * 100)

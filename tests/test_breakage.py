@@ -119,7 +119,8 @@ def test_recovery_always_goes_even_within_the_hour() -> None:
     state, messages = run_all(SourceState("feed"), [(T0, FAIL)] * 3)
     state, message = step(state, Run("ok", count=3), T0 + timedelta(minutes=1))
     assert len(messages) == 1
-    assert message is not None and "recovered" in message
+    assert message is not None
+    assert "recovered" in message
 
 
 def test_blocked_source_says_so_and_what_happens_next() -> None:
@@ -141,16 +142,19 @@ def test_sudden_drop_to_zero_or_by_more_than_80_percent() -> None:
     state, message = step(state, Run("ok", count=0), T0 + timedelta(minutes=30))
     assert message is None  # the same episode
     state, message = step(state, Run("ok", count=97), T0 + timedelta(minutes=90))
-    assert message is not None and "recovered: 97 postings" in message
+    assert message is not None
+    assert "recovered: 97 postings" in message
     assert state.good_counts == (98, 101, 99, 100, 97)  # the drop is not part of "usual"
 
     fine, message = step(SourceState("x", good_counts=(100, 100, 100)), Run("ok", count=21), T0)
-    assert message is None and fine.problem is None
+    assert message is None
+    assert fine.problem is None
 
 
 def test_no_drop_judged_without_enough_history() -> None:
     state, message = step(SourceState("new", good_counts=(50, 50)), Run("ok", count=0), T0)
-    assert message is None and state.problem is None
+    assert message is None
+    assert state.problem is None
 
 
 def test_a_lasting_drop_becomes_the_usual_count() -> None:
@@ -159,6 +163,23 @@ def test_a_lasting_drop_becomes_the_usual_count() -> None:
     state, messages = run_all(state, runs)
     assert len(messages) == 2
     assert "that is now its usual count" in messages[1]
-    assert state.problem is None and state.good_counts == (10,) * 5
+    assert state.problem is None
+    assert state.good_counts == (10,) * 5
     state, message = step(state, Run("ok", count=10), T0 + timedelta(hours=6))
     assert message is None
+
+
+def test_one_is_singular_in_admin_lines() -> None:
+    """Regression: "1 failed runs", "1 postings" in breakage messages."""
+    state, message = step(SourceState("feed"), FAIL, T0)
+    assert message is None
+    assert state.line() == "failing since 2026-11-30 03:00 UTC (1 failed run)"
+    state, message = step(
+        SourceState("greenhouse-xai", good_counts=(100, 98, 101)), Run("ok", count=1), T0
+    )
+    assert message is not None
+    assert "returned 1 posting, usually 100 (median of its last 3 good runs)" in message
+    state, _ = run_all(SourceState("feed"), [(T0, FAIL)] * 3)
+    state, recovered = step(state, Run("ok", count=1), T0 + timedelta(minutes=1))
+    assert recovered is not None
+    assert recovered.startswith("✅ feed recovered: 1 posting, after 3 failed runs (failing)")

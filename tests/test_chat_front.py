@@ -147,7 +147,8 @@ async def test_deeply_nested_query_is_refused_with_the_bound(
 ) -> None:
     """Regression: these raised RecursionError and logged ~3,000 traceback lines per message."""
     reply = await one(env, USER, f"/subscribe {query}")
-    assert reply.text.startswith("Cannot use that query:") and "more than 20 deep" in reply.text
+    assert reply.text.startswith("Cannot use that query:")
+    assert "more than 20 deep" in reply.text
     assert env.store.subscriptions(USER) == []
     assert records.above(logging.WARNING) == []
 
@@ -214,7 +215,8 @@ class BotThread:
 
     def __enter__(self) -> BotThread:
         self.thread.start()
-        assert self.ready.wait(30) and self.error is None, self.error
+        assert self.ready.wait(30), self.error
+        assert self.error is None, self.error
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -377,7 +379,8 @@ async def test_per_chat_processor_drops_a_flood_past_its_queue() -> None:
     await asyncio.sleep(0)
     hold.set()
     await within(asyncio.gather(*tasks), 5)
-    assert ran == [0, 1, 2] and processor.dropped == 7
+    assert ran == [0, 1, 2]
+    assert processor.dropped == 7
 
 
 # -- item 6 and 10: polling never dies, and stops at once -------------------------------------
@@ -409,9 +412,11 @@ async def test_polling_recovers_after_failures(
         async with front_env(tg, tmp_path, poll_options=options) as env:
             reply = await within(one(env, USER, "/help"), 15)
             assert "/subscribe" in reply.text
-            assert env.front.poller.failures == 0 and env.front.poller.healthy
+            assert env.front.poller.failures == 0
+            assert env.front.poller.healthy
     failures = [r for r in records.records if "polling Telegram failed" in r.getMessage()]
-    assert len(failures) == 3 and all(r.levelno == logging.WARNING for r in failures)
+    assert len(failures) == 3
+    assert all(r.levelno == logging.WARNING for r in failures)
     assert all(r.exc_info is None and "\n" not in r.getMessage() for r in failures)
     assert [r for r in records.records if "polling Telegram works again" in r.getMessage()]
     assert records.above(logging.WARNING) == []
@@ -465,7 +470,8 @@ async def test_a_database_fault_in_a_command_is_one_line_and_an_answer(
     reply = await one(env, USER, "/list")
     assert reply.text == "Sorry, that failed on our side; please try again in a minute."
     (line,) = records.above(logging.WARNING)
-    assert "database is locked" in line and "\n" not in line
+    assert "database is locked" in line
+    assert "\n" not in line
     assert all(r.exc_info is None for r in records.records if r.levelno > logging.WARNING)
 
 
@@ -482,7 +488,8 @@ async def test_an_html_200_at_start_up_is_retried(
             reply = await within(one(env, USER, "/help"), 15)
             assert "/subscribe" in reply.text
     warnings = [r for r in records.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "Invalid server response" in warnings[0].getMessage()
+    assert len(warnings) == 1
+    assert "Invalid server response" in warnings[0].getMessage()
     assert records.above(logging.WARNING) == []
 
 

@@ -48,7 +48,8 @@ async def test_add_a_careers_page_with_a_feed_link(
         feed = server.url("/careers/jobs.rss")
     out = capsys.readouterr().out
     assert status == 0, out
-    assert out.startswith("RSS/Atom feed 127.0.0.1: ") and ", newest: " in out
+    assert out.startswith("RSS/Atom feed 127.0.0.1: ")
+    assert ", newest: " in out
     after = path.read_text(encoding="utf-8")
     assert after.startswith(before)  # comments and layout kept; the entry is appended
     assert after.endswith(
@@ -76,7 +77,8 @@ async def test_a_page_it_cannot_place_gets_the_html_template(
     assert status == 1
     assert out.startswith(f"Could not tell which job board {server.url('/jobs')} is. Tried:")
     assert "no embedded known board, no schema.org JobPosting JSON-LD" in out
-    assert 'kind = "html"' in out and 'item = "li.job"' in out
+    assert 'kind = "html"' in out
+    assert 'item = "li.job"' in out
     assert path.read_text(encoding="utf-8") == before
 
 
@@ -206,7 +208,8 @@ async def test_a_json_ld_job_page_without_a_sitemap_is_not_added(
         status = await within(asyncio.to_thread(main, argv))
     out = capsys.readouterr().out
     assert status == 1
-    assert "one job posting in JSON-LD" in out and "/sitemap_index.xml" in out
+    assert "one job posting in JSON-LD" in out
+    assert "/sitemap_index.xml" in out
     assert 'kind = "html"' in out
     assert path.read_text(encoding="utf-8") == before
 

@@ -104,7 +104,8 @@ def test_latest_by_source_and_query_newest_first(
     assert "no source named 'nope'" in capsys.readouterr().err
     assert main(["latest", "-n", "2", "--config", path, "t7 OR t13"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2 and all("Engineer" in line for line in out)
+    assert len(out) == 2
+    assert all("Engineer" in line for line in out)
 
 
 def test_backup_while_a_scrape_writes_and_check_db(

@@ -93,6 +93,7 @@ def test_an_unexpected_error_is_printed_redacted(
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", WRONG)
     assert main(["once", "--config", str(_config(tmp_path, "http://127.0.0.1:9"))]) == 1
     captured = capsys.readouterr()
-    assert "failed unexpectedly" in captured.err and "RuntimeError: boom" in captured.err
+    assert "failed unexpectedly" in captured.err
+    assert "RuntimeError: boom" in captured.err
     for form in _token_forms(WRONG):
         assert form not in captured.out + captured.err

@@ -49,7 +49,8 @@ def test_good_config_is_typed_and_frozen(tmp_path: Path) -> None:
     assert settings.default_schedule.interval == 900
     first, second = settings.sources
     assert first.schedule.cron == "*/10 * * * *"
-    assert second.schedule.interval == 900 and not second.enabled
+    assert second.schedule.interval == 900
+    assert not second.enabled
     assert [s.name for s in settings.enabled_sources] == ["seeds"]
     with pytest.raises(AttributeError):
         first.name = "x"  # type: ignore[misc]
@@ -142,8 +143,11 @@ def test_check_lists_sources_with_next_run(
 ) -> None:
     assert main(["check", "--config", str(write(tmp_path, GOOD))]) == 0
     out = capsys.readouterr().out
-    assert "seeds" in out and "markdown" in out and "next run 20" in out
-    assert "other" in out and "disabled" in out
+    assert "seeds" in out
+    assert "markdown" in out
+    assert "next run 20" in out
+    assert "other" in out
+    assert "disabled" in out
 
 
 def test_config_path_from_environment(

@@ -74,7 +74,8 @@ def test_daemon_prints_the_seeds_summary_and_stops_cleanly(config: Path, signum:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "console mode" in err and "TELEGRAM_BOT_TOKEN" in err
+    assert "console mode" in err
+    assert "TELEGRAM_BOT_TOKEN" in err
     assert "Traceback" not in err
     assert "stopped" in err
 
@@ -102,7 +103,8 @@ def test_latest_with_a_query(config: Path, capsys: pytest.CaptureFixture[str]) -
     capsys.readouterr()
     assert main(["latest", "--config", str(config), "rust"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "Senior Rust Engineer" in out[0]
+    assert len(out) == 1
+    assert "Senior Rust Engineer" in out[0]
     assert main(["latest", "--config", str(config), "(rust"]) == 2
     assert "bad query" in capsys.readouterr().err
 

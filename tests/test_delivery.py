@@ -172,7 +172,8 @@ async def test_alert_goes_out_as_html_with_its_button_and_is_marked_sent(
     world.queue(ADA, [posting])
     await Sender(world.store, bot).drain()
     (message,) = tg.sent_messages(ADA)
-    assert message.parse_mode == "HTML" and message.link_preview_disabled
+    assert message.parse_mode == "HTML"
+    assert message.link_preview_disabled
     assert posting_ids(message) == [posting.id]
     # the Apply link, then (issue 11) Mute company and Not for me
     assert [b.get("url") for b in message.buttons][:1] == [posting.apply_url]
@@ -200,7 +201,8 @@ async def test_429_pauses_every_send_for_retry_after_then_retries_the_same_messa
         sender.wake()
         await tg.wait_for_async(lambda: all(tg.sent_messages(c) for c in (ADA, BOB, CY)))
     later = [c for c in tg.calls("sendMessage") if c.at > refused.at]
-    assert len(later) == 3 and all(c.ok for c in later)
+    assert len(later) == 3
+    assert all(c.ok for c in later)
     assert min(c.at for c in later) - refused.at >= 2.0 - 0.05
     (retried,) = [c for c in later if c.chat_id == ADA]
     assert retried.params["text"] == refused.params["text"]  # the same message, not a new one
@@ -233,7 +235,8 @@ async def test_429_beyond_the_limiters_retries_defers_the_delivery(
         await sender.deliver_chat(ADA)
     assert world.rows() == [(ADA, posting.id, "pending", 1)]
     due = world.store.next_due_at()
-    assert due is not None and due >= now_utc() + timedelta(seconds=5)
+    assert due is not None
+    assert due >= now_utc() + timedelta(seconds=5)
     assert tg.sent_messages(ADA) == []
 
 
@@ -250,7 +253,8 @@ async def test_a_restarted_sender_first_waits_out_the_window_the_killed_one_may_
         started = time.monotonic()
         await Sender(world.store, bot).drain()
     (call,) = tg.calls("sendMessage")
-    assert call.ok and call.at - started >= 1.0
+    assert call.ok
+    assert call.at - started >= 1.0
 
 
 # ---- network errors, timeouts, 5xx: pending, retried with backoff ------------------------------
@@ -271,7 +275,8 @@ async def test_network_errors_and_5xx_keep_the_delivery_pending_with_backoff(
     await sender.deliver_chat(ADA)
     assert world.rows() == [(ADA, posting.id, "pending", 1)]
     due = world.store.next_due_at()
-    assert due is not None and due > now_utc()  # backed off: not due before its time
+    assert due is not None
+    assert due > now_utc()
     assert world.store.due_chats() == []
 
     world.store.db.execute("UPDATE deliveries SET next_attempt_at = ?", ["2000-01-01T00:00:00"])
@@ -336,7 +341,8 @@ async def test_unreachable_chat_goes_inactive_keeps_its_subscriptions_and_comes_
 
     await Sender(world.store, bot).drain()
     chat = world.store.get_chat(chat_id)
-    assert chat is not None and not chat.active
+    assert chat is not None
+    assert not chat.active
     assert [row[2] for row in world.rows(chat_id)] == ["dropped", "dropped"]
     assert world.store.subscriptions(chat_id) == subscriptions
     assert [row[2] for row in world.rows(BOB)] == ["sent", "sent"]  # the others are not held up
@@ -379,7 +385,8 @@ async def test_migrated_group_moves_subscriptions_and_pending_alerts_to_the_supe
     assert world.store.subscriptions(GROUP) == []
     assert [row[:3] for row in world.rows()] == [(SUPERGROUP, p.id, "sent") for p in first]
     old = world.store.get_chat(GROUP)
-    assert old is not None and not old.active
+    assert old is not None
+    assert not old.active
 
     # Later postings go to the supergroup (the match index was rebuilt through on_migrate).
     (later,) = fresh(world, 1)
@@ -411,9 +418,12 @@ async def test_malformed_alert_is_resent_as_plain_text_and_logged_with_posting_i
     with caplog.at_level(logging.WARNING, logger="bot.deliver"):
         await Sender(world.store, bot).drain()
     (message,) = tg.sent_messages(ADA)
-    assert message.parse_mode is None and message.entities == [] and message.buttons == []
+    assert message.parse_mode is None
+    assert message.entities == []
+    assert message.buttons == []
     assert posting_ids(message) == [p.id for p in postings]
-    assert "2 new postings" in message.text and "<b>" not in message.text
+    assert "2 new postings" in message.text
+    assert "<b>" not in message.text
     assert [row[2] for row in world.rows()] == ["sent", "sent"]
     (record,) = [r for r in caplog.records if "plain text" in r.getMessage()]
     assert all(p.id in record.getMessage() for p in postings)
@@ -442,11 +452,13 @@ def test_plain_text_is_split_between_alerts_under_telegrams_limit() -> None:
     blocks = [f"{i}. 🔔 Senior engineer {i}\n" + "x" * 900 for i in range(10)]
     text = "\n\n".join(blocks)
     parts = split_plain(text)
-    assert len(parts) > 2 and all(utf16_len(p) <= 4096 for p in parts)
+    assert len(parts) > 2
+    assert all(utf16_len(p) <= 4096 for p in parts)
     assert "\n\n".join(parts) == text
     (long,) = [("🙂" * 5000)]
     pieces = split_plain(long)
-    assert "".join(pieces) == long and all(utf16_len(p) <= 4096 for p in pieces)
+    assert "".join(pieces) == long
+    assert all(utf16_len(p) <= 4096 for p in pieces)
 
 
 # ---- one slow or failing chat never holds up the others ----------------------------------------
@@ -476,7 +488,9 @@ async def test_first_scrape_of_a_source_is_a_baseline_without_alerts(
 ) -> None:
     world.chat(ADA, "python")
     result = world.store.ingest("newboard", world.corpus[100:200], matcher=world.subs.matcher)
-    assert result.baseline and len(result.new) == 100 and result.deliveries == 0
+    assert result.baseline
+    assert len(result.new) == 100
+    assert result.deliveries == 0
     assert world.store.pending_count() == 0
     await Sender(world.store, bot).drain()
     assert tg.calls("sendMessage") == []
@@ -506,7 +520,8 @@ async def test_a_source_back_from_an_outage_alerts_only_postings_not_stored_befo
     assert known
     new = fresh(world, 2)
     result = world.scrape([*world.corpus[:100], *new])  # everything it lists, old and new
-    assert len(result.new) == 2 and result.deliveries == 2
+    assert len(result.new) == 2
+    assert result.deliveries == 2
     await Sender(world.store, bot).drain()
     (message,) = tg.sent_messages(ADA)
     assert sorted(posting_ids(message)) == sorted(p.id for p in new)

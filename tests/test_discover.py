@@ -250,7 +250,8 @@ def test_urls_that_say_nothing(url: str) -> None:
 
 def test_names_are_valid_source_names() -> None:
     guess = discover.recognise("https://German-American.breezy.hr/")
-    assert guess is not None and guess.name == "german-american"
+    assert guess is not None
+    assert guess.name == "german-american"
     assert discover.source_name("ACME Corp. (EU)") == "acme-corp-eu"
 
 
@@ -262,20 +263,23 @@ def test_careers_page_embedding_greenhouse() -> None:
     <script src="https://boards.greenhouse.io/embed/job_board/js?for=acme&amp;b=https://acme.example"></script>
     </body></html>"""
     guess = discover.from_page("https://acme.example/careers", page)
-    assert guess is not None and (guess.kind, guess.url) == ("greenhouse", GH_API.format("acme"))
+    assert guess is not None
+    assert (guess.kind, guess.url) == ("greenhouse", GH_API.format("acme"))
 
 
 def test_careers_page_linking_a_workday_board() -> None:
     page = '<a href="https://acme.wd3.myworkdayjobs.com/en-US/AcmeCareers">Open roles</a>'
     guess = discover.from_page("https://www.acme.example/careers", page)
-    assert guess is not None and guess.kind == "workday"
+    assert guess is not None
+    assert guess.kind == "workday"
     assert guess.url == "https://acme.wd3.myworkdayjobs.com/AcmeCareers"
 
 
 def test_job_page_with_json_ld() -> None:
     page = fixture_text("nodesk_job_detail_jsonld.html")
     guess = discover.from_page("https://nodesk.co/remote-jobs/some-job/", page)
-    assert guess is not None and (guess.kind, guess.url) == (
+    assert guess is not None
+    assert (guess.kind, guess.url) == (
         "jsonld",
         "https://nodesk.co/remote-jobs/some-job/",
     )
@@ -287,7 +291,8 @@ def test_page_with_a_feed_link() -> None:
         "</head><body>Jobs</body></html>"
     )
     guess = discover.from_page("https://jobs.example.org/", page)
-    assert guess is not None and (guess.kind, guess.url) == (
+    assert guess is not None
+    assert (guess.kind, guess.url) == (
         "rss",
         "https://jobs.example.org/jobs/feed.xml",
     )
@@ -296,7 +301,8 @@ def test_page_with_a_feed_link() -> None:
 def test_a_feed_body_is_an_rss_source() -> None:
     feed = fixture_text("weworkremotely_category_back_end_rss.xml")
     guess = discover.from_page("https://feeds.example.org/jobs", feed)
-    assert guess is not None and guess.kind == "rss"
+    assert guess is not None
+    assert guess.kind == "rss"
 
 
 def test_a_page_that_shows_nothing() -> None:

@@ -35,12 +35,14 @@ def test_installs_the_projects_own_pyproject() -> None:
 def test_runs_as_a_non_root_user_with_the_database_on_a_volume() -> None:
     steps = instructions()
     users = [args for keyword, args in steps if keyword == "USER"]
-    assert users and users[-1] not in ("root", "0")
+    assert users
+    assert users[-1] not in ("root", "0")
     # The user switch comes after the last RUN that needs root.
     last_user = max(i for i, (keyword, _) in enumerate(steps) if keyword == "USER")
     assert all(keyword != "RUN" for keyword, _ in steps[last_user:])
     volumes = [args for keyword, args in steps if keyword == "VOLUME"]
-    assert volumes and "/data" in volumes[-1]
+    assert volumes
+    assert "/data" in volumes[-1]
     env = " ".join(args for keyword, args in steps if keyword == "ENV")
     assert "JOBHOUND_DB=/data/" in env
 
@@ -49,24 +51,30 @@ def test_healthcheck_calls_healthz_with_python_only() -> None:
     checks = [args for keyword, args in instructions() if keyword == "HEALTHCHECK"]
     assert len(checks) == 1
     options, _, command = checks[0].partition("CMD")
-    assert "--interval=" in options and "--timeout=" in options
+    assert "--interval=" in options
+    assert "--timeout=" in options
     argv = ast.literal_eval(command.strip())  # exec form: a JSON array of strings
     assert argv[:2] == ["python", "-c"]
     code = argv[2]
     ast.parse(code)  # the one-liner is valid Python
-    assert "urllib.request.urlopen" in code and "/healthz" in code
-    assert "curl" not in checks[0] and "wget" not in checks[0]
+    assert "urllib.request.urlopen" in code
+    assert "/healthz" in code
+    assert "curl" not in checks[0]
+    assert "wget" not in checks[0]
     port = re.search(r":(\d+)/healthz", code)
     listen = [
         args for keyword, args in instructions() if keyword == "ENV" and "HTTP_LISTEN" in args
     ]
-    assert port and listen and listen[0].endswith(f":{port.group(1)}")
+    assert port
+    assert listen
+    assert listen[0].endswith(f":{port.group(1)}")
 
 
 def test_make_image_builds_it() -> None:
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^image:.*\n\t(.+)$", makefile, re.MULTILINE)
-    assert recipe and shlex.split(recipe.group(1)) == ["docker", "build", "-t", "jobhound", "."]
+    assert recipe
+    assert shlex.split(recipe.group(1)) == ["docker", "build", "-t", "jobhound", "."]
 
 
 async def test_the_healthcheck_command_fails_on_503_and_passes_on_200() -> None:
@@ -94,4 +102,5 @@ async def test_the_healthcheck_command_fails_on_503_and_passes_on_200() -> None:
                 stderr=asyncio.subprocess.DEVNULL,
             )
             codes.append(await within(process.wait(), 60))
-    assert codes[0] == 0 and codes[1] != 0
+    assert codes[0] == 0
+    assert codes[1] != 0

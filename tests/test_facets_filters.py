@@ -170,12 +170,17 @@ def test_bad_terms_say_what_to_write(term: str, message: str) -> None:
     with pytest.raises(FacetError) as caught:
         parse_facet(term)
     assert str(caught.value) == message
-    assert isinstance(caught.value, ValueError) and isinstance(caught.value, QueryError)
+    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, QueryError)
 
 
 def test_is_facet() -> None:
-    assert is_facet("salary>=90k") and is_facet("remote:eu") and is_facet("AGE<14d")
-    assert not is_facet("title:rust") and not is_facet("rust") and not is_facet("c++")
+    assert is_facet("salary>=90k")
+    assert is_facet("remote:eu")
+    assert is_facet("AGE<14d")
+    assert not is_facet("title:rust")
+    assert not is_facet("rust")
+    assert not is_facet("c++")
 
 
 def test_unstated_note_for_alerts() -> None:

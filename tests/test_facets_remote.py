@@ -126,7 +126,8 @@ def test_open_to(scope: RemoteScope, place: str, expected: bool) -> None:
 def test_region_tables_nest() -> None:
     assert len(EU) == 27
     assert EU < EUROPE < REGIONS["EMEA"]
-    assert "GB" in EUROPE and "GB" not in EU
+    assert "GB" in EUROPE
+    assert "GB" not in EU
 
 
 @pytest.mark.parametrize(

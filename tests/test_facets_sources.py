@@ -37,7 +37,8 @@ def by_title(postings: list[Posting], start: str) -> Posting:
 def test_lever_api_workplace_type_and_commitment() -> None:
     postings = lever.parse_api(read("lever_api_leverdemo_postings_2026.json"))
     facts = posting_facts(by_title(postings, "AbelsonTaylor Writer"))
-    assert facts.remote.mode is Mode.HYBRID and facts.remote.regions == {"US"}
+    assert facts.remote.mode is Mode.HYBRID
+    assert facts.remote.regions == {"US"}
     assert facts.employment is Employment.FULL_TIME
 
 
@@ -71,7 +72,8 @@ def test_jsonld_telecommute_with_applicant_locations() -> None:
     page = read("jsonld_join_remote_heycontactheroes.html")
     (posting,) = jsonld.parse_job_page(page, url="https://join.example/1")
     facts = posting_facts(posting)
-    assert facts.remote.mode is Mode.REMOTE and facts.remote.regions == {"DE"}
+    assert facts.remote.mode is Mode.REMOTE
+    assert facts.remote.regions == {"DE"}
     assert facts.employment is Employment.CONTRACT  # schema.org CONTRACTOR
 
 
@@ -79,13 +81,15 @@ def test_jsonld_anywhere_is_the_world() -> None:
     (posting,) = jsonld.parse_job_page(read("nodesk_job_detail_jsonld.html"), url="https://n/1")
     facts = posting_facts(posting)
     assert facts.remote.label() == "Remote · WORLD"
-    assert facts.salary is not None and facts.salary.compact() == "$150–250k/yr"
+    assert facts.salary is not None
+    assert facts.salary.compact() == "$150–250k/yr"
 
 
 def test_remoteok_salary_min_max() -> None:
     postings = remoteok.parse_api(read("remoteok_api.json"))
     facts = posting_facts(by_title(postings, "VP Corporate Marketing"))
-    assert facts.salary is not None and facts.salary.compact() == "$180–210k/yr"
+    assert facts.salary is not None
+    assert facts.salary.compact() == "$180–210k/yr"
     assert facts.remote.mode is Mode.REMOTE
 
 
@@ -100,7 +104,8 @@ def test_personio_salary_information_and_schedule() -> None:
     feed = read("personio_xml_testaccount_positions.xml")
     postings = personio.parse_feed(feed, board_url="https://t.jobs.personio.de")
     facts = posting_facts(by_title(postings, "Copy of Junior Compliance"))
-    assert facts.salary is not None and facts.salary.currency == "GBP"
+    assert facts.salary is not None
+    assert facts.salary.currency == "GBP"
     assert facts.salary.compact() == "from £100k/yr"
     assert facts.employment is Employment.FULL_TIME
 
@@ -117,7 +122,8 @@ def test_bamboohr_location_type_and_employment_status() -> None:
     feed = read("bamboohr_careers_list_giatecscientific.json")
     postings = bamboohr.parse_list(feed, board_url="https://giatec.bamboohr.com")
     facts = posting_facts(by_title(postings, "IT Operations Lead"))
-    assert facts.remote.label() == "Hybrid · CA" and facts.employment is Employment.FULL_TIME
+    assert facts.remote.label() == "Hybrid · CA"
+    assert facts.employment is Employment.FULL_TIME
     student = posting_facts(by_title(postings, "Student Talent Community"))
     assert student.employment is Employment.PART_TIME  # "Part-time Co-op"
 
@@ -137,7 +143,8 @@ def test_workable_workplace_and_type() -> None:
     page = read("workable_api_v3_jobs_blueground.json")
     postings, _ = workable.parse_page(page, account="blueground")
     facts = posting_facts(by_title(postings, "Senior Software Engineer, iOS"))
-    assert facts.remote.label() == "Remote · GR" and facts.employment is Employment.FULL_TIME
+    assert facts.remote.label() == "Remote · GR"
+    assert facts.employment is Employment.FULL_TIME
     contract = posting_facts(by_title(postings, "Operations Partner"))
     assert (contract.remote.mode, contract.employment) == (Mode.ONSITE, Employment.CONTRACT)
 
@@ -145,4 +152,5 @@ def test_workable_workplace_and_type() -> None:
 def test_recruitee_hybrid_and_employment_code() -> None:
     postings = recruitee.parse_offers(read("recruitee_api_offers_bunq.json"))
     facts = posting_facts(by_title(postings, "Head of Trust & Transparency"))
-    assert facts.remote.label() == "Hybrid · NL" and facts.employment is Employment.FULL_TIME
+    assert facts.remote.label() == "Hybrid · NL"
+    assert facts.employment is Employment.FULL_TIME

@@ -56,7 +56,8 @@ def test_ingest_stores_the_facts_as_columns() -> None:
         "valid_through": None,
     }
     (stored,) = store.latest(1)
-    assert stored.facts.salary is not None and stored.facts.salary.compact() == "€80–95k/yr"
+    assert stored.facts.salary is not None
+    assert stored.facts.salary.compact() == "€80–95k/yr"
     assert stored.facts.first_seen == T0
 
 
@@ -96,8 +97,10 @@ def test_migration_computes_facts_of_postings_stored_before(tmp_path: Path) -> N
 
     store = Store.open(path)
     (old,) = store.latest(1)
-    assert old.facts.salary is not None and old.facts.salary.compact() == "$120–150k/yr"
-    assert old.facts.remote.label() == "Remote · US" and old.facts.seniority is Seniority.SENIOR
+    assert old.facts.salary is not None
+    assert old.facts.salary.compact() == "$120–150k/yr"
+    assert old.facts.remote.label() == "Remote · US"
+    assert old.facts.seniority is Seniority.SENIOR
     subs = Subscriptions(store)
     subs.reload()
     doc = Document.from_posting(old)
@@ -226,4 +229,5 @@ def test_button_cap_and_callback_data_bound_with_many_alerts() -> None:
 def test_a_folded_place_prints_as_one_term() -> None:
     """Bug: `onsite:são-paulo` printed as `onsite:sao paulo`, which parses back differently."""
     query = parse_query("onsite:são-paulo rust")
-    assert str(query) == "onsite:sao-paulo AND rust" and parse_query(str(query)) == query
+    assert str(query) == "onsite:sao-paulo AND rust"
+    assert parse_query(str(query)) == query

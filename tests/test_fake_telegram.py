@@ -105,7 +105,9 @@ async def test_message_is_accepted_and_recorded(tg: FakeTelegram, bot: Bot) -> N
     assert [b.get("callback_data") for b in stored.buttons] == [None, "unsub:7"]
 
     (call,) = tg.calls("sendMessage")
-    assert call.ok and call.chat_id == USER and call.at > 0
+    assert call.ok
+    assert call.chat_id == USER
+    assert call.at > 0
     assert call.params["reply_markup"]["inline_keyboard"][1][0]["callback_data"] == "unsub:7"
     assert call.params["link_preview_options"] == {"is_disabled": True}
     assert [c.method for c in tg.calls()] == ["getMe", "sendMessage"]
@@ -180,8 +182,11 @@ async def test_every_allowed_tag_is_accepted(tg: FakeTelegram, bot: Bot) -> None
     sent = await bot.send_message(USER, text, parse_mode="HTML")
     assert sent.text == "bsieunskdpqacprint(1)qe👍 AB"
     types = [e.type for e in sent.entities]
-    assert types.count("bold") == 2 and "spoiler" in types and "text_link" in types
-    assert "expandable_blockquote" in types and "custom_emoji" in types
+    assert types.count("bold") == 2
+    assert "spoiler" in types
+    assert "text_link" in types
+    assert "expandable_blockquote" in types
+    assert "custom_emoji" in types
     (pre,) = [e for e in sent.entities if e.type == "pre"]
     assert pre.language == "python"
     assert tg.sent_messages(USER)[0].text == sent.text
@@ -314,9 +319,11 @@ async def test_html_5xx_is_a_network_error_and_ptb_logs_a_traceback(
     tg.fail_next("sendMessage", Fault.server_error(status))
     with caplog.at_level(logging.ERROR), pytest.raises(NetworkError) as caught:
         await bot.send_message(USER, "x")
-    assert f"{phrase}" in str(caught.value) and "Parsing the server response" in str(caught.value)
+    assert f"{phrase}" in str(caught.value)
+    assert "Parsing the server response" in str(caught.value)
     (record,) = [r for r in caplog.records if r.name == "telegram.request.BaseRequest"]
-    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None
     assert record.getMessage().startswith("Can not load invalid JSON data")
     assert tg.calls("sendMessage")[0].http_status == status
 
@@ -385,7 +392,8 @@ async def test_flood_limits_answer_429_after_a_burst(tg: FakeTelegram, bot: Bot)
         await bot.send_message(2003, "overall limit")
     assert tg.count_429 == 3
     last = tg.calls("sendMessage")[-1]
-    assert last.http_status == 429 and last.description == "Too Many Requests: retry after 30"
+    assert last.http_status == 429
+    assert last.description == "Too Many Requests: retry after 30"
 
 
 async def test_rate_limit_window_frees_up(bot: Bot, tg: FakeTelegram) -> None:
@@ -404,7 +412,9 @@ async def test_get_updates_delivers_a_group_command(tg: FakeTelegram, bot: Bot) 
     tg.send_user_message(GROUP, 1003, "/start@JobhoundTestBot rust remote")
     (update,) = await bot.get_updates(timeout=5)
     message = update.message
-    assert message is not None and message.chat.type == "group" and message.from_user
+    assert message is not None
+    assert message.chat.type == "group"
+    assert message.from_user
     assert message.from_user.id == 1003
     (entity,) = message.entities
     assert (entity.type, entity.offset, entity.length) == ("bot_command", 0, 22)
@@ -422,7 +432,8 @@ async def test_long_poll_returns_early_when_an_update_arrives(tg: FakeTelegram, 
         updates = await asyncio.wait_for(bot.get_updates(timeout=20), timeout=10)
     finally:
         timer.cancel()
-    assert updates[0].message and updates[0].message.text == "/help"
+    assert updates[0].message
+    assert updates[0].message.text == "/help"
 
 
 async def test_a_second_poller_ends_the_first_with_conflict(tg: FakeTelegram, bot: Bot) -> None:
@@ -445,8 +456,11 @@ async def test_callback_query_round_trip(tg: FakeTelegram, bot: Bot) -> None:
 
     (update,) = await bot.get_updates(timeout=5)
     query = update.callback_query
-    assert query is not None and query.id == query_id and query.data == "unsub:3"
-    assert query.message is not None and query.message.message_id == sent.message_id
+    assert query is not None
+    assert query.id == query_id
+    assert query.data == "unsub:3"
+    assert query.message is not None
+    assert query.message.message_id == sent.message_id
     await bot.answer_callback_query(query.id, text="Removed")
     assert tg.callback_answer(query_id) == {"callback_query_id": query_id, "text": "Removed"}
     with pytest.raises(BadRequest, match=r"(?i)query is too old"):
@@ -470,7 +484,8 @@ async def test_chat_members_and_commands(tg: FakeTelegram, bot: Bot) -> None:
         await bot.set_my_commands([("Bad-Name", "x")])
     assert await bot.delete_webhook(drop_pending_updates=True)
     assert await bot.send_chat_action(GROUP, "typing")
-    assert await bot.close() and await bot.log_out()
+    assert await bot.close()
+    assert await bot.log_out()
 
 
 def test_sync_clients_with_a_json_body(tg: FakeTelegram) -> None:

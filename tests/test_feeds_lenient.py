@@ -51,7 +51,8 @@ async def test_field_03_undefined_html_entities_cost_nothing(tmp_path: Path) -> 
             ],
         )
         (outcome,) = await within(once(settings))
-    assert outcome.ok and outcome.seen == 3
+    assert outcome.ok
+    assert outcome.seen == 3
     lines = {_line(p).rsplit(" — ", 1)[0] for p in stored(settings)}
     assert {
         "Senior Rust Engineer – Motion Control — Acme Robotics — Anywhere in the World",
@@ -70,7 +71,8 @@ async def test_field_04_control_characters_are_dropped(tmp_path: Path) -> None:
             tmp_path, [{"name": "field", "kind": "rss", "url": f"{base}/jobs.rss"}]
         )
         (outcome,) = await within(once(settings))
-    assert outcome.ok and outcome.seen == 3
+    assert outcome.ok
+    assert outcome.seen == 3
     postings = {p.title: p for p in stored(settings)}
     assert set(postings) == {
         "Platform Engineer (Kubernetes)",
@@ -87,7 +89,8 @@ async def test_field_12_atom_html_titles_are_plain_text(tmp_path: Path) -> None:
             tmp_path, [{"name": "field", "kind": "rss", "url": f"{base}/feed/atom/index.xml"}]
         )
         (outcome,) = await within(once(settings))
-    assert outcome.ok and outcome.seen == 3
+    assert outcome.ok
+    assert outcome.seen == 3
     postings = {p.title: p for p in stored(settings)}
     assert set(postings) == {
         "R&D Engineer – Remote",

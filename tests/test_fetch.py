@@ -27,14 +27,16 @@ async def test_sends_user_agent_with_contact_and_decodes_gzip_and_brotli() -> No
     assert gz.json() == {"a": 1}
     assert br.text == "café"
     agent = server.requests[0].headers["user-agent"]
-    assert agent.startswith("jobhound/") and FAST.contact_url in agent
+    assert agent.startswith("jobhound/")
+    assert FAST.contact_url in agent
     assert "br" in server.requests[0].headers["accept-encoding"]
 
 
 async def test_make_client_has_configured_timeouts_and_no_automatic_redirects() -> None:
     client = make_client(settings(connect_timeout=3, read_timeout=7, total_timeout=11))
     async with client:
-        assert client.timeout.connect == 3 and client.timeout.read == 7
+        assert client.timeout.connect == 3
+        assert client.timeout.read == 7
         assert client.follow_redirects is False  # the Fetcher follows them, hop by hop
 
 
@@ -48,10 +50,12 @@ async def test_conditional_get_304_after_remember() -> None:
             headers={"Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"},
         )
         first = await within(fetch.get(server.url("/board"), robots=False, conditional=True))
-        assert not first.not_modified and first.etag == '"v1"'
+        assert not first.not_modified
+        assert first.etag == '"v1"'
         fetch.remember(first)
         second = await within(fetch.get(server.url("/board"), robots=False, conditional=True))
-    assert second.not_modified and second.content == b""
+    assert second.not_modified
+    assert second.content == b""
     assert store.data[server.url("/board")] == ('"v1"', "Mon, 01 Jan 2024 00:00:00 GMT")
     assert server.requests[1].headers["if-none-match"] == '"v1"'
     assert server.requests[1].headers["if-modified-since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
@@ -73,7 +77,8 @@ async def test_redirects_followed_up_to_the_limit() -> None:
             server.add(f"/r{i}", status=302, headers={"Location": f"/r{i + 1}"})
         server.add("/r5", body=b"landed")
         result = await within(fetch.get(server.url("/r0"), robots=False))
-    assert result.text == "landed" and result.url == server.url("/r5")
+    assert result.text == "landed"
+    assert result.url == server.url("/r5")
     assert result.requested_url == server.url("/r0")
 
 
@@ -83,7 +88,8 @@ async def test_redirect_loop_is_a_fetch_error() -> None:
         server.add("/b", status=301, headers={"Location": "/a"})
         with pytest.raises(FetchError, match="redirects") as caught:
             await within(fetch.get(server.url("/a"), source="loop", robots=False))
-    assert caught.value.source == "loop" and caught.value.url == server.url("/a")
+    assert caught.value.source == "loop"
+    assert caught.value.url == server.url("/a")
     assert len(server.requests) == 6  # the first request and 5 redirects, then stop
 
 
@@ -100,9 +106,12 @@ async def test_404_is_not_retried() -> None:
     async with serve() as server, fetcher(sleep=sleeps) as fetch:
         with pytest.raises(FetchError) as caught:
             await within(fetch.get(server.url("/gone"), source="b", robots=False))
-    assert caught.value.status == 404 and not caught.value.retryable
-    assert "not found" in str(caught.value) and str(caught.value).startswith("b <http")
-    assert server.hits("/gone") == 1 and sleeps.waits == []
+    assert caught.value.status == 404
+    assert not caught.value.retryable
+    assert "not found" in str(caught.value)
+    assert str(caught.value).startswith("b <http")
+    assert server.hits("/gone") == 1
+    assert sleeps.waits == []
 
 
 async def test_5xx_retried_with_backoff_then_succeeds() -> None:
@@ -111,7 +120,8 @@ async def test_5xx_retried_with_backoff_then_succeeds() -> None:
     async with serve() as server, fetcher(sleep=sleeps, rng=lambda: 0.5) as fetch:
         server.add("/flaky", handler=lambda request: next(answers))
         result = await within(fetch.get(server.url("/flaky"), robots=False))
-    assert result.text == "ok" and server.hits("/flaky") == 3
+    assert result.text == "ok"
+    assert server.hits("/flaky") == 3
     # Equal jitter with rng 0.5: 0.75 × backoff × 2^attempt.
     assert sleeps.waits == pytest.approx([0.0075, 0.015])
 
@@ -122,7 +132,8 @@ async def test_429_honours_retry_after() -> None:
     async with serve() as server, fetcher(sleep=sleeps) as fetch:
         server.add("/busy", handler=lambda request: next(answers))
         result = await within(fetch.get(server.url("/busy"), robots=False))
-    assert result.text == "ok" and sleeps.waits == [7.0]
+    assert result.text == "ok"
+    assert sleeps.waits == [7.0]
 
 
 async def test_5xx_gives_up_after_the_retries() -> None:
@@ -131,8 +142,10 @@ async def test_5xx_gives_up_after_the_retries() -> None:
         server.add("/down", status=502)
         with pytest.raises(FetchError) as caught:
             await within(fetch.get(server.url("/down"), robots=False))
-    assert caught.value.status == 502 and caught.value.retryable
-    assert server.hits("/down") == FAST.retries + 1 and len(sleeps.waits) == FAST.retries
+    assert caught.value.status == 502
+    assert caught.value.retryable
+    assert server.hits("/down") == FAST.retries + 1
+    assert len(sleeps.waits) == FAST.retries
 
 
 async def test_overlong_retry_after_fails_at_once() -> None:
@@ -150,7 +163,8 @@ def test_parse_retry_after() -> None:
     now = datetime(2024, 1, 1, tzinfo=UTC)
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Mon, 01 Jan 2024 00:01:00 GMT", now) == 60
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
 
 
 async def test_connect_error_retried_then_typed_error() -> None:
@@ -161,7 +175,8 @@ async def test_connect_error_retried_then_typed_error() -> None:
     async with fetcher(sleep=sleeps) as fetch:
         with pytest.raises(FetchError, match="network error") as caught:
             await within(fetch.get(url, source="dead", robots=False))
-    assert caught.value.retryable and len(sleeps.waits) == FAST.retries
+    assert caught.value.retryable
+    assert len(sleeps.waits) == FAST.retries
 
 
 async def test_server_that_never_answers_times_out() -> None:
@@ -171,7 +186,8 @@ async def test_server_that_never_answers_times_out() -> None:
         started = time.monotonic()
         with pytest.raises(FetchError, match=r"timed out|no complete answer") as caught:
             await within(fetch.get(server.url("/hang"), source="slow", robots=False))
-    assert caught.value.source == "slow" and caught.value.retryable
+    assert caught.value.source == "slow"
+    assert caught.value.retryable
     assert time.monotonic() - started < 10  # generous: the point is that it ends
 
 
@@ -189,7 +205,8 @@ async def test_50mb_streamed_body_is_abandoned_past_the_cap() -> None:
         server.add("/huge", body=b"x" * 65536, stream_chunks=800)  # 50 MB, no Content-Length
         with pytest.raises(FetchError, match="larger than") as caught:
             await within(fetch.get(server.url("/huge"), source="big", robots=False))
-    assert caught.value.source == "big" and not caught.value.retryable
+    assert caught.value.source == "big"
+    assert not caught.value.retryable
     assert server.bytes_sent < 50 * 1024 * 1024  # we stopped reading long before the end
 
 
@@ -254,7 +271,8 @@ async def test_robots_crawl_delay_spaces_requests() -> None:
         server.add("/x", body=b"ok")
         await within(fetch.get(server.url("/x")))
         await within(fetch.get(server.url("/x")))
-    assert sleeps.waits and max(sleeps.waits) > 4  # the second request waited ~5 s
+    assert sleeps.waits
+    assert max(sleeps.waits) > 4
 
 
 async def test_host_delay_spaces_request_starts() -> None:
@@ -269,7 +287,8 @@ async def test_host_delay_spaces_request_starts() -> None:
         server.add("/x", handler=stamp)
         await within(asyncio.gather(*(fetch.get(server.url("/x"), robots=False) for _ in range(4))))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) == 4 and min(gaps) >= delay * 0.8  # a lower bound: noise only adds
+    assert len(starts) == 4
+    assert min(gaps) >= delay * 0.8
 
 
 async def test_per_host_and_global_concurrency_caps() -> None:

@@ -52,14 +52,17 @@ async def test_bomb_is_abandoned_at_the_cap_with_little_memory(name: str, encodi
     body = fixture(name)
     assert len(body) < 2048
     error, peak = await _fetch_peak(body, encoding)
-    assert isinstance(error, BodyTooLarge) and "once decoded" in error.detail
-    assert error.source == "bomb" and not error.retryable
+    assert isinstance(error, BodyTooLarge)
+    assert "once decoded" in error.detail
+    assert error.source == "bomb"
+    assert not error.retryable
     assert peak < 3 * CAP, f"peak {peak} bytes while reading a {len(body)}-byte bomb"
 
 
 async def test_three_stacked_encodings_are_refused_before_decoding() -> None:
     error, peak = await _fetch_peak(fixture("bomb_1gib_zeros.gz.gz.gz"), "gzip, gzip, gzip")
-    assert "3 stacked content encodings" in str(error) and not isinstance(error, BodyTooLarge)
+    assert "3 stacked content encodings" in str(error)
+    assert not isinstance(error, BodyTooLarge)
     assert peak < CAP
 
 
@@ -69,7 +72,8 @@ async def test_a_gzipped_brotli_body_reads() -> None:
     async with serve() as server, fetcher(settings(max_bytes=CAP)) as fetch:
         server.add("/api", body=layered, headers={"Content-Encoding": "br, gzip"})
         result = await within(fetch.get(server.url("/api"), robots=False))
-    assert result.text == text and len(text) > 4 * 64 * 1024  # many decode steps
+    assert result.text == text
+    assert len(text) > 4 * 64 * 1024
 
 
 @pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])

@@ -20,7 +20,8 @@ FRENCH = "Chef de projet, Montréal — équipe données ; café à volonté"
 
 def test_header_charset_wins() -> None:
     text, encoding = decode_body(FRENCH.encode("cp1252"), "text/html; charset=windows-1252")
-    assert text == FRENCH and encoding == "cp1252"
+    assert text == FRENCH
+    assert encoding == "cp1252"
 
 
 def test_meta_charset_when_header_has_none() -> None:
@@ -33,14 +34,17 @@ def test_wrong_utf8_label_falls_back_to_detection() -> None:
     """Bytes in cp1252 labelled UTF-8 must not turn into U+FFFD soup."""
     body = ("<p>" + FRENCH + "</p>") * 20
     text, encoding = decode_body(body.encode("cp1252"), "text/html; charset=utf-8")
-    assert "é" in text and "\ufffd" not in text and encoding != "utf-8"
+    assert "é" in text
+    assert "\ufffd" not in text
+    assert encoding != "utf-8"
 
 
 def test_missing_charset_detects_utf8() -> None:
     """iCIMS declares no <meta charset> and leads with blank lines: still UTF-8."""
     body = fixture("icims_job_detail_jsonld_no_meta_charset.html")
     text, encoding = decode_body(body, "text/html")
-    assert encoding == "utf-8" and "BusPatrol, we’re on a mission" in text
+    assert encoding == "utf-8"
+    assert "BusPatrol, we’re on a mission" in text
 
 
 def test_bom_wins_over_a_wrong_header() -> None:
@@ -66,7 +70,8 @@ def test_unknown_charset_label_is_ignored() -> None:
 )
 def test_decode_never_raises(body: bytes, content_type: str) -> None:
     text, encoding = decode_body(body, content_type)
-    assert isinstance(text, str) and encoding
+    assert isinstance(text, str)
+    assert encoding
 
 
 async def test_latin1_label_on_utf8_bytes_is_repaired_in_postings() -> None:
@@ -83,7 +88,8 @@ async def test_latin1_label_on_utf8_bytes_is_repaired_in_postings() -> None:
             lever.collect_board(context(fetch), source("lever_html", server.url("/acme")))
         )
     (posting,) = result.postings
-    assert posting.title == "Ingénieur données" and posting.location == "Montréal"
+    assert posting.title == "Ingénieur données"
+    assert posting.location == "Montréal"
     assert posting.company == "Équipe"
 
 
@@ -112,13 +118,16 @@ def test_cp1252_after_a_long_ascii_head_is_not_read_as_ascii() -> None:
     body = STYLE_HEAD + b"</head><body><p>" + FRENCH.encode("cp1252") + b"</p></body></html>"
     assert len(STYLE_HEAD) > 100_000
     text, encoding = decode_body(body, "text/html")
-    assert FRENCH in text and "\ufffd" not in text and encoding == "cp1252"
+    assert FRENCH in text
+    assert "\ufffd" not in text
+    assert encoding == "cp1252"
 
 
 def test_valid_utf8_after_a_long_ascii_head_is_utf8() -> None:
     body = STYLE_HEAD + b"</head><body><p>" + FRENCH.encode() + "高級JAVA工程師".encode() + b"</p>"
     text, encoding = decode_body(body, "text/html")
-    assert encoding == "utf-8" and FRENCH + "高級JAVA工程師" in text
+    assert encoding == "utf-8"
+    assert FRENCH + "高級JAVA工程師" in text
 
 
 def test_latin1_xml_without_a_declaration() -> None:
@@ -129,7 +138,9 @@ def test_latin1_xml_without_a_declaration() -> None:
         + "</title></item></channel></rss>"
     ).encode("cp1252")
     text, encoding = decode_body(body, "application/xml")
-    assert title in text and "\ufffd" not in text and encoding == "cp1252"
+    assert title in text
+    assert "\ufffd" not in text
+    assert encoding == "cp1252"
 
 
 def test_meta_charset_after_the_first_kilobytes_of_the_head() -> None:
@@ -142,7 +153,8 @@ def test_meta_charset_after_the_first_kilobytes_of_the_head() -> None:
         + b"</p></body></html>"
     )
     text, encoding = decode_body(body, "text/html")
-    assert russian in text and encoding == "cp1251"
+    assert russian in text
+    assert encoding == "cp1251"
 
 
 def test_meta_charset_in_the_body_is_not_the_documents() -> None:
@@ -152,7 +164,8 @@ def test_meta_charset_in_the_body_is_not_the_documents() -> None:
 
 def test_utf8_bom_without_any_header() -> None:
     text, encoding = decode_body(codecs.BOM_UTF8 + FRENCH.encode(), "")
-    assert text == FRENCH and encoding == "utf-8-sig"
+    assert text == FRENCH
+    assert encoding == "utf-8-sig"
 
 
 def test_utf16_bom() -> None:
@@ -163,7 +176,8 @@ def test_utf16_bom() -> None:
 def test_a_bom_the_bytes_contradict_is_not_decoded_lossily() -> None:
     body = codecs.BOM_UTF8 + FRENCH.encode("cp1252")
     text, _ = decode_body(body, "text/html")
-    assert FRENCH in text and "\ufffd" not in text
+    assert FRENCH in text
+    assert "\ufffd" not in text
 
 
 def test_windows_1252_unassigned_bytes_map_to_c1_controls_not_u_fffd() -> None:
@@ -172,7 +186,8 @@ def test_windows_1252_unassigned_bytes_map_to_c1_controls_not_u_fffd() -> None:
     raw = b"Caf\xe9 \x81\x8d\x8f\x90\x9d \x93q\x94"
     assert raw.decode("cp1252", WINDOWS_1252_ERRORS) == "Café \x81\x8d\x8f\x90\x9d “q”"
     text, _ = decode_body(STYLE_HEAD + b"<p>" + FRENCH.encode("cp1252") + b" \x9d</p>")
-    assert FRENCH[:30] in text and "\ufffd" not in text
+    assert FRENCH[:30] in text
+    assert "\ufffd" not in text
 
 
 def test_labels_resolve_as_browsers_resolve_them() -> None:
@@ -201,7 +216,8 @@ def test_undeclared_legacy_pages_are_detected_from_their_non_ascii_bytes(
 ) -> None:
     body = STYLE_HEAD + b"</head><body><p>" + text.encode(encoding) + b"</p></body></html>"
     decoded, used = decode_body(body, "text/html")
-    assert text in decoded and used == encoding
+    assert text in decoded
+    assert used == encoding
 
 
 @given(st.binary(max_size=4096), st.sampled_from(["", "text/html", "application/xml"]))
@@ -246,4 +262,5 @@ def test_a_code_page_that_reads_its_own_language_better_beats_windows_1252() -> 
     text = "Yazılım geliştirici, İstanbul, şirket"
     body = b"<html><head><style>" + b"a{color:red}" * 3000 + b"</style></head><body><p>"
     decoded, used = decode_body(body + text.encode("cp1254") + b"</p></body></html>", "text/html")
-    assert text in decoded and used == "cp1254"
+    assert text in decoded
+    assert used == "cp1254"

@@ -82,7 +82,8 @@ async def test_redirect_to_another_port_of_localhost_is_refused(
             tmp_path, [{"name": "board", "kind": "rss", "url": server.url("/jobs.rss")}]
         )
         (outcome,) = await within(once(settings))
-    assert not outcome.ok and internal in (outcome.error or "")
+    assert not outcome.ok
+    assert internal in (outcome.error or "")
     assert stored(settings) == []
     assert [r.port for r in server.requests] == [server.ports[0]]  # never connected to port 1
     assert len(_warnings_naming(caplog, "board", internal)) == 1
@@ -167,7 +168,8 @@ async def test_metadata_address_is_refused_without_any_connection(
             [{"name": "shop", "kind": "jsonld", "url": server.url("/sitemap.xml"), "robots": True}],
         )
         (outcome,) = await within(once(settings))
-    assert not outcome.ok and stored(settings) == []
+    assert not outcome.ok
+    assert stored(settings) == []
     assert all(address[0] == "127.0.0.1" for address in connects)
     assert len(_warnings_naming(caplog, "shop", metadata)) == 1
 
@@ -190,8 +192,10 @@ async def test_internal_ip_literals_are_refused_before_connecting(
     async with fetcher(policy=OriginPolicy()) as fetch:
         with pytest.raises(RefusedFetch, match="refused to fetch") as caught:
             await within(fetch.get(url, source="board"))
-    assert caught.value.source == "board" and caught.value.url == url
-    assert not caught.value.retryable and connects == []
+    assert caught.value.source == "board"
+    assert caught.value.url == url
+    assert not caught.value.retryable
+    assert connects == []
 
 
 async def test_a_name_that_resolves_to_loopback_is_refused() -> None:
@@ -207,7 +211,8 @@ async def test_a_name_that_resolves_to_loopback_is_refused() -> None:
                 await within(fetch.get(url, source="board", robots=False))
             # The configured origin itself is allowed, loopback or not.
             ok = await within(fetch.get(server.url("/x"), robots=False))
-    assert ok.text == "secret" and server.hits("/x") == 1
+    assert ok.text == "secret"
+    assert server.hits("/x") == 1
 
 
 async def test_robots_txt_redirect_to_an_internal_origin_is_not_followed(
@@ -251,7 +256,8 @@ def test_internal_kinds() -> None:
     assert internal_kind("ff02::1") == "multicast"
     assert internal_kind("0.0.0.0") == "unspecified"
     assert internal_kind("240.0.0.1") is not None  # class E
-    assert internal_kind("93.184.215.14") is None and internal_kind("2606:4700::1111") is None
+    assert internal_kind("93.184.215.14") is None
+    assert internal_kind("2606:4700::1111") is None
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
         internal_kind("jobs.example")
 
@@ -293,7 +299,8 @@ async def test_dns_rebinding_connects_to_the_address_that_was_checked() -> None:
     inner = _RecordingBackend()
     backend = GuardedBackend(OriginPolicy(), rebinding, inner)
     await backend.connect_tcp("rebind.example", 443)
-    assert inner.calls == [("93.184.215.14", 443)] and resolutions == ["rebind.example"]
+    assert inner.calls == [("93.184.215.14", 443)]
+    assert resolutions == ["rebind.example"]
     with pytest.raises(AddressRefused, match=r"127\.0\.0\.1 \(loopback\)"):
         await backend.connect_tcp("rebind.example", 443)
     assert inner.calls == [("93.184.215.14", 443)]  # the second answer was never connected to

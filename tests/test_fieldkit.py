@@ -14,7 +14,8 @@ async def test_field_05_atom_alternate_links(tmp_path: Path) -> None:
             tmp_path, [{"name": "field", "kind": "rss", "url": f"{base}/jobs.atom"}]
         )
         (outcome,) = await within(once(settings))
-    assert outcome.ok and outcome.seen == 2
+    assert outcome.ok
+    assert outcome.seen == 2
     urls = {p.title: p.url for p in stored(settings)}
     assert urls == {
         "Embedded Engineer": f"{base}/jobs/201-embedded-engineer",

@@ -49,7 +49,8 @@ def test_scraped_text_is_escaped_and_arrives_intact() -> None:
     (message,) = pack_alerts([AlertItem(1, posting)])
     assert 'R&amp;D &lt;Lead&gt; &amp; "Ops"' in message.html
     assert 'R&D <Lead> & "Ops"' in visible(message.html)
-    assert "A<b>C" in visible(message.html) and "<b>C" not in message.html.replace("<b>New", "")
+    assert "A<b>C" in visible(message.html)
+    assert "<b>C" not in message.html.replace("<b>New", "")
     assert 'R&D <Lead> & "Ops"' in message.plain
     assert message.buttons[0].url == "https://jobs.example.com/1/apply"
 
@@ -64,7 +65,10 @@ def test_fields_shown() -> None:
     posting = stored(1, remote=True, location="Berlin", salary="€90k")
     (message,) = pack_alerts([AlertItem(1, posting, ("backend",))])
     text = visible(message.html)
-    assert "Acme" in text and "Berlin" in text and "Remote" in text and "€90k" in text
+    assert "Acme" in text
+    assert "Berlin" in text
+    assert "Remote" in text
+    assert "€90k" in text
     assert "<u>Backend</u>" in message.html
     assert "🔎" in text
 
@@ -95,7 +99,8 @@ def test_many_alerts_are_packed_under_the_limit() -> None:
 
 
 def test_emoji_count_double_in_utf16() -> None:
-    assert utf16_len("🌎") == 2 and utf16_len("é") == 1
+    assert utf16_len("🌎") == 2
+    assert utf16_len("é") == 1
 
 
 def test_overflow_is_announced() -> None:
@@ -107,7 +112,8 @@ def test_overflow_is_announced() -> None:
 def test_latest_heading_is_chosen_not_patched_into_rendered_html() -> None:
     # Regression: /latest rewrote the alerts' rendered HTML with str.replace (issue 10, item 3).
     (one,) = pack_alerts([AlertItem(1, stored(1))], heading=LATEST_HEADING)
-    assert one.html.startswith("<b>Latest posting</b>\n") and "New posting" not in one.html
+    assert one.html.startswith("<b>Latest posting</b>\n")
+    assert "New posting" not in one.html
     (two,) = pack_alerts([AlertItem(1, stored(1)), AlertItem(2, stored(2))], heading=LATEST_HEADING)
     assert two.html.startswith("🔔 <b>2 latest postings</b>\n\n1. ")
     (alert,) = pack_alerts([AlertItem(1, stored(1))])

@@ -188,7 +188,8 @@ def test_bad_identity_options_stop_start_up_naming_the_key(
 ) -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings(kinds=KINDS, raw=_config(**source), path=Path("jobhound.toml"))
-    assert key in str(info.value) and words in str(info.value)
+    assert key in str(info.value)
+    assert words in str(info.value)
 
 
 def test_identity_options_are_read_into_the_source() -> None:

@@ -65,7 +65,8 @@ async def test_a_429_pause_is_waited_out_on_the_limiters_clock() -> None:
     await asyncio.wait_for(
         limiter.process_request(callback, (), {}, "sendMessage", {"chat_id": 7}, None), 5
     )
-    assert sent == [1030.0] and limiter.paused_for() == 0.0
+    assert sent == [1030.0]
+    assert limiter.paused_for() == 0.0
 
 
 def test_command_rate_limit_refuses_once_then_drops_until_the_minute_is_over() -> None:

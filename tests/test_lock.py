@@ -46,7 +46,8 @@ def test_a_lock_held_by_a_killed_process_is_free_again(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
         with pytest.raises(StoreInUseError, match=f"pid {holder.pid}"):
             DatabaseLock(db).acquire()
         holder.send_signal(signal.SIGKILL)
@@ -86,7 +87,8 @@ def test_a_second_daemon_on_one_database_refuses_to_start(tmp_path: Path) -> Non
             assert second.stdout == ""
         first.send_signal(signal.SIGTERM)
         _, err = first.communicate(timeout=15)
-        assert first.returncode == 0 and "Traceback" not in err
+        assert first.returncode == 0
+        assert "Traceback" not in err
     finally:
         if first.poll() is None:
             first.kill()

@@ -27,7 +27,8 @@ def test_seeds_parse_with_mojibake_repaired(seeds_dir: Path) -> None:
     assert java.url == "https://www.remotewlb.com/apply/senior-backend-engineer-java-cloud-69925"
     assert "world’s largest digital-asset exchange" in java.description
     rust = by_title["Senior Rust Engineer"]
-    assert rust.location == "remote,Asia" and rust.remote
+    assert rust.location == "remote,Asia"
+    assert rust.remote
     for posting in result.postings:
         for bad in MOJIBAKE:
             assert bad not in posting.description + posting.title + posting.location
@@ -40,8 +41,10 @@ def test_front_matter_seed(seeds_dir: Path) -> None:
     assert posting.company == "Binance"
     assert posting.url == "https://jobs.lever.co/binance/9de54dd6-61c5-4285-b111-9558666d8be5"
     assert posting.apply_url.endswith("/apply")
-    assert posting.location == "Remote" and posting.remote
-    assert posting.posted_at is not None and posting.posted_at.year == 2021
+    assert posting.location == "Remote"
+    assert posting.remote
+    assert posting.posted_at is not None
+    assert posting.posted_at.year == 2021
     assert posting.tags[:3] == ("reactjs", "crypto", "backend")
     assert "world’s largest digital asset exchange" in posting.description
 
@@ -118,4 +121,5 @@ def test_folder_with_unreadable_file_reports_it(tmp_path: Path, seeds_dir: Path)
     (tmp_path / "broken.md").write_text("not a posting")
     result = read_folder(tmp_path)
     assert len(result.postings) == 5
-    assert len(result.warnings) == 1 and "broken.md" in result.warnings[0]
+    assert len(result.warnings) == 1
+    assert "broken.md" in result.warnings[0]

@@ -158,9 +158,12 @@ def test_add_and_remove_keep_index_equal_to_naive(
         assert _sorted(found) == naive_match(subs, doc)
     for sub_id in list(live):
         index.remove(sub_id)
-    assert len(index) == 0 and index.distinct_queries == 0
+    assert len(index) == 0
+    assert index.distinct_queries == 0
     assert index.match(docs[0]) == []
-    assert not index._root.children and not index._universe and not index._prefixes
+    assert not index._root.children
+    assert not index._universe
+    assert not index._prefixes
 
 
 def _doc(title: str, description: str = "", **fields: object) -> Document:

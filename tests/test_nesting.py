@@ -67,7 +67,9 @@ async def test_sitemap_with_one_deeply_nested_page_stores_the_other_three(tmp_pa
         f"<{base}/job/deep-4>: JSON-LD block 1: invalid JSON: nested deeper than "
         f"{common.MAX_JSON_DEPTH} levels",
     )
-    assert outcome.ok and outcome.seen == 3 and len(stored(settings)) == 3
+    assert outcome.ok
+    assert outcome.seen == 3
+    assert len(stored(settings)) == 3
 
 
 @pytest.mark.parametrize(

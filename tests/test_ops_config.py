@@ -64,7 +64,9 @@ def test_json_log_lines_are_objects_without_the_token(monkeypatch: pytest.Monkey
     entries = [json.loads(line) for line in lines]
     assert [e["level"] for e in entries] == ["INFO", "WARNING", "ERROR"]
     assert entries[0]["message"] == "wwr: 12 postings, 1 new, 0 closed in 0.50s"
-    assert entries[0]["logger"] == "bot.test" and entries[0]["time"].endswith("+00:00")
+    assert entries[0]["logger"] == "bot.test"
+    assert entries[0]["time"].endswith("+00:00")
     text = stream.getvalue()
-    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    assert TOKEN not in text
+    assert TOKEN.split(":")[1] not in text
     assert "RuntimeError" in text

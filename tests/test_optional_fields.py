@@ -45,7 +45,8 @@ async def test_field_15_markdown_without_company_or_badges(
     folder = case_dir("15-markdown-empty-company") / "postings"
     settings = write_config(tmp_path, [{"name": "field", "kind": "markdown", "url": str(folder)}])
     (outcome,) = await within(once(settings))
-    assert outcome.ok and outcome.seen == 2
+    assert outcome.ok
+    assert outcome.seen == 2
     found = {(p.title, p.company, p.location, p.url) for p in stored(settings)}
     assert found == {
         (
@@ -106,10 +107,13 @@ def test_alerts_and_latest_show_only_known_fields(
     assert posting_line(posting) == console
     html_block, plain_block = render_item(AlertItem(1, posting))
     plain_lines = plain_block.splitlines()
-    assert plain_lines[0] == "QA Lead" and plain_lines[-1] == URL
+    assert plain_lines[0] == "QA Lead"
+    assert plain_lines[-1] == URL
     assert plain_lines[1:-1] == ([details] if details else [])
     for block in (html_block, plain_block):
-        assert " ·  · " not in block and "·  " not in block and "\n\n" not in block
+        assert " ·  · " not in block
+        assert "·  " not in block
+        assert "\n\n" not in block
 
 
 # -- every kind: a title and a link, nothing else ----------------------------------------------
@@ -186,12 +190,15 @@ def test_the_table_covers_every_registered_kind() -> None:
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_title_and_a_link_are_enough_for_every_kind(kind: str) -> None:
     (posting,) = KINDS[kind]()
-    assert posting.title == "Solo" and posting.url.startswith("https://")
+    assert posting.title == "Solo"
+    assert posting.url.startswith("https://")
     assert posting.company == ("acme" if kind in ACCOUNT_NAMED else "")
-    assert posting.salary == "" and posting.description == ""
+    assert posting.salary == ""
+    assert posting.description == ""
     assert posting.posted_at is None
     if kind != "remoteok":  # a remote-only board: every posting is remote
-        assert posting.location == "" and not posting.remote
+        assert posting.location == ""
+        assert not posting.remote
 
 
 def test_smartrecruiters_item_without_company_uses_the_configured_account() -> None:

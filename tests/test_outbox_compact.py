@@ -63,11 +63,13 @@ def test_old_json_outbox_rows_become_plain_rows_and_pending_ones_stay_pending(
 
     store = Store.open(path)
     columns = set(store.db.table("deliveries").columns_dict)
-    assert "terms" not in columns and "subscription_ids" not in columns
+    assert "terms" not in columns
+    assert "subscription_ids" not in columns
     (pending,) = store.pending_for_chat(7)
     assert (pending.posting_id, pending.subscription_id) == (posting(2).id, 4)
     store.mark_sent([pending.id], now=T0)
-    assert store.pending_for_chat(7) == [] and store.pending_count() == 0
+    assert store.pending_for_chat(7) == []
+    assert store.pending_count() == 0
     store.close()
 
 

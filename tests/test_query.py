@@ -190,7 +190,8 @@ def test_bad_query_says_what_is_wrong(query: str, message: str) -> None:
         parse_query(query)
     text = str(caught.value)
     assert message in text
-    assert "\n" not in text and text.endswith(".")
+    assert "\n" not in text
+    assert text.endswith(".")
 
 
 def test_bounds_are_inclusive() -> None:

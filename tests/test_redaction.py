@@ -72,8 +72,10 @@ def test_log_lines_and_tracebacks_carry_no_spelling_of_the_token(
     except RuntimeError:
         log.exception("crash")
     err = capsys.readouterr().err
-    assert not leaked(err) and "%3A" not in err
-    assert err.count("[REDACTED]") == len(SPELLINGS) + 2 and "Traceback" in err
+    assert not leaked(err)
+    assert "%3A" not in err
+    assert err.count("[REDACTED]") == len(SPELLINGS) + 2
+    assert "Traceback" in err
 
 
 def test_stored_errors_are_redacted_whatever_their_source() -> None:
@@ -90,7 +92,8 @@ def test_stored_errors_are_redacted_whatever_their_source() -> None:
     row = store.db.execute("SELECT last_error FROM deliveries").fetchone()
     health = store.health("board")
     assert row[0] == "Forbidden: [REDACTED]"
-    assert health is not None and health.last_error == "board <https://x/?key=[REDACTED]>: HTTP 500"
+    assert health is not None
+    assert health.last_error == "board <https://x/?key=[REDACTED]>: HTTP 500"
 
 
 async def test_a_telegram_error_quoting_the_token_is_stored_and_logged_redacted(
@@ -115,8 +118,10 @@ async def test_a_telegram_error_quoting_the_token_is_stored_and_logged_redacted(
     (last_error,) = store.db.execute("SELECT last_error FROM deliveries").fetchone()
     assert last_error == "NetworkError: Bad Gateway: upstream /bot[REDACTED]/sendMessage"
     err = capsys.readouterr().err
-    assert "sending failed" in err and "/bot[REDACTED]/sendMessage" in err
-    assert not leaked(err) and "%3A" not in err
+    assert "sending failed" in err
+    assert "/bot[REDACTED]/sendMessage" in err
+    assert not leaked(err)
+    assert "%3A" not in err
 
 
 CONFIG = """
@@ -154,12 +159,15 @@ async def test_a_source_url_holding_the_token_leaks_into_no_health_record_log_or
             status = await within(asyncio.to_thread(main, ["once", "--config", str(config)]))
     assert status == 1  # the only source failed
     out, err = capsys.readouterr()
-    assert "board: FAILED" in out and "[REDACTED]" in out
-    assert not leaked(out + err) and "%3A" not in out + err
+    assert "board: FAILED" in out
+    assert "[REDACTED]" in out
+    assert not leaked(out + err)
+    assert "%3A" not in out + err
     store = Store.open(db)
     health = store.health("board")
     store.close()
-    assert health is not None and health.last_error is not None
+    assert health is not None
+    assert health.last_error is not None
     assert "key=[REDACTED]&bot=[REDACTED]" in health.last_error
 
 
@@ -178,8 +186,10 @@ async def test_a_token_pasted_into_a_source_url_is_stored_redacted_without_a_tok
     store = Store.open(db)
     health = store.health("board")
     store.close()
-    assert health is not None and health.last_error is not None
-    assert "key=[REDACTED]>" in health.last_error and not leaked(health.last_error)
+    assert health is not None
+    assert health.last_error is not None
+    assert "key=[REDACTED]>" in health.last_error
+    assert not leaked(health.last_error)
 
 
 @pytest.mark.parametrize(
@@ -195,8 +205,10 @@ def test_a_config_error_does_not_print_a_token_pasted_into_another_key(
     config.write_text(CONFIG.format(**fields))
     assert main(["check", "--config", str(config)]) == 2
     out, err = capsys.readouterr()
-    assert "config error" in err and "[REDACTED]" in err
-    assert not leaked(out + err) and "%3A" not in err
+    assert "config error" in err
+    assert "[REDACTED]" in err
+    assert not leaked(out + err)
+    assert "%3A" not in err
 
 
 def test_a_config_error_does_not_print_the_secret_half_of_the_env_token(
@@ -207,7 +219,9 @@ def test_a_config_error_does_not_print_the_secret_half_of_the_env_token(
     config.write_text(CONFIG.format(api_url=SECRET, db=tmp_path / "j.db", url="https://x/"))
     assert main(["check", "--config", str(config)]) == 2
     err = capsys.readouterr().err
-    assert "telegram.api_url" in err and "[REDACTED]" in err and not leaked(err)
+    assert "telegram.api_url" in err
+    assert "[REDACTED]" in err
+    assert not leaked(err)
 
 
 def test_check_lists_a_source_url_holding_the_token_redacted(
@@ -218,7 +232,8 @@ def test_check_lists_a_source_url_holding_the_token_redacted(
     config.write_text(CONFIG.format(api_url="https://api.telegram.org", db="j.db", url=url))
     assert main(["check", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "https://api.telegram.org/bot[REDACTED]/getUpdates" in out and not leaked(out)
+    assert "https://api.telegram.org/bot[REDACTED]/getUpdates" in out
+    assert not leaked(out)
 
 
 async def test_sources_command_shows_the_stored_error_redacted(tmp_path: Path) -> None:
@@ -238,4 +253,5 @@ async def test_sources_command_shows_the_stored_error_redacted(tmp_path: Path) -
             tg.send_user_message(USER, USER, "/sources")
             (reply,) = await tg.wait_for_async(lambda: tg.sent_messages(USER))
         store.close()
-    assert "key=[REDACTED]" in reply.text and secret not in reply.text
+    assert "key=[REDACTED]" in reply.text
+    assert secret not in reply.text

@@ -125,7 +125,8 @@ async def sigterm_within_10s(proc: asyncio.subprocess.Process) -> str:
     assert time.monotonic() - started < 10
     text = err.decode()
     assert proc.returncode == 0, text
-    assert "Traceback" not in text and "stopped" in text
+    assert "Traceback" not in text
+    assert "stopped" in text
     return text
 
 

@@ -169,7 +169,8 @@ def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
     assert first.returncode == -signal.SIGKILL
     at_kill = len(tg.sent_messages())
     left = pending_in(config)
-    assert left > 0 and at_kill < len(CHATS), "the kill must land mid-delivery"
+    assert left > 0, "the kill must land mid-delivery"
+    assert at_kill < len(CHATS), "the kill must land mid-delivery"
     # Requests the killed process had already written reach the server a moment later.
     in_flight |= {c.chat_id for c in tg.calls("sendMessage") if c.at >= killed_at}
     # And a message the server accepted whose alerts the killed process had not yet marked sent
@@ -201,10 +202,12 @@ def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
         f"{len(CHATS) * PER_CHAT} alerts pending, {len(in_flight)} message(s) in flight); after "
         f"the restart every alert arrived; {len(twice)} message(s) twice; 429s: {tg.count_429}"
     )
-    assert set(per_chat) == set(CHATS) and max(per_chat.values()) <= 2
+    assert set(per_chat) == set(CHATS)
+    assert max(per_chat.values()) <= 2
     # Only messages in flight at the kill (accepted, not yet marked sent) arrive twice: the
     # one the server held back, and at most the sender's concurrency in all.
-    assert slow in twice and set(twice) <= in_flight
+    assert slow in twice
+    assert set(twice) <= in_flight
     assert len(twice) <= Sender.__init__.__kwdefaults__["concurrency"]  # type: ignore[index]
     # The restarted daemon waited out the window the killed one had used: no 429.
     assert tg.count_429 == 0

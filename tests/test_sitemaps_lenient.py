@@ -43,7 +43,8 @@ async def test_field_13_gzipped_shards_with_cdata_locations(tmp_path: Path) -> N
         )
         (outcome,) = await once(settings)
         about_hits = server.hits("/about")
-    assert outcome.ok and outcome.seen == 3
+    assert outcome.ok
+    assert outcome.seen == 3
     postings = {p.title: p for p in stored(settings)}
     assert set(postings) == {"Backend Engineer", "Store Manager", "Warehouse Associate"}
     assert {(p.company, p.location) for p in postings.values()} == {

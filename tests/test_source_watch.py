@@ -72,7 +72,8 @@ async def test_three_failures_one_alert_an_hour_across_a_restart_then_recovery(
         await run(settings, clock)
         (alert,) = warnings(caplog)
         assert alert.startswith("⚠️ wwr is failing (network errors or server errors): 3 failed")
-        assert "since 2026-11-30 03:10 UTC" in alert and "HTTP 503" in alert
+        assert "since 2026-11-30 03:10 UTC" in alert
+        assert "HTTP 503" in alert
         assert "Next: the bot retries on its schedule (next run" in alert
         # A restart within the hour: the failure streak and the last alert come from the store.
         clock.now = T0 + timedelta(minutes=45)
@@ -105,7 +106,8 @@ async def test_blocked_or_not_found_from_recorded_answers_through_the_fetcher(
         )
         ops, (line,) = await run(settings, clock)
     assert ops.state("acme").kind == expected
-    assert line.startswith(f"❌ acme (rss): {label} since 2026-11-30 03:00 UTC (1 failed runs)")
+    # Singular since issue 10 (CL): it said "(1 failed runs)".
+    assert line.startswith(f"❌ acme (rss): {label} since 2026-11-30 03:00 UTC (1 failed run)")
 
 
 async def test_a_paused_source_is_not_fetched_and_stays_paused_after_a_restart(

@@ -24,11 +24,13 @@ def all_stored(fetch: Fetcher) -> SourceContext:
 
 def test_workable_page() -> None:
     postings, cursor = workable.parse_page(fixture_text(WORKABLE), account="blueground")
-    assert len(postings) == 10 and cursor == "WzE3ODEwNDk2MDAwMDAsNTg0NDk1Nl0="
+    assert len(postings) == 10
+    assert cursor == "WzE3ODEwNDk2MDAwMDAsNTg0NDk1Nl0="
     first = postings[0]
     assert first.url == "https://apply.workable.com/blueground/j/264C395E51/"
     assert first.title == "Senior Performance Marketing Strategist"
-    assert first.location == "Athens, Greece" and not first.remote
+    assert first.location == "Athens, Greece"
+    assert not first.remote
     assert workable.api_url("https://apply.workable.com/blueground/") == (
         "https://apply.workable.com/api/v3/accounts/blueground/jobs"
     )
@@ -65,15 +67,18 @@ async def test_workable_second_page_failing_is_a_warning() -> None:
                 context(fetch), source("workable", server.url("/api/v3/accounts/b/jobs"))
             )
         )
-    assert len(result.postings) == 10 and "page 2: invalid JSON" in result.warnings[0]
+    assert len(result.postings) == 10
+    assert "page 2: invalid JSON" in result.warnings[0]
 
 
 def test_smartrecruiters_page() -> None:
     postings, total = smartrecruiters.parse_page(fixture_text(SMART))
-    assert len(postings) == 5 and total == 662
+    assert len(postings) == 5
+    assert total == 662
     first = postings[0]
     assert first.url == "https://jobs.smartrecruiters.com/Equinox/744000137225639"
-    assert first.company == "Equinox" and first.location == "Houston, TX, United States"
+    assert first.company == "Equinox"
+    assert first.location == "Houston, TX, United States"
     assert smartrecruiters.api_url("https://jobs.smartrecruiters.com/Equinox") == (
         "https://api.smartrecruiters.com/v1/companies/Equinox/postings"
     )
@@ -105,7 +110,8 @@ def test_recruitee_offers() -> None:
     assert len(postings) == 17
     first = postings[0]
     assert first.url == "https://careers.bunq.com/o/fraud-ops-expert"
-    assert first.company == "bunq" and first.title == "Fraud Ops Expert"
+    assert first.company == "bunq"
+    assert first.title == "Fraud Ops Expert"
     assert first.description.startswith("We're building the bank of The Free")
     assert (
         recruitee.api_url("https://bunq.recruitee.com/") == "https://bunq.recruitee.com/api/offers/"
@@ -143,4 +149,5 @@ async def test_404_board_for_each_api() -> None:
                         ),
                     )
                 )
-            assert caught.value.status == 404 and caught.value.source == f"test-{kind}"
+            assert caught.value.status == 404
+            assert caught.value.source == f"test-{kind}"

@@ -21,7 +21,8 @@ def test_parse_cursor_titles_are_trimmed() -> None:
     assert len(postings) == 54
     first = postings[0]
     assert first.title == "Software Engineer, Growth"  # "Software Engineer, Growth " upstream
-    assert first.location == "SF / NY" and first.company == "Cursor"
+    assert first.location == "SF / NY"
+    assert first.company == "Cursor"
     assert first.apply_url.endswith("/application")
     assert first.description.startswith("Our mission is to automate coding.")
     assert all(p.title == p.title.strip() for p in postings)
@@ -30,7 +31,8 @@ def test_parse_cursor_titles_are_trimmed() -> None:
 def test_parse_compensation_and_remote() -> None:
     postings = ashby.parse_api(fixture_text("ashby_posting_api_nango.json"))
     first = postings[0]
-    assert first.salary == "$120K - $200K" and first.remote
+    assert first.salary == "$120K - $200K"
+    assert first.remote
 
 
 def test_invalid() -> None:
@@ -44,4 +46,5 @@ async def test_collect() -> None:
         server.add("/posting-api/job-board/cursor", body=fixture("ashby_posting_api_cursor.json"))
         config = source("ashby", server.url("/posting-api/job-board/cursor"))
         result = await within(ashby.collect(context(fetch), config))
-    assert len(result.postings) == 54 and result.postings[0].company == "cursor"
+    assert len(result.postings) == 54
+    assert result.postings[0].company == "cursor"

@@ -24,7 +24,8 @@ def test_workable_detail_fills_the_description() -> None:
     assert ios.description == ""
     filled = workable.parse_detail(fixture_text(WORKABLE_DETAIL), ios)
     assert filled.description.startswith("🌍 Redefining how people live")
-    assert filled.title == ios.title and filled.url == ios.url
+    assert filled.title == ios.title
+    assert filled.url == ios.url
 
 
 async def test_workable_details_only_for_new_postings_and_a_failure_keeps_the_list_data() -> None:
@@ -42,11 +43,14 @@ async def test_workable_details_only_for_new_postings_and_a_failure_keeps_the_li
         "/api/v2/accounts/blueground/jobs/B02DA69C8F",
     ]
     by_code = {p.extra["shortcode"]: p for p in result.postings}
-    assert len(by_code) == 10 and result.complete
+    assert len(by_code) == 10
+    assert result.complete
     assert by_code["B02DA69C8F"].description.startswith("🌍 Redefining how people live")
     failed = by_code["264C395E51"]
-    assert failed.title == "Senior Performance Marketing Strategist" and failed.description == ""
-    assert len(result.warnings) == 1 and "HTTP 404" in result.warnings[0]
+    assert failed.title == "Senior Performance Marketing Strategist"
+    assert failed.description == ""
+    assert len(result.warnings) == 1
+    assert "HTTP 404" in result.warnings[0]
 
 
 async def test_workable_more_new_postings_than_max_details_wait_for_the_next_run() -> None:
@@ -56,7 +60,8 @@ async def test_workable_more_new_postings_than_max_details_wait_for_the_next_run
         config = source("workable", server.url("/api/v3/accounts/blueground/jobs"), max_details=1)
         result = await within(workable.collect(context(fetch), config))
     assert [p.extra["shortcode"] for p in result.postings] == ["264C395E51"]
-    assert not result.complete and server.hits("/api/v2/accounts/blueground/jobs/264C395E51") == 1
+    assert not result.complete
+    assert server.hits("/api/v2/accounts/blueground/jobs/264C395E51") == 1
 
 
 def test_smartrecruiters_detail_fills_the_description() -> None:
@@ -79,7 +84,8 @@ async def test_smartrecruiters_details_only_for_new_postings() -> None:
         config = source("smartrecruiters", server.url(base))
         result = await within(smartrecruiters.collect(context(fetch, stored), config))
     assert [r.path for r in server.requests] == [base, f"{base}/744000137225639"]
-    assert len(result.postings) == 5 and not result.warnings
+    assert len(result.postings) == 5
+    assert not result.warnings
     assert result.postings[0].description.startswith("Job Description")
     assert all(p.description == "" for p in result.postings[1:])
 
@@ -105,4 +111,5 @@ async def test_a_posting_listed_twice_is_detailed_once() -> None:
         )
     )
     assert sorted(asked) == ["https://a.example/j/1", "https://a.example/j/2"]
-    assert [p.description for p in filled.postings] == ["filled"] * 3 and filled.complete
+    assert [p.description for p in filled.postings] == ["filled"] * 3
+    assert filled.complete

@@ -21,7 +21,8 @@ def test_personio_live_feed_title_is_the_direct_name_child() -> None:
     (only,) = personio.parse_feed(fixture_text("personio_xml_personio.xml"), board_url=PERSONIO)
     assert only.title == "Staff Software Engineer, Data Platform"
     assert only.url == "https://acme.jobs.personio.de/job/1834171"
-    assert only.company == "Personio SE & Co. KG" and only.location == "Munich, Berlin"
+    assert only.company == "Personio SE & Co. KG"
+    assert only.location == "Munich, Berlin"
     assert only.posted_at == datetime(2024, 11, 13, 14, 10, 41, tzinfo=UTC)
     assert only.description == ""  # empty <jobDescriptions> upstream
 
@@ -33,7 +34,8 @@ def test_personio_sections_offices_and_company() -> None:
     assert len(postings) == 4
     first = postings[0]
     assert first.title.startswith("(Lead/Senior) Technical Product Manager")
-    assert first.location == "Remote, Hamburg, Berlin, München" and first.remote
+    assert first.location == "Remote, Hamburg, Berlin, München"
+    assert first.remote
     assert first.company == "Heartbeat AI GmbH"
     assert first.description.startswith("1KOMMA5°\nAt 1KOMMA5°, we pursue a clear vision")
     assert "Dein Profil\nYou have:" in first.description
@@ -50,7 +52,8 @@ def test_personio_demo_and_test_account_feeds() -> None:
     tests = personio.parse_feed(
         fixture_text("personio_xml_testaccount_positions.xml"), board_url=PERSONIO, company="Acme"
     )
-    assert len(tests) == 11 and all(p.company == "Acme" for p in tests)
+    assert len(tests) == 11
+    assert all(p.company == "Acme" for p in tests)
     assert tests[0].salary == "GBP 100,000 per year"  # <max> empty
     assert tests[0].posted_at == datetime(2024, 9, 24, 11, 0, 15, tzinfo=UTC)
 
@@ -96,18 +99,19 @@ def test_teamtailor_feeds() -> None:
     knauf = teamtailor.parse_feed(fixture_text("teamtailor_jobs_json_knaufsemea.json"))
     assert len(knauf) == 3
     lab = knauf[-1]
-    assert lab.title == "Lab Manager" and lab.company == "Knauf Belgium"
+    assert lab.title == "Lab Manager"
+    assert lab.company == "Knauf Belgium"
     assert lab.url == "https://knaufsemea.teamtailor.com/jobs/7764194-lab-manager"
     assert lab.location == "Wielsbeke, WE&I, BE"
     assert lab.posted_at == datetime(2026, 5, 20, 10, 44, 12, tzinfo=timezone(timedelta(hours=2)))
     assert lab.description.startswith("Knauf (www.knauf.com) is een multinational")
     carr = teamtailor.parse_feed(fixture_text("teamtailor_jobs_json_carrtalent.json"))
     assert [p.location for p in carr] == ["", "Miami, US"]  # the first has no jobLocation
-    assert carr[1].salary == "USD 120,000–130,000 per year" and carr[1].company == (
-        "Carr Talent Acquisition"
-    )
+    assert carr[1].salary == "USD 120,000–130,000 per year"
+    assert carr[1].company == ("Carr Talent Acquisition")
     (tip,) = teamtailor.parse_feed(fixture_text("teamtailor_jobs_json_tiptapp.json"), company="T")
-    assert tip.location == "Stockholm, SE" and tip.company == "T"  # addressRegion null
+    assert tip.location == "Stockholm, SE"
+    assert tip.company == "T"
 
 
 async def test_teamtailor_collect_from_a_job_page_url() -> None:
@@ -115,7 +119,8 @@ async def test_teamtailor_collect_from_a_job_page_url() -> None:
         server.add("/jobs.json", body=fixture("teamtailor_jobs_json_knaufsemea.json"))
         config = source("teamtailor", server.url("/jobs/7764194-lab-manager"))
         result = await within(teamtailor.collect(context(fetch), config))
-    assert len(result.postings) == 3 and server.requests[0].path == "/jobs.json"
+    assert len(result.postings) == 3
+    assert server.requests[0].path == "/jobs.json"
 
 
 # -- BambooHR --------------------------------------------------------------------------------
@@ -128,14 +133,15 @@ def test_bamboohr_list_workplace_codes() -> None:
     )
     assert len(rows) == 21
     chef = rows[0]
-    assert (
-        chef.title == "Vessel Chef"
-        and chef.url == "https://curtinmaritime.bamboohr.com/careers/201"
-    )
-    assert chef.company == "curtinmaritime" and chef.location == "Long Beach, California"
-    assert chef.tags == ("Marine Transportation", "Full-Time", "on-site") and not chef.remote
+    assert chef.title == "Vessel Chef"
+    assert chef.url == "https://curtinmaritime.bamboohr.com/careers/201"
+    assert chef.company == "curtinmaritime"
+    assert chef.location == "Long Beach, California"
+    assert chef.tags == ("Marine Transportation", "Full-Time", "on-site")
+    assert not chef.remote
     remote = [p for p in rows if p.remote]
-    assert remote and all("remote" in p.tags for p in remote)
+    assert remote
+    assert all("remote" in p.tags for p in remote)
     assert any("hybrid" in p.tags for p in rows)
     empty = fixture_text("bamboohr_careers_list_empty_zapier.json")
     assert bamboohr.parse_list(empty, board_url="https://zapier.bamboohr.com/careers/list") == []
@@ -161,8 +167,10 @@ def test_bamboohr_details() -> None:
     talent = bamboohr.parse_detail(
         fixture_text("bamboohr_careers_detail_giatecscientific.json"), giatec[0]
     )
-    assert talent.company == "Giatec" and talent.salary == ""  # compensation null
-    assert talent.description and talent.posted_at is not None
+    assert talent.company == "Giatec"
+    assert talent.salary == ""
+    assert talent.description
+    assert talent.posted_at is not None
 
 
 async def test_bamboohr_collect_details_new_postings_only() -> None:
@@ -180,7 +188,8 @@ async def test_bamboohr_collect_details_new_postings_only() -> None:
             bamboohr.collect(context(fetch, stored), source("bamboohr", server.url("/careers")))
         )
     assert [r.path for r in server.requests] == ["/careers/list", "/careers/167/detail"]
-    assert len(result.postings) == 5 and result.postings[0].description
+    assert len(result.postings) == 5
+    assert result.postings[0].description
 
 
 # -- Breezy ----------------------------------------------------------------------------------
@@ -194,9 +203,11 @@ def test_breezy_plain_feed() -> None:
         "Position Title Details",
     ]
     first = postings[0]
-    assert first.company == "MS Breezy Trial" and first.location == "Chaos, FL, United States"
+    assert first.company == "MS Breezy Trial"
+    assert first.location == "Chaos, FL, United States"
     assert first.url == "https://breezy.breezy.hr/p/98323abf2296-employee-12"
-    assert first.salary == "$0.05 – $0.06 / hour" and first.tags == ("Does Not Matter", "other")
+    assert first.salary == "$0.05 – $0.06 / hour"
+    assert first.tags == ("Does Not Matter", "other")
     assert first.posted_at == datetime(2024, 2, 15, 14, 37, 22, 684000, tzinfo=UTC)
     assert first.description == ""
 
@@ -214,7 +225,8 @@ def test_breezy_verbose_feed_descriptions_and_hybrid() -> None:
         "$110,000+ / year",
     ]
     hybrid = postings[3]
-    assert not hybrid.remote and "hybrid" in hybrid.tags  # is_remote true, but hybrid
+    assert not hybrid.remote
+    assert "hybrid" in hybrid.tags
     assert hybrid.location == "Charlotte, NC, United States"
 
 
@@ -225,4 +237,5 @@ async def test_breezy_collect_asks_for_verbose() -> None:
             body=fixture("breezy_json_verbose_german-american-chambers-of-commerce.json"),
         )
         result = await within(breezy.collect(context(fetch), source("breezy", server.url("/"))))
-    assert server.requests[0].target == "/json?verbose=true" and len(result.postings) == 4
+    assert server.requests[0].target == "/json?verbose=true"
+    assert len(result.postings) == 4

@@ -22,8 +22,10 @@ def test_parse_greenhouse_page_by_selectors() -> None:
     postings, next_url = html.parse_page(
         fixture_text("greenhouse_jobboards_listing_xai.html"), SELECTORS, company_name="xAI"
     )
-    assert len(postings) == 50 and next_url is None
-    assert postings[0].title == "BIM Manager" and postings[0].location == "Memphis, TN; Remote"
+    assert len(postings) == 50
+    assert next_url is None
+    assert postings[0].title == "BIM Manager"
+    assert postings[0].location == "Memphis, TN; Remote"
     assert postings[0].company == "xAI"
 
 
@@ -59,7 +61,8 @@ async def test_collect_follows_next_and_stops_on_a_loop() -> None:
             html.collect(context(fetch), source("html", server.url("/p1"), **options))
         )
     assert [p.title for p in result.postings] == ["One", "Two"]
-    assert result.postings[0].posted_at is not None and result.postings[0].url == server.url("/j/1")
+    assert result.postings[0].posted_at is not None
+    assert result.postings[0].url == server.url("/j/1")
     assert server.hits("/p1") == 1
 
 
@@ -71,4 +74,5 @@ async def test_layout_change_gives_no_postings_not_an_error() -> None:
                 context(fetch), source("html", server.url("/p1"), item="li.job", title="h3")
             )
         )
-    assert result.postings == () and not result.unchanged  # the pipeline reports the change
+    assert result.postings == ()
+    assert not result.unchanged

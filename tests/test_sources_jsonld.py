@@ -32,18 +32,23 @@ def _urlset(urls: list[str]) -> bytes:
 
 def test_nodesk_page() -> None:
     (posting,) = jsonld.parse_job_page(fixture_text(NODESK), url="https://nodesk.co/j/1")
-    assert posting.title == "Software engineer" and posting.company == "Sticker Mule"
-    assert posting.remote and posting.location == "Remote, Anywhere"
+    assert posting.title == "Software engineer"
+    assert posting.company == "Sticker Mule"
+    assert posting.remote
+    assert posting.location == "Remote, Anywhere"
     assert posting.salary == "USD 150,000–250,000 per year"
     assert posting.description.startswith("Sticker Mule is building the Internet’s most")
-    assert "\\u003c" not in posting.description and "<p>" not in posting.description
+    assert "\\u003c" not in posting.description
+    assert "<p>" not in posting.description
     assert posting.url == "https://nodesk.co/j/1"
 
 
 def test_icims_page() -> None:
     (posting,) = jsonld.parse_job_page(fixture_text(ICIMS), url="https://x.icims.com/jobs/1977")
-    assert posting.title == "Senior Product Manager" and posting.company == "BusPatrol"
-    assert posting.location == "Austin, TX, US" and not posting.remote
+    assert posting.title == "Senior Product Manager"
+    assert posting.company == "BusPatrol"
+    assert posting.location == "Austin, TX, US"
+    assert not posting.remote
     assert posting.salary == "USD $190,000.00 - USD $200,000.00 /Yr."
     assert posting.extra["valid_through"].startswith("2027-12-05")
 
@@ -58,7 +63,8 @@ def test_graph_arrays_and_escaped_descriptions() -> None:
       <script type="application/ld+json">[{"@type": "JobPosting", "title": "Second"}]</script>"""
     postings = jsonld.parse_job_page(page, url="https://a/j/1")
     assert [p.title for p in postings] == ["Go dev", "Second"]
-    assert postings[0].description == "Hi & bye" and postings[0].company == "Acme"
+    assert postings[0].description == "Hi & bye"
+    assert postings[0].company == "Acme"
     assert postings[0].location == "Berlin"
 
 
@@ -107,11 +113,13 @@ async def test_sitemap_index_crawl_fetches_only_unknown_pages_then_304() -> None
         f"{base}/job/mar-30",
         f"{base}/job/mar-31",
     ]
-    assert len(first.warnings) == 1 and "no JobPosting" in first.warnings[0]
+    assert len(first.warnings) == 1
+    assert "no JobPosting" in first.warnings[0]
     assert server.hits("/job/feb-21") == 0  # stored already: never fetched
     assert server.hits("/sitemaps/jobs/2024-01-1") == 0  # only the newest max_shards
     assert server.hits("/sitemaps/pages.xml") == 0
-    assert second.unchanged and server.hits("/job/mar-30") == 1
+    assert second.unchanged
+    assert server.hits("/job/mar-30") == 1
 
 
 async def test_every_job_page_failing_is_an_error() -> None:
@@ -130,7 +138,8 @@ async def test_all_known_is_unchanged() -> None:
         server.add("/sitemap.xml", body=_urlset([f"{base}/job/a-1"]))
         ctx = context(fetch, known=[f"{base}/job/a-1"])
         result = await within(jsonld.collect(ctx, source("jsonld", server.url("/sitemap.xml"))))
-    assert result.unchanged and server.hits("/job/a-1") == 0
+    assert result.unchanged
+    assert server.hits("/job/a-1") == 0
 
 
 async def test_listing_page_links() -> None:

@@ -37,7 +37,8 @@ def test_parse_api_2026() -> None:
     first = postings[0]
     assert first.title == "AbelsonTaylor Writer"
     assert first.url == "https://jobs.lever.co/leverdemo/33538a2f-d27d-4a96-8f05-fa4b0e4d940e"
-    assert first.apply_url.endswith("/apply") and first.company == "Lever Demo"
+    assert first.apply_url.endswith("/apply")
+    assert first.company == "Lever Demo"
     assert first.location == "Arlington, TX"
     assert first.tags == ("Customer Success", "Professional Services", "Regular Full Time (Salary)")
     assert first.posted_at == datetime(2019, 3, 21, 16, 33, 55, 299000, tzinfo=UTC)
@@ -108,8 +109,10 @@ async def test_collect_api_then_304_is_unchanged_without_parsing() -> None:
         config = source("lever", server.url("/v0/postings/leverdemo"))
         first = await within(lever.collect(context(fetch), config))
         second = await within(lever.collect(context(fetch), config))
-    assert len(first.postings) == 3 and first.postings[0].company == "leverdemo"
-    assert second.unchanged and second.postings == ()
+    assert len(first.postings) == 3
+    assert first.postings[0].company == "leverdemo"
+    assert second.unchanged
+    assert second.postings == ()
     assert server.requests[0].target == "/v0/postings/leverdemo?mode=json"
 
 
@@ -122,7 +125,8 @@ async def test_collect_api_pages_with_skip_and_limit() -> None:
             server.add(f"/v0/postings/demo?mode=json&skip={skip}&limit=10", body=page)
         config = source("lever", server.url("/v0/postings/demo"), page_size=10)
         result = await within(lever.collect(context(fetch), config))
-    assert len(result.postings) == 28 and len(server.requests) == 3
+    assert len(result.postings) == 28
+    assert len(server.requests) == 3
 
 
 async def test_collect_board_empty_and_errors() -> None:
@@ -133,7 +137,8 @@ async def test_collect_board_empty_and_errors() -> None:
         result = await within(
             lever.collect_board(context(fetch), source("lever_html", server.url("/empty")))
         )
-        assert result.postings == () and not result.unchanged
+        assert result.postings == ()
+        assert not result.unchanged
         with pytest.raises(ParseError) as parse_error:
             await within(
                 lever.collect_board(context(fetch), source("lever_html", server.url("/broken")))
@@ -142,10 +147,10 @@ async def test_collect_board_empty_and_errors() -> None:
             await within(
                 lever.collect_board(context(fetch), source("lever_html", server.url("/nope")))
             )
-    assert parse_error.value.source == "test-lever_html" and parse_error.value.url.endswith(
-        "/broken"
-    )
-    assert fetch_error.value.status == 404 and fetch_error.value.source == "test-lever_html"
+    assert parse_error.value.source == "test-lever_html"
+    assert parse_error.value.url.endswith("/broken")
+    assert fetch_error.value.status == 404
+    assert fetch_error.value.source == "test-lever_html"
 
 
 async def test_no_fetcher_is_a_fetch_error() -> None:

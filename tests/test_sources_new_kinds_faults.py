@@ -63,7 +63,8 @@ async def test_empty_board_is_no_postings(board: Board) -> None:
         server.add(board.path, body=board.empty)
         config = source(board.kind, server.url(board.path))
         result = await within(KINDS[board.kind].collect(context(fetch), config))
-    assert result.postings == () and not result.warnings
+    assert result.postings == ()
+    assert not result.warnings
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)
@@ -72,7 +73,8 @@ async def test_missing_board_is_a_404(board: Board) -> None:
         config = source(board.kind, server.url(board.path))
         with pytest.raises(FetchError) as caught:
             await within(KINDS[board.kind].collect(context(fetch), config))
-    assert caught.value.status == 404 and caught.value.source == f"test-{board.kind}"
+    assert caught.value.status == 404
+    assert caught.value.source == f"test-{board.kind}"
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)

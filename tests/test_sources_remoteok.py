@@ -22,11 +22,13 @@ def test_parse_skips_legal_notice_and_repairs_mojibake() -> None:
     assert len(postings) == len(jobs) > 90
     first = postings[0]
     assert first.title == "Benefits Advisor Leadership Training Program"
-    assert first.company == "Fisher Agencies" and first.remote
+    assert first.company == "Fisher Agencies"
+    assert first.remote
     assert "What You’ll Do" in first.description  # "What Youâ\x80\x99ll Do" upstream
     for posting in postings:
         for value in (posting.title, posting.company, posting.description, posting.location):
-            assert "â\x80" not in value and "Ã" not in value, value[:80]
+            assert "â\x80" not in value, value[:80]
+            assert "Ã" not in value, value[:80]
         assert "Please mention the word" not in posting.description
 
 

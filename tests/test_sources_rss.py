@@ -22,18 +22,23 @@ def test_wwr_company_region_skills() -> None:
     postings = rss.parse_feed(text, company_in_title=True, remote=True)
     assert len(postings) == 7
     first = postings[0]
-    assert first.company == "Proxify AB" and first.title == "Senior Java Backend Developer"
-    assert first.location == "Anywhere in the World" and first.remote
+    assert first.company == "Proxify AB"
+    assert first.title == "Senior Java Backend Developer"
+    assert first.location == "Anywhere in the World"
+    assert first.remote
     assert first.tags == ("Back-End Programming", "Java and Back-End Dev", "Full-Time")
-    assert first.posted_at is not None and first.posted_at.year == 2026
+    assert first.posted_at is not None
+    assert first.posted_at.year == 2026
     assert first.description.startswith("Headquarters: Sweden")
     assert "<" not in first.description
 
 
 def test_atom() -> None:
     (posting,) = rss.parse_feed(ATOM)
-    assert posting.title == "Backend Engineer" and posting.company == "Example Co"
-    assert posting.url == "https://ex.com/jobs/1" and posting.description == "Write Python."
+    assert posting.title == "Backend Engineer"
+    assert posting.company == "Example Co"
+    assert posting.url == "https://ex.com/jobs/1"
+    assert posting.description == "Write Python."
     assert posting.tags == ("python",)
 
 

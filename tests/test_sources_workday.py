@@ -88,14 +88,16 @@ def test_relative_dates_become_a_day_no_later_than_the_post(text: str, day: date
 
 def test_parse_nvidia_page() -> None:
     postings, total = workday.parse_page(fixture_text(NVIDIA), board=NVIDIA_BOARD, now=NOW)
-    assert total == 27 and len(postings) == 20
+    assert total == 27
+    assert len(postings) == 20
     first, second = postings[0], postings[1]
     assert first.title == "Software Golang Kubernetes Engineer"
     assert first.url == (
         "https://nvidia.wd5.myworkdayjobs.com/NVIDIAExternalCareerSite"
         "/job/Israel-Tel-Aviv/Software-Golang-Kubernetes-Engineer_JR2020442"
     )
-    assert first.company == "nvidia" and first.location == ""  # "3 Locations" names none
+    assert first.company == "nvidia"
+    assert first.location == ""
     assert first.posted_at == datetime(2026, 7, 7, tzinfo=UTC)
     assert second.posted_at == datetime(2026, 6, 10, tzinfo=UTC)  # "Posted 30+ Days Ago"
     assert first.extra["req_id"] == "JR2020442"
@@ -106,8 +108,10 @@ def test_parse_trendmicro_page_keeps_the_xmlname_slug() -> None:
     postings, total = workday.parse_page(
         fixture_text(TREND), board=board, company="Trend Micro", now=NOW
     )
-    assert total == 42 and len(postings) == 5
-    assert postings[0].title == "(Sr.) Backend Engineer" and postings[0].location == "Taipei"
+    assert total == 42
+    assert len(postings) == 5
+    assert postings[0].title == "(Sr.) Backend Engineer"
+    assert postings[0].location == "Taipei"
     assert postings[0].url.endswith("/External/job/Taipei/XMLNAME--Sr--Backend-Engineer_R0006260-1")
     assert postings[0].company == "Trend Micro"
 
@@ -116,9 +120,11 @@ def test_detail_fills_description_locations_time_type_and_date() -> None:
     postings, _ = workday.parse_page(fixture_text(NVIDIA), board=NVIDIA_BOARD, now=NOW)
     listed = postings[1]
     filled = workday.parse_detail(fixture_text(NVIDIA_DETAIL), listed, now=NOW)
-    assert filled.url == listed.url and filled.title == "Senior Software Golang Kubernetes Engineer"
+    assert filled.url == listed.url
+    assert filled.title == "Senior Software Golang Kubernetes Engineer"
     assert filled.location == "Israel, Yokneam; Israel, Raanana; Israel, Tel Aviv"
-    assert filled.tags == ("Full time",) and filled.extra["country"] == "IL"
+    assert filled.tags == ("Full time",)
+    assert filled.extra["country"] == "IL"
     assert filled.posted_at == datetime(2026, 4, 24, tzinfo=UTC)  # startDate, before the bound
     assert filled.description.startswith(
         "NVIDIA Networking is looking for an excellent Software Developer"
@@ -130,7 +136,8 @@ def test_trendmicro_detail() -> None:
     board = workday.board_of("https://trendmicro.wd3.myworkdayjobs.com/External")
     postings, _ = workday.parse_page(fixture_text(TREND), board=board, now=NOW)
     filled = workday.parse_detail(fixture_text(TREND_DETAIL), postings[0], now=NOW)
-    assert filled.location == "Taipei" and filled.posted_at == datetime(2024, 5, 29, tzinfo=UTC)
+    assert filled.location == "Taipei"
+    assert filled.posted_at == datetime(2024, 5, 29, tzinfo=UTC)
     assert filled.description.startswith("Join Trend ‧ Join New Generation")
 
 
@@ -172,9 +179,12 @@ async def test_collect_pages_by_offset_and_details_only_new_postings() -> None:
         {"appliedFacets": {}, "limit": 20, "offset": 20, "searchText": ""},
     ]
     assert [r.method for r in server.requests].count("GET") == 1  # one new posting, one detail
-    assert len(result.postings) == 25 and result.complete and not result.warnings
+    assert len(result.postings) == 25
+    assert result.complete
+    assert not result.warnings
     new = next(p for p in result.postings if p.url == fresh)
-    assert new.company == "NVIDIA" and new.description.startswith("NVIDIA Networking")
+    assert new.company == "NVIDIA"
+    assert new.description.startswith("NVIDIA Networking")
 
 
 async def test_failing_detail_keeps_the_posting_and_the_rest_wait_past_max_details() -> None:
@@ -189,7 +199,8 @@ async def test_failing_detail_keeps_the_posting_and_the_rest_wait_past_max_detai
         "Software Golang Kubernetes Engineer",
         "Senior Software Golang Kubernetes Engineer",
     ]
-    assert not result.complete and len(result.warnings) == 2
+    assert not result.complete
+    assert len(result.warnings) == 2
     assert all("HTTP 404" in w for w in result.warnings)
 
 
@@ -210,7 +221,10 @@ async def test_second_run_through_the_store_asks_no_detail_again(tmp_path: Path)
         details_second = [r.path for r in server.requests if r.method == "GET"][
             len(details_first) :
         ]
-    assert first[0].ok and first[0].seen == 5 and second[0].ok and second[0].new == 0
+    assert first[0].ok
+    assert first[0].seen == 5
+    assert second[0].ok
+    assert second[0].new == 0
     assert len([p for p in details_first if "/job/" in p]) == 5
     assert [p for p in details_second if "/job/" in p] == []
     kept = {p.title: p for p in stored(settings)}

@@ -102,7 +102,8 @@ def test_a_zero_byte_database_stops_the_command_with_one_line_and_status_2(
     out, err = capsys.readouterr()
     (line,) = err.strip().splitlines()
     assert f"database {db}: the file is empty (0 bytes)" in line
-    assert "restore a backup" in line and line.endswith("Exiting with status 2")
+    assert "restore a backup" in line
+    assert line.endswith("Exiting with status 2")
     assert out == ""
 
 
@@ -155,7 +156,8 @@ async def test_a_damaged_table_costs_each_run_one_line_saying_restore_a_backup(
         store.close()
     assert not any(outcome.ok for outcome in outcomes)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 2 and warnings[0] == warnings[1]  # one line per run
+    assert len(warnings) == 2
+    assert warnings[0] == warnings[1]
     assert all(r.exc_info is None for r in caplog.records)
     assert warnings[0].startswith(f"seeds: not stored: database {db}: the file is damaged")
     assert warnings[0].endswith("restore a backup. Retrying on its next run")
@@ -184,7 +186,8 @@ async def test_a_database_turned_read_only_costs_the_run_one_warning(
     store.db.execute("PRAGMA query_only = ON")
     caplog.set_level(logging.INFO)
     outcome = await within(pipeline(store).run(SEEDS))
-    assert not outcome.ok and store.count_postings() == 0
+    assert not outcome.ok
+    assert store.count_postings() == 0
     line = one_warning(caplog)
     assert "the file cannot be written (SQLITE_READONLY: attempt to write a readonly" in line
     assert line.endswith("make the file and its folder writable. Retrying on its next run")
@@ -198,7 +201,8 @@ async def test_a_full_disk_costs_the_run_one_warning_and_the_next_run_stores(
     store.db.execute(f"PRAGMA max_page_count = {pages}")
     caplog.set_level(logging.INFO)
     outcome = await within(pipeline(store).run(SEEDS))
-    assert not outcome.ok and store.count_postings() == 0  # the scrape's transaction rolled back
+    assert not outcome.ok
+    assert store.count_postings() == 0
     line = one_warning(caplog)
     assert "the disk (or the database's size limit) is full (SQLITE_FULL" in line
     assert line.endswith("free disk space. Retrying on its next run")
@@ -271,7 +275,8 @@ def test_a_store_error_logged_with_a_traceback_anywhere_is_one_line(
     except StoreError:
         logging.getLogger("bot.telegram.app").exception("a command handler crashed")
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "WARNING" in line and line.endswith(
+    assert "WARNING" in line
+    assert line.endswith(
         "a command handler crashed (StoreFullError: database data/j.db: the disk is full "
         "(SQLITE_FULL))"
     )

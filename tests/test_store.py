@@ -23,12 +23,17 @@ def posting(n: int, **fields: object) -> Posting:
 
 def test_first_scrape_is_a_baseline_and_rescrape_stores_nothing(store: Store) -> None:
     first = store.ingest("board", [posting(1), posting(2)], now=T0)
-    assert first.baseline and len(first.new) == 2 and first.seen == 2
+    assert first.baseline
+    assert len(first.new) == 2
+    assert first.seen == 2
     again = store.ingest("board", [posting(1), posting(2)], now=T0 + timedelta(hours=1))
-    assert not again.baseline and again.new == () and again.seen == 2
+    assert not again.baseline
+    assert again.new == ()
+    assert again.seen == 2
     assert store.count_postings() == 2
     row = store.get_postings([posting(1).id])[posting(1).id]
-    assert row.first_seen == T0 and row.last_seen == T0 + timedelta(hours=1)
+    assert row.first_seen == T0
+    assert row.last_seen == T0 + timedelta(hours=1)
 
 
 def test_tracking_variants_of_one_url_are_one_posting(store: Store) -> None:
@@ -37,7 +42,8 @@ def test_tracking_variants_of_one_url_are_one_posting(store: Store) -> None:
         Posting(url="https://JOBS.example.com/1/#x", title="Job"),
     ]
     result = store.ingest("board", variants, now=T0)
-    assert result.seen == 1 and len(result.new) == 1
+    assert result.seen == 1
+    assert len(result.new) == 1
     assert result.new[0].url == "https://jobs.example.com/1"
 
 
@@ -81,7 +87,8 @@ def test_new_postings_after_baseline_reach_the_matcher_in_the_same_transaction(
         return [PendingDelivery(chat_id=5, posting_id=p.id, subscription_id=1) for p in new]
 
     result = store.ingest("board", [posting(1), posting(2)], now=T0, matcher=matcher)
-    assert seen == [posting(2).id] and result.deliveries == 1
+    assert seen == [posting(2).id]
+    assert result.deliveries == 1
     # the unique (chat, posting) constraint: queuing the same alert again adds nothing
     assert store.enqueue([PendingDelivery(chat_id=5, posting_id=posting(2).id)]) == 0
     # regression: a lone enqueue once left its implicit transaction open
@@ -110,8 +117,11 @@ def test_health_records_streaks(store: Store) -> None:
     store.record_success("board", count=12, new=3, now=T0 + timedelta(minutes=5))
     health = store.health("board")
     assert health is not None
-    assert health.consecutive_failures == 0 and health.last_count == 12 and health.last_new == 3
-    assert health.last_error == "timed out" and health.last_success_at == T0 + timedelta(minutes=5)
+    assert health.consecutive_failures == 0
+    assert health.last_count == 12
+    assert health.last_new == 3
+    assert health.last_error == "timed out"
+    assert health.last_success_at == T0 + timedelta(minutes=5)
     store.record_success("board", count=None, new=0, now=T0)  # unchanged keeps the last count
     assert store.health("board").last_count == 12  # type: ignore[union-attr]
 
@@ -132,7 +142,9 @@ def test_restart_rereads_the_same_seeds_and_stores_nothing(tmp_path: Path, seeds
     first.close()
     second = Store.open(db)  # migrations are applied once; reopening keeps everything
     result = second.ingest("seeds", read_folder(seeds_dir).postings)
-    assert result.new == () and not result.baseline and second.count_postings() == 5
+    assert result.new == ()
+    assert not result.baseline
+    assert second.count_postings() == 5
     assert second.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     second.close()
 

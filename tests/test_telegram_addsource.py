@@ -104,9 +104,11 @@ async def test_addsource_preview_and_alert_without_restart(tmp_path: Path) -> No
     assert answer.text.startswith("RSS/Atom feed 127.0.0.1: 4 postings, newest: ")
     assert "Added source 127-0-0-1 (rss)" in answer.text
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("# operator's notes stay") and 'name = "127-0-0-1"' in text
+    assert text.startswith("# operator's notes stay")
+    assert 'name = "127-0-0-1"' in text
     (alert,) = alerts
-    assert "Staff Rust Engineer" in alert.text and "Ferrous &amp; Co" not in alert.text
+    assert "Staff Rust Engineer" in alert.text
+    assert "Ferrous &amp; Co" not in alert.text
     assert not [m for m in tg.sent_messages(USER) if "Unknown command" in m.text]
 
 

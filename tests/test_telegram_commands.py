@@ -93,15 +93,17 @@ async def one(env: Env, chat_id: int, text: str, user: int = USER) -> ChatMessag
 
 async def test_commands_are_registered(env: Env) -> None:
     names = [c["command"] for c in env.tg.commands()]
-    assert (
-        names[:3] == ["subscribe", "list", "unsubscribe"] and "latest" in names and "help" in names
-    )
+    assert names[:3] == ["subscribe", "list", "unsubscribe"]
+    assert "latest" in names
+    assert "help" in names
 
 
 async def test_start_and_help_explain_the_syntax(env: Env) -> None:
     for command in ("/start", "/help"):
         reply = await one(env, USER, command)
-        assert "/subscribe" in reply.text and "OR" in reply.text and "title:" in reply.text
+        assert "/subscribe" in reply.text
+        assert "OR" in reply.text
+        assert "title:" in reply.text
         assert reply.link_preview_disabled
 
 
@@ -123,11 +125,13 @@ async def test_sub_alias_and_usage_without_query(env: Env) -> None:
 
 async def test_bad_queries_get_the_parser_message(env: Env) -> None:
     reply = await one(env, USER, "/subscribe (rust")
-    assert reply.text.startswith("Cannot use that query:") and "(" in reply.text
+    assert reply.text.startswith("Cannot use that query:")
+    assert "(" in reply.text
     reply = await one(env, USER, "/subscribe " + "x" * 201)
     assert "200" in reply.text
     reply = await one(env, USER, "/subscribe " + " ".join(f"w{i}" for i in range(21)))
-    assert "20" in reply.text and "terms" in reply.text
+    assert "20" in reply.text
+    assert "terms" in reply.text
     assert env.store.subscriptions(USER) == []
 
 
@@ -151,7 +155,8 @@ async def test_list_with_unsubscribe_buttons(env: Env) -> None:
     await one(env, USER, '/subscribe "site reliability"')
     reply = await one(env, USER, "/list")
     first, second = env.store.subscriptions(USER)
-    assert f"#{first.id}: rust" in reply.text and f'#{second.id}: "site reliability"' in reply.text
+    assert f"#{first.id}: rust" in reply.text
+    assert f'#{second.id}: "site reliability"' in reply.text
     buttons = reply.buttons
     unsubscribe = [b["callback_data"] for b in buttons if b["callback_data"].startswith("unsub:")]
     assert unsubscribe == [f"unsub:{first.id}", f"unsub:{second.id}"]
@@ -175,7 +180,8 @@ async def test_unsubscribe_by_id_and_all(env: Env) -> None:
         await one(env, USER, f"/unsubscribe {sub_id}")
     ).text == f"Removed subscription #{sub_id}."
     assert "no subscription #999" in (await one(env, USER, "/unsub 999")).text
-    assert (await one(env, USER, "/unsubscribe all")).text == "Removed all 1 subscriptions."
+    # Singular since issue 10 (CL): "Removed all 1 subscriptions." was the plural bug.
+    assert (await one(env, USER, "/unsubscribe all")).text == "Removed all 1 subscription."
     assert (await one(env, USER, "/unsubscribe")).text.startswith("Usage: /unsubscribe")
     assert (await one(env, USER, "/unsubscribe rust")).text.startswith("Usage: /unsubscribe")
 
@@ -189,9 +195,11 @@ async def test_subscriptions_are_per_chat(env: Env) -> None:
 
 async def test_latest_default_count_query_and_bounds(env: Env) -> None:
     (reply,) = await ask(env, USER, "/latest")
-    assert reply.text.count("Apply") == 0 and len(links(reply)) == 5
+    assert reply.text.count("Apply") == 0
+    assert len(links(reply)) == 5
     (reply,) = await ask(env, USER, "/latest 2 rust")
-    assert "Senior Rust Engineer" in reply.text and len(links(reply)) == 1
+    assert "Senior Rust Engineer" in reply.text
+    assert len(links(reply)) == 1
     assert "between 1 and 20" in (await one(env, USER, "/latest 21")).text
     assert "No stored posting matches" in (await one(env, USER, "/latest kotlin")).text
     assert "Cannot use that query" in (await one(env, USER, "/latest title:")).text
@@ -200,25 +208,30 @@ async def test_latest_default_count_query_and_bounds(env: Env) -> None:
 async def test_latest_uses_the_chats_subscriptions(env: Env) -> None:
     await one(env, USER, "/subscribe title:rust")
     (reply,) = await ask(env, USER, "/latest")
-    assert len(links(reply)) == 1 and "Senior Rust Engineer" in reply.text
+    assert len(links(reply)) == 1
+    assert "Senior Rust Engineer" in reply.text
 
 
 async def test_pause_and_resume(env: Env) -> None:
     await one(env, USER, "/subscribe rust")
     assert "paused" in (await one(env, USER, "/pause")).text
     chat = env.store.get_chat(USER)
-    assert chat is not None and chat.paused
+    assert chat is not None
+    assert chat.paused
     assert "Alerts are paused" in (await one(env, USER, "/list")).text
     assert len(env.store.subscriptions(USER)) == 1
     assert "resumed" in (await one(env, USER, "/resume")).text
     chat = env.store.get_chat(USER)
-    assert chat is not None and not chat.paused
+    assert chat is not None
+    assert not chat.paused
 
 
 async def test_sources_shows_health(env: Env) -> None:
     env.store.record_failure("seeds", "seeds <x>: folder missing & gone")
     reply = await one(env, USER, "/sources")
-    assert "seeds (markdown)" in reply.text and "1 failed runs in a row" in reply.text
+    assert "seeds (markdown)" in reply.text
+    # Singular since issue 10 (CL): it said "1 failed runs".
+    assert "1 failed run in a row" in reply.text
     assert "seeds <x>: folder missing & gone" in reply.text  # escaped on the way, intact on arrival
     assert "lever (lever): disabled" in reply.text
 
@@ -273,7 +286,8 @@ async def test_flood_of_commands_is_refused_once(env: Env) -> None:
     await env.tg.wait_for_async(lambda: len(env.tg.sent_messages(OTHER)) >= 21)
     await asyncio.sleep(0.3)
     replies = env.tg.sent_messages(OTHER)
-    assert len(replies) == 21 and "Too many commands" in replies[-1].text
+    assert len(replies) == 21
+    assert "Too many commands" in replies[-1].text
 
 
 async def test_overlong_input_is_refused(env: Env) -> None:
@@ -301,7 +315,9 @@ async def test_alert_for_a_new_matching_posting_after_a_scrape(env: Env) -> None
     await asyncio.sleep(0.3)
     (alert,) = [m for m in env.tg.sent_messages(USER) if "New posting" in m.text]
     assert alerts
-    assert 'Rust & <Systems> Engineer "Core"' in alert.text and "R&D Labs" in alert.text
-    assert "$150k" in alert.text and alert.link_preview_disabled
+    assert 'Rust & <Systems> Engineer "Core"' in alert.text
+    assert "R&D Labs" in alert.text
+    assert "$150k" in alert.text
+    assert alert.link_preview_disabled
     assert alert.buttons[0]["url"] == "https://jobs.example.com/rust-1/apply"
     assert html.escape("<Systems>") in alert.source

@@ -56,7 +56,8 @@ async def test_alert_arrives_after_a_scheduled_scrape(tmp_path: Path) -> None:
             stop.set()
             await asyncio.wait_for(daemon, timeout=15)
     (alert,) = alerts
-    assert "Staff Rust Engineer & <Infra> Lead" in alert.text and "Ferrous & Co" in alert.text
+    assert "Staff Rust Engineer & <Infra> Lead" in alert.text
+    assert "Ferrous & Co" in alert.text
     # the seeds were the source's baseline: the Rust seed posting was never alerted
     assert not [
         m for m in tg.sent_messages(USER) if "Senior Rust Engineer" in m.text and "New" in m.text
@@ -95,4 +96,5 @@ def test_a_rejected_token_is_one_clear_line(
         assert main(["run", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in err
-    assert "Traceback" not in err and wrong not in err
+    assert "Traceback" not in err
+    assert wrong not in err

@@ -50,7 +50,8 @@ async def test_field_01_raw_control_characters_in_json_ld(tmp_path: Path) -> Non
             tmp_path, [{"name": "field", "kind": "jsonld", "url": f"{base}/jobs/"}]
         )
         (outcome,) = await within(once(settings))
-    assert outcome.ok and outcome.seen == 2
+    assert outcome.ok
+    assert outcome.seen == 2
     postings = {p.title: p for p in stored(settings)}
     assert (postings["Backend Developer"].company, postings["Backend Developer"].location) == (
         "Northwind Labs",
@@ -91,7 +92,10 @@ async def test_field_02_html_escaped_json_ld_is_plain_text_and_alerted_once_esca
             serve_file(server, "/jobs/", substitute(listing, base))
             (second,) = await within(once(settings))
         alerts = tg.sent_messages(USER)
-    assert baseline.ok and baseline.seen == 1 and second.ok and second.new == 1
+    assert baseline.ok
+    assert baseline.seen == 1
+    assert second.ok
+    assert second.new == 1
     postings = {p.title: p for p in stored(settings)}
     assert set(postings) == {"Events & Marketing coordinator", "R&D Engineer"}
     assert postings["Events & Marketing coordinator"].company == "Smith & Sons"
@@ -102,7 +106,8 @@ async def test_field_02_html_escaped_json_ld_is_plain_text_and_alerted_once_esca
     (alert,) = alerts
     assert "Events & Marketing coordinator" in alert.text
     shown = re.sub("</?u>", "", alert.source)  # the matched word is underlined
-    assert "Events &amp; Marketing coordinator" in shown and "&amp;amp;" not in shown
+    assert "Events &amp; Marketing coordinator" in shown
+    assert "&amp;amp;" not in shown
     assert "Smith &amp; Sons" in alert.source
 
 

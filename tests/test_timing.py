@@ -389,11 +389,15 @@ def test_quiet_end_in_the_skipped_hour_is_the_gap_end() -> None:
 def test_daily_cap() -> None:
     cap = parse_cap("30")
     assert cap == DailyCap(30)
-    assert cap.allows(29) and not cap.allows(30)
-    assert cap.remaining(12) == 18 and cap.remaining(40) == 0
-    assert parse_cap("off") == DailyCap() and DailyCap().allows(10**6)
+    assert cap.allows(29)
+    assert not cap.allows(30)
+    assert cap.remaining(12) == 18
+    assert cap.remaining(40) == 0
+    assert parse_cap("off") == DailyCap()
+    assert DailyCap().allows(10**6)
     assert DailyCap().remaining(5) is None
-    assert str(cap) == "30" and str(DailyCap()) == "off"
+    assert str(cap) == "30"
+    assert str(DailyCap()) == "off"
     for bad in ("0", "-1", "1001", "３０", "many", ""):
         with pytest.raises(ValueError, match="from 1 to 1000, or off"):
             parse_cap(bad)

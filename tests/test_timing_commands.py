@@ -11,10 +11,13 @@ __all__ = ["env"]  # the fixture, shared with the command tests
 
 async def test_settings_alone_shows_everything_with_buttons(env: Env) -> None:
     reply = await one(env, USER, "/settings")
-    assert "Time zone: UTC" in reply.text and "Quiet hours: off" in reply.text
+    assert "Time zone: UTC" in reply.text
+    assert "Quiet hours: off" in reply.text
     assert "Daily cap: off" in reply.text
     data = [b["callback_data"] for b in reply.buttons]
-    assert "set:quiet:22:00-08:00" in data and "set:cap:off" in data and "set:tz:UTC" in data
+    assert "set:quiet:22:00-08:00" in data
+    assert "set:cap:off" in data
+    assert "set:tz:UTC" in data
 
 
 async def test_settings_change_time_zone_quiet_hours_and_cap(env: Env) -> None:
@@ -28,7 +31,8 @@ async def test_settings_change_time_zone_quiet_hours_and_cap(env: Env) -> None:
     assert chat is not None
     assert (chat.tz, chat.quiet, chat.cap) == ("Europe/Berlin", "22:00-08:00 silent", 30)
     summary = await one(env, USER, "/settings")
-    assert "Europe/Berlin" in summary.text and "Daily cap: 30 instant alerts a day" in summary.text
+    assert "Europe/Berlin" in summary.text
+    assert "Daily cap: 30 instant alerts a day" in summary.text
 
 
 async def test_settings_refuse_bad_values_with_a_clear_line(env: Env) -> None:
@@ -37,7 +41,8 @@ async def test_settings_refuse_bad_values_with_a_clear_line(env: Env) -> None:
     assert "from 1 to 1000" in (await one(env, USER, "/settings cap 10001")).text
     assert (await one(env, USER, "/settings colour blue")).text.startswith("Usage: /settings")
     chat = env.store.get_chat(USER)
-    assert chat is not None and (chat.tz, chat.quiet, chat.cap) == (None, None, None)
+    assert chat is not None
+    assert (chat.tz, chat.quiet, chat.cap) == (None, None, None)
 
 
 async def test_subscribe_with_a_digest_mode(env: Env) -> None:
@@ -46,7 +51,8 @@ async def test_subscribe_with_a_digest_mode(env: Env) -> None:
     assert (sub.query, sub.mode) == ("rust AND remote", "daily 09:00")
     assert "in a digest, daily at 09:00" in reply.text
     bad = await one(env, USER, "/subscribe rust --daily 25:00")
-    assert "not a time of day" in bad.text and len(env.store.subscriptions(USER)) == 1
+    assert "not a time of day" in bad.text
+    assert len(env.store.subscriptions(USER)) == 1
 
 
 async def test_mode_command_and_list_buttons_change_a_subscription(env: Env) -> None:
@@ -72,7 +78,8 @@ async def test_settings_button_sets_quiet_hours(env: Env) -> None:
     query_id = env.tg.press_button(USER, USER, summary.message_id, "set:quiet:22:00-08:00")
     await env.tg.wait_for_async(lambda: env.tg.callback_answer(query_id))
     chat = env.store.get_chat(USER)
-    assert chat is not None and chat.quiet == "22:00-08:00"
+    assert chat is not None
+    assert chat.quiet == "22:00-08:00"
     forged = env.tg.press_button(USER, USER, summary.message_id, "set:quiet:", check=False)
     answer = await env.tg.wait_for_async(lambda: env.tg.callback_answer(forged))
     assert answer["text"] == "This button has expired."
@@ -80,5 +87,7 @@ async def test_settings_button_sets_quiet_hours(env: Env) -> None:
 
 async def test_help_explains_modes_time_zone_and_quiet_hours(env: Env) -> None:
     text = (await one(env, OTHER, "/help", user=OTHER)).text
-    assert "/settings tz Berlin" in text and "--daily 09:00" in text
-    assert "Quiet hours hold instant alerts" in text and "/mode ID daily 09:00" in text
+    assert "/settings tz Berlin" in text
+    assert "--daily 09:00" in text
+    assert "Quiet hours hold instant alerts" in text
+    assert "/mode ID daily 09:00" in text

@@ -305,46 +305,89 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     company = common.option_str(options, "company")
     max_pages = common.option_int(options, "max_pages", DEFAULT_MAX_PAGES)
     first = await common.get(ctx, source, source.url)
-    shards: list[FetchResult] = []
-    maps: list[tuple[str, Sitemap]] = []
-    page_postings: list[Posting] = []
     try:
-        if looks_like_sitemap(first.content):
-            sitemap = parse_sitemap(sitemap_body(first))
-            maps = [(first.url, sitemap)]
-            if sitemap.is_index:
-                max_shards = common.option_int(options, "max_shards", DEFAULT_MAX_SHARDS)
-                shard_urls = _job_shards(sitemap.newest_first())[:max_shards]
-                shards = await _fetch_shards(ctx, source, shard_urls)
-                if shards and all(s.not_modified for s in shards):
-                    return ScrapeResult(unchanged=True)
-                maps = [(shard.url, parse_sitemap(sitemap_body(shard))) for shard in shards]
-                urls = [loc for _, shard_map in maps for loc in shard_map.newest_first()]
-            else:
-                urls = sitemap.newest_first()
-            urls = _job_urls(urls, pattern)
-        else:
-            page_postings = [
-                p
-                for p in parse_job_page(first.text, url=first.url, company=company)
-                if p.url != first.url  # a listing's own JSON-LD names other pages
-            ]
-            urls = job_links(first.text, base_url=first.url, pattern=pattern)
+        found = await _discover(ctx, source, first, pattern, company)
     except ParseError as exc:
         raise common.reraise(exc, source, exc.url or first.url) from None
+    if found is None:  # every shard answered 304
+        return ScrapeResult(unchanged=True)
+    urls = found.urls
     known = ctx.known_urls(urls, source.identity) if urls else set()
     unknown = [url for url in dict.fromkeys(urls) if url not in known]
-    if not unknown and not page_postings:
-        for shard in shards:
+    if not unknown and not found.page_postings:
+        for shard in found.shards:
             fetcher.remember(shard)
         return ScrapeResult(unchanged=True)
     todo = unknown[:max_pages]
     outcomes = await asyncio.gather(*(_job_page(ctx, source, url, company) for url in todo))
-    postings = list(page_postings)
+    postings, warnings, transient = _gathered(found, outcomes)
+    if todo and not postings:
+        raise ParseError(
+            f"none of {len(todo)} job pages could be read; first: {warnings[0]}",
+            source=source.name,
+            url=source.url,
+        )
+    if not transient and len(unknown) <= max_pages:
+        for shard in found.shards:  # every job of these shards is handled: a 304 next time is safe
+            fetcher.remember(shard)
+    return ScrapeResult(
+        postings=tuple(postings), warnings=tuple(warnings), complete=len(unknown) <= max_pages
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What the first page leads to: job page `urls`, the sitemap `shards` fetched (remembered
+    for a 304 once their jobs are handled), the parsed `maps` by URL, and postings the page
+    itself carries (`page_postings`, a listing's JSON-LD naming other pages)."""
+
+    urls: list[str]
+    shards: list[FetchResult]
+    maps: list[tuple[str, Sitemap]]
+    page_postings: list[Posting]
+
+
+async def _discover(
+    ctx: SourceContext,
+    source: SourceSettings,
+    first: FetchResult,
+    pattern: re.Pattern[str] | None,
+    company: str,
+) -> _Found | None:
+    """The job URLs of a sitemap, a sitemap index's newest shards, or a listing page; None when
+    every shard answered 304. ParseError for an unreadable sitemap."""
+    if not looks_like_sitemap(first.content):
+        page_postings = [
+            p
+            for p in parse_job_page(first.text, url=first.url, company=company)
+            if p.url != first.url  # a listing's own JSON-LD names other pages
+        ]
+        urls = job_links(first.text, base_url=first.url, pattern=pattern)
+        return _Found(urls, shards=[], maps=[], page_postings=page_postings)
+    sitemap = parse_sitemap(sitemap_body(first))
+    if not sitemap.is_index:
+        urls = _job_urls(sitemap.newest_first(), pattern)
+        return _Found(urls, shards=[], maps=[(first.url, sitemap)], page_postings=[])
+    max_shards = common.option_int(source.options, "max_shards", DEFAULT_MAX_SHARDS)
+    shard_urls = _job_shards(sitemap.newest_first())[:max_shards]
+    shards = await _fetch_shards(ctx, source, shard_urls)
+    if shards and all(s.not_modified for s in shards):
+        return None
+    maps = [(shard.url, parse_sitemap(sitemap_body(shard))) for shard in shards]
+    urls = [loc for _, shard_map in maps for loc in shard_map.newest_first()]
+    return _Found(_job_urls(urls, pattern), shards=shards, maps=maps, page_postings=[])
+
+
+def _gathered(
+    found: _Found, outcomes: list[list[Posting] | str | FetchError]
+) -> tuple[list[Posting], list[str], bool]:
+    """The postings and warnings of the job pages read, and whether a failure was transient
+    (a FetchError: the page may read next time)."""
+    postings = list(found.page_postings)
     warnings = [
-        f"<{url}>: {found.skipped} sitemap entries without a readable <loc> skipped"
-        for url, found in maps
-        if found.skipped
+        f"<{url}>: {sitemap.skipped} sitemap entries without a readable <loc> skipped"
+        for url, sitemap in found.maps
+        if sitemap.skipped
     ]
     transient = False
     for outcome in outcomes:
@@ -355,18 +398,7 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             transient = True
         else:
             postings.extend(outcome)
-    if todo and not postings:
-        raise ParseError(
-            f"none of {len(todo)} job pages could be read; first: {warnings[0]}",
-            source=source.name,
-            url=source.url,
-        )
-    if not transient and len(unknown) <= max_pages:
-        for shard in shards:  # every job of these shards is handled: a 304 next time is safe
-            fetcher.remember(shard)
-    return ScrapeResult(
-        postings=tuple(postings), warnings=tuple(warnings), complete=len(unknown) <= max_pages
-    )
+    return postings, warnings, transient
 
 
 def _job_shards(locations: list[str]) -> list[str]:

@@ -217,7 +217,7 @@ def _first_text(node: LexborNode, selector: str) -> str:
     return common.line(found.text()) if found is not None else ""
 
 
-def _board_posting(
+def _board_posting(  # noqa: C901 - one walk, one branch per field (speed, see below)
     node: LexborNode, base_url: str, company: str, department: str, team: str
 ) -> Posting | None:
     # One walk over the item's ~10 elements: much faster than a CSS query per field, and the

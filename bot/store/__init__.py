@@ -67,6 +67,27 @@ __all__ = [
 ]
 
 
+def _connect(path: Path | str) -> tuple[Database, str]:
+    """The database at `path`, not yet migrated, with the path as errors name it;
+    StoreCorruptError for an existing empty file, StoreError when its folder cannot be made."""
+    if str(path) == ":memory:":
+        return Database(memory=True), ":memory:"
+    path = Path(path)
+    where = str(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise StoreCorruptError(
+            "the file is empty (0 bytes), not a jobhound database",
+            path=where,
+            remedy="restore a backup (or delete the empty file to start afresh)",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create its folder: {exc.strerror}", path=where) from None
+    # check_same_thread off: the daemon hands short jobs to worker threads, one at a time.
+    return Database(sqlite3.connect(str(path), check_same_thread=False)), where
+
+
 def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Database, str]:
     """Open (creating folders as needed) and migrate the database at `path` (":memory:" ok);
     returns it with the path as errors name it.
@@ -78,24 +99,7 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
     as the daemon opens it: checked here, not at the first write); `StoreBusyError`,
     `StoreFullError` as their names say.
     """
-    if str(path) == ":memory:":
-        db = Database(memory=True)
-        where = ":memory:"
-    else:
-        path = Path(path)
-        where = str(path)
-        if path.is_file() and path.stat().st_size == 0:
-            raise StoreCorruptError(
-                "the file is empty (0 bytes), not a jobhound database",
-                path=where,
-                remedy="restore a backup (or delete the empty file to start afresh)",
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create its folder: {exc.strerror}", path=where) from None
-        # check_same_thread off: the daemon hands short jobs to worker threads, one at a time.
-        db = Database(sqlite3.connect(str(path), check_same_thread=False))
+    db, where = _connect(path)
     try:
         if where != ":memory:":
             db.execute("PRAGMA journal_mode=WAL")

@@ -31,6 +31,7 @@ from bot.store import Store
 from bot.subscriptions import PostingScans
 from bot.telegram.guard import reply
 from bot.telegram.help import ADDSOURCE_USAGE
+from bot.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +198,15 @@ class Status:
             elif h.consecutive_failures:
                 error = html.escape((h.last_error or "")[:200])
                 lines.append(
-                    f"❌ {name}: {h.consecutive_failures} failed runs in a row, last success "
+                    f"❌ {name}: {counted(h.consecutive_failures, 'failed run')} in a row, "
+                    "last success "
                     f"{_ago(h.last_success_at, now)}; last error: {error}"
                 )
             else:
                 count = h.last_count if h.last_count is not None else 0
                 lines.append(
-                    f"✅ {name}: {count} postings, last success {_ago(h.last_success_at, now)}"
+                    f"✅ {name}: {counted(count, 'posting')}, "
+                    f"last success {_ago(h.last_success_at, now)}"
                 )
         await reply(update, "\n".join(lines))
 

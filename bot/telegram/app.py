@@ -39,6 +39,7 @@ from bot.subscriptions import Subscriptions
 from bot.telegram.admin import Admin
 from bot.telegram.commands import Commands
 from bot.telegram.help import bot_commands
+from bot.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class PerChatProcessor(BaseUpdateProcessor):
         for task in pending:
             task.cancel()
         if pending:
-            log.info("stopping: cancelled %d chat commands still running", len(pending))
+            log.info("stopping: cancelled %s still running", counted(len(pending), "chat command"))
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -227,7 +228,10 @@ class Poller:
             if updates is None:  # stopped while waiting for Telegram
                 break
             if not self.healthy:
-                log.info("polling Telegram works again after %d failed attempts", self.failures)
+                log.info(
+                    "polling Telegram works again after %s",
+                    counted(self.failures, "failed attempt"),
+                )
                 self.failures, self.healthy = 0, True
             for update in updates:
                 await self.app.update_queue.put(update)
@@ -329,6 +333,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("a command handler crashed", exc_info=error)
 
 
+def _sender(
+    store: Store,
+    app: Application[Any, Any, Any, Any, Any, Any],
+    subs: Subscriptions,
+    ops: Operations | None,
+) -> Sender:
+    """The outbox sender over the application's bot."""
+    # A migrated group's subscriptions moved to the new chat id: the index must follow.
+    return Sender(
+        store,
+        app.bot,
+        on_migrate=lambda _old, _new: subs.reload(),
+        matched_terms=subs.matched_terms,
+        metrics=ops.metrics if ops else None,
+        unstated=subs.unstated_facts,
+    )
+
+
 @contextlib.asynccontextmanager
 async def telegram_front(
     settings: Settings,
@@ -350,15 +372,7 @@ async def telegram_front(
     app.add_error_handler(on_error)
     with _quiet_invalid_json_log():
         started = await _initialize(app, stop)
-        # A migrated group's subscriptions moved to the new chat id: the index must follow.
-        sender = Sender(
-            store,
-            app.bot,
-            on_migrate=lambda _old, _new: subs.reload(),
-            matched_terms=subs.matched_terms,
-            metrics=ops.metrics if ops else None,
-            unstated=subs.unstated_facts,
-        )
+        sender = _sender(store, app, subs, ops)
         poller = Poller(app, **(poll_options or {}))
         tasks: list[asyncio.Task[None]] = []
         try:

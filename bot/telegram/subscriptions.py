@@ -20,6 +20,7 @@ from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN, SUBSCRIBE_USAGE
 from bot.telegram.numbers import MAX_ID, ascii_number
 from bot.telegram.timing import mode_buttons
+from bot.text import counted
 from bot.timing import Mode
 
 UNSUB_PREFIX = "unsub:"
@@ -148,7 +149,7 @@ class SubscriptionCommands:
         if everything:
             removed = self.subs.remove(chat.id)
             text = (
-                f"Removed all {len(removed)} subscriptions."
+                f"Removed all {counted(len(removed), 'subscription')}."
                 if removed
                 else "This chat had no subscriptions."
             )

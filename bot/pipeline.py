@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.errors import JobhoundError, ParseError, SourceError, StoreError
-from bot.models import StoredPosting
+from bot.models import ScrapeResult, StoredPosting
 from bot.operations import Operations
 from bot.redact import redact
 from bot.settings import SourceSettings
 from bot.sources.base import SourceContext, SourceKind
 from bot.store import Health, IngestResult, Matcher, PendingDelivery, Postings
+from bot.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -117,23 +118,12 @@ class Pipeline:
         started = time.monotonic()
         kind = self.kinds[source.kind]
         result = await kind.collect(self.context, source)
-        for warning in result.warnings[:5]:
-            log.warning("%s: %s", source.name, warning)
-        if len(result.warnings) > 5:
-            log.warning("%s: …and %d more unreadable items", source.name, len(result.warnings) - 5)
+        _log_warnings(source, result)
         if result.unchanged:
             self.health.record_success(source.name, count=None, new=0)
             log.info("%s: unchanged since the last run (%.2fs)", source.name, _since(started))
             return SourceOutcome(source.name, ok=True, unchanged=True, seconds=_since(started))
-        previous = self.health.health(source.name)
-        if not result.postings and previous and previous.last_count:
-            # Zero items where there were many: a changed layout, not every posting gone.
-            raise ParseError(
-                f"returned no postings where the last run had {previous.last_count}; "
-                "the page layout may have changed (stored postings are kept)",
-                source=source.name,
-                url=source.url,
-            )
+        self._check_layout(source, result)
         was_open = self.postings.open_count(source.name) if self.ops and result.complete else 0
         # Off the event loop's critical path: polling and sending go on meanwhile.
         stored = await self.postings.ingest_async(
@@ -150,17 +140,7 @@ class Pipeline:
         # Open before and not seen now: closed (a complete scrape only; a partial one, e.g. a
         # page cap, cannot tell a closed posting from an unread one).
         closed = max(0, was_open - (stored.seen - len(stored.new))) if result.complete else 0
-        if self.ops is not None:
-            self.ops.metrics.postings(source.name, stored.seen, len(stored.new), closed)
-        log.info(
-            "%s: %d postings, %d new, %d closed in %.2fs%s",
-            source.name,
-            stored.seen,
-            len(stored.new),
-            closed,
-            _since(started),
-            " (first run: stored as baseline, no alerts)" if stored.baseline else "",
-        )
+        self._report(source, stored, closed, started)
         if self.publish is not None and (stored.new or stored.deliveries):
             await self.publish(stored)
         return SourceOutcome(
@@ -170,6 +150,34 @@ class Pipeline:
             new=len(stored.new),
             baseline=stored.baseline,
             seconds=_since(started),
+        )
+
+    def _check_layout(self, source: SourceSettings, result: ScrapeResult) -> None:
+        """ParseError when a board that had postings returns none: its layout changed."""
+        previous = self.health.health(source.name)
+        if not result.postings and previous and previous.last_count:
+            # Zero items where there were many: a changed layout, not every posting gone.
+            raise ParseError(
+                f"returned no postings where the last run had {previous.last_count}; "
+                "the page layout may have changed (stored postings are kept)",
+                source=source.name,
+                url=source.url,
+            )
+
+    def _report(
+        self, source: SourceSettings, stored: IngestResult, closed: int, started: float
+    ) -> None:
+        """The run's one log line with counts and timing, and its metrics."""
+        if self.ops is not None:
+            self.ops.metrics.postings(source.name, stored.seen, len(stored.new), closed)
+        log.info(
+            "%s: %s, %d new, %d closed in %.2fs%s",
+            source.name,
+            counted(stored.seen, "posting"),
+            len(stored.new),
+            closed,
+            _since(started),
+            " (first run: stored as baseline, no alerts)" if stored.baseline else "",
         )
 
     def _failed(self, source: SourceSettings, message: str, started: float) -> SourceOutcome:
@@ -183,6 +191,15 @@ class Pipeline:
     async def run_all(self, sources: Sequence[SourceSettings]) -> list[SourceOutcome]:
         """Run every source concurrently (the fetcher keeps per-host politeness)."""
         return list(await asyncio.gather(*(self.run(source) for source in sources)))
+
+
+def _log_warnings(source: SourceSettings, result: ScrapeResult) -> None:
+    """A run's unreadable items: the first five by name, then how many more."""
+    for warning in result.warnings[:5]:
+        log.warning("%s: %s", source.name, warning)
+    if len(result.warnings) > 5:
+        more = counted(len(result.warnings) - 5, "more unreadable item")
+        log.warning("%s: …and %s", source.name, more)
 
 
 def _since(started: float) -> float:

@@ -551,4 +551,5 @@ async def test_latest_all_shows_closed_jobs_marked_and_plain_latest_hides_them(e
     env.store.db.conn.commit()
     assert "Rust" not in (await one(env, USER, "/latest 20")).text
     reply = (await one(env, USER, "/latest all rust")).text
-    assert "Senior Rust Engineer" in reply and "\nclosed\n" in reply
+    assert "Senior Rust Engineer" in reply
+    assert "\nclosed\n" in reply

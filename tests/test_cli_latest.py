@@ -46,8 +46,10 @@ def test_a_query_that_only_excludes_gets_the_query_error(
 ) -> None:
     """Bug: `latest "-php"` gave argparse's usage error instead of the query's own message."""
     status, lines, err = _latest(capsys, "--config", str(stored), "-php")
-    assert status == 2 and not lines
-    assert "bad query" in err and "python -django" in err
+    assert status == 2
+    assert not lines
+    assert "bad query" in err
+    assert "python -django" in err
 
 
 def test_the_query_starts_after_the_options() -> None:
@@ -69,7 +71,8 @@ def test_the_date_column_is_labelled_posted_or_seen(
     assert infra.startswith("posted 2021-08-17  ")  # the seed's own date, not today
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     undated = [line for line in lines if line is not infra]
-    assert undated and all(line.startswith(f"seen {today}  ") for line in undated)
+    assert undated
+    assert all(line.startswith(f"seen {today}  ") for line in undated)
 
 
 def test_latest_hides_closed_jobs_and_all_shows_them_marked(
@@ -93,11 +96,13 @@ def test_latest_hides_closed_jobs_and_all_shows_them_marked(
     store.close()
     status, lines, err = _latest(capsys, "--config", str(stored))
     assert status == 0, err
-    assert len(lines) == 4 and not any("Rust" in line for line in lines)
+    assert len(lines) == 4
+    assert not any("Rust" in line for line in lines)
     status, lines, err = _latest(capsys, "--config", str(stored), "--all", "rust")
     assert status == 0, err
     (line,) = lines
-    assert "Senior Rust Engineer" in line and line.endswith(" · closed")
+    assert "Senior Rust Engineer" in line
+    assert line.endswith(" · closed")
 
 
 def test_latest_lists_postings_of_one_scrape_newest_posted_first(

@@ -113,7 +113,8 @@ def test_five_seeds_and_binance_lever_board_give_one_alert_per_job_with_both_lin
     # The alert (sent after the Lever copy arrived) names the other board.
     (pending,) = store.get_postings([alerted(store)[0]]).values()
     html, plain = render_item(AlertItem(1, pending))
-    assert "also on: jobs.lever.co" in plain and "also on: jobs.lever.co" in html
+    assert "also on: jobs.lever.co" in plain
+    assert "also on: jobs.lever.co" in html
 
 
 def test_one_job_in_thirty_cities_is_one_alert_listing_the_places() -> None:
@@ -269,7 +270,8 @@ def test_a_job_closed_more_than_180_days_ago_is_a_new_job() -> None:
     again = job(3, title="Platform Engineer")
     store.ingest("b", [job(2), again], now=T0 + timedelta(days=200), matcher=everyone)
     (shown,) = store.get_postings([again.id]).values()
-    assert shown.repost == "" and again.id in alerted(store)
+    assert shown.repost == ""
+    assert again.id in alerted(store)
 
 
 def test_valid_through_closes_on_that_date() -> None:

@@ -98,6 +98,7 @@ class Sender:
         metrics: Metrics | None = None,
         unstated: MatchedTerms | None = None,
     ) -> None:
+        # Long: one attribute per setting or piece of state, each with the reason it exists.
         self.store = store
         # Alerts sent, failed (retried) and dropped, by reason (issue 14's /metrics).
         self.metrics = metrics
@@ -278,41 +279,69 @@ class Sender:
         sound, digest ones as one digest (`pack_digest`)."""
         if self._stopping or self._held():
             return
-        chat = self.store.get_chat(chat_id)
         now = self.clock()
-        deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit, due_by=now)
-        if len(deliveries) == self.batch_limit and any(d.digest for d in deliveries):
-            # A digest is one message split under the limits, not one per batch.
-            limit = DIGEST_LIMIT
-            deliveries = self.store.pending_for_chat(chat_id, limit=limit, due_by=now)
-        if not deliveries:
-            return
-        if chat is not None and (not chat.active or chat.paused):
-            reason = "chat inactive" if not chat.active else "chat paused"
-            self.store.mark_dropped([d.id for d in deliveries], reason)
-            self._count("dropped", "chat_inactive", len(deliveries))
+        deliveries = self._due(chat_id, now)
+        if not deliveries or self._chat_closed(chat_id, deliveries):
             return
         postings = self.store.get_postings([d.posting_id for d in deliveries])
-        closed = [d for d in deliveries if (p := postings.get(d.posting_id)) and p.closed_at]
-        if closed:
-            # Issue 12: the job closed before its alert went out; announcing it helps nobody.
-            self.store.mark_dropped([d.id for d in closed], "closed")
-            self.closed_dropped += len(closed)
-            self._count("dropped", "expired", len(closed))
-            log.info(
-                "chat %s: %d pending alert(s) dropped: posting closed before sending (%s)",
-                chat_id,
-                len(closed),
-                ", ".join(d.posting_id for d in closed[:5]),
-            )
-            deliveries = [d for d in deliveries if d not in closed]
+        deliveries = self._without_closed(chat_id, deliveries, postings)
         deliveries = self._unmuted(chat_id, deliveries, postings)
-        terms = self.matched_terms(chat_id, list(postings.values())) if self.matched_terms else {}
-        notes = self.unstated(chat_id, list(postings.values())) if self.unstated else {}
+        items = self._items(chat_id, deliveries, postings, now)
+        attempts = {d.id: d.attempts for d in deliveries}
+        for message, silent in self._messages(chat_id, deliveries, items):
+            if self._stopping or not await self._send(chat_id, message, attempts, silent=silent):
+                return
+
+    def _due(self, chat_id: int, now: datetime) -> list[Delivery]:
+        """The chat's rows due now; a digest is read whole (it is one message, not a batch)."""
+        deliveries = self.store.pending_for_chat(chat_id, limit=self.batch_limit, due_by=now)
+        if len(deliveries) == self.batch_limit and any(d.digest for d in deliveries):
+            deliveries = self.store.pending_for_chat(chat_id, limit=DIGEST_LIMIT, due_by=now)
+        return deliveries
+
+    def _chat_closed(self, chat_id: int, deliveries: list[Delivery]) -> bool:
+        """Drop the rows of an inactive or paused chat; True when it is such a chat."""
+        chat = self.store.get_chat(chat_id)
+        if chat is None or (chat.active and not chat.paused):
+            return False
+        reason = "chat inactive" if not chat.active else "chat paused"
+        self.store.mark_dropped([d.id for d in deliveries], reason)
+        self._count("dropped", "chat_inactive", len(deliveries))
+        return True
+
+    def _without_closed(
+        self, chat_id: int, deliveries: list[Delivery], postings: Mapping[str, StoredPosting]
+    ) -> list[Delivery]:
+        """Issue 12: a job that closed before its alert went out is not announced."""
+        closed = [d for d in deliveries if (p := postings.get(d.posting_id)) and p.closed_at]
+        if not closed:
+            return deliveries
+        self.store.mark_dropped([d.id for d in closed], "closed")
+        self.closed_dropped += len(closed)
+        self._count("dropped", "expired", len(closed))
+        log.info(
+            "chat %s: %d pending alert(s) dropped: posting closed before sending (%s)",
+            chat_id,
+            len(closed),
+            ", ".join(d.posting_id for d in closed[:5]),
+        )
+        return [d for d in deliveries if d not in closed]
+
+    def _items(
+        self,
+        chat_id: int,
+        deliveries: list[Delivery],
+        postings: Mapping[str, StoredPosting],
+        now: datetime,
+    ) -> dict[int, AlertItem]:
+        """Each row's alert with what it shows: matched words, unstated facts, button refs."""
+        shown = list(postings.values())
+        terms = self.matched_terms(chat_id, shown) if self.matched_terms else {}
+        notes = self.unstated(chat_id, shown) if self.unstated else {}
         refs = alert_refs(
             self.store, [postings[d.posting_id] for d in deliveries if d.posting_id in postings]
         )
-        items = {
+        return {
             d.id: AlertItem(
                 d.id,
                 postings[d.posting_id],
@@ -325,6 +354,11 @@ class Sender:
             for d in deliveries
             if d.posting_id in postings
         }
+
+    def _messages(
+        self, chat_id: int, deliveries: list[Delivery], items: Mapping[int, AlertItem]
+    ) -> list[tuple[Message, bool]]:
+        """(message, silent): instant alerts (with sound, then silent ones), then the digest."""
         shown = [d for d in deliveries if d.id in items]
         messages = [
             (message, silent)
@@ -335,13 +369,9 @@ class Sender:
         ]
         digest = [d for d in shown if d.digest]
         if digest:
-            messages += [
-                (m, False) for m in pack_digest(self._digest_groups(chat_id, digest, items))
-            ]
-        attempts = {d.id: d.attempts for d in deliveries}
-        for message, silent in messages:
-            if self._stopping or not await self._send(chat_id, message, attempts, silent=silent):
-                return
+            groups = self._digest_groups(chat_id, digest, items)
+            messages += [(message, False) for message in pack_digest(groups)]
+        return messages
 
     def _unmuted(
         self, chat_id: int, deliveries: list[Delivery], postings: Mapping[str, StoredPosting]

@@ -470,7 +470,29 @@ class Postings(Repository):
                 [p.id for p in postings],
             )
         }
-        group_ids = sorted({f[2] for f in facts.values() if f[2]})
+        members = self._members(sorted({f[2] for f in facts.values() if f[2]}))
+        shown: list[StoredPosting] = []
+        for posting in postings:
+            times, closed_at, gid, group_seen, group_closed = facts.get(
+                posting.id, (1, None, None, None, None)
+            )
+            others = [m for m in members.get(gid or "", []) if m[0] != posting.id]
+            first = _from_iso(group_seen) or posting.first_seen
+            shown.append(
+                dataclasses.replace(
+                    _with_members(posting, others),
+                    closed_at=_from_iso(group_closed if gid else closed_at),
+                    repost=(
+                        repost_label(first, max(first, posting.first_seen), times)
+                        if (times or 1) >= 2
+                        else ""
+                    ),
+                )
+            )
+        return shown
+
+    def _members(self, group_ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """Each group's (posting id, URL, location), canonical member first, then oldest."""
         members: dict[str, list[tuple[str, str, str]]] = {}
         for gid, pid, url, location in self._in(
             "SELECT p.group_id, p.id, p.url, p.location FROM postings p "
@@ -480,32 +502,7 @@ class Postings(Repository):
             group_ids,
         ):
             members.setdefault(gid, []).append((pid, url, location or ""))
-        shown: list[StoredPosting] = []
-        for posting in postings:
-            times, closed_at, gid, group_seen, group_closed = facts.get(
-                posting.id, (1, None, None, None, None)
-            )
-            others = [m for m in members.get(gid or "", []) if m[0] != posting.id]
-            own_host = host(posting.url)
-            also = tuple(dict.fromkeys(u for _, u, _ in others if host(u) != own_host))
-            places = tuple(
-                dict.fromkeys(loc for loc in (posting.location, *(m[2] for m in others)) if loc)
-            )
-            first = _from_iso(group_seen) or posting.first_seen
-            shown.append(
-                dataclasses.replace(
-                    posting,
-                    closed_at=_from_iso(group_closed if gid else closed_at),
-                    also_on=also,
-                    locations=places if len(places) > 1 else (),
-                    repost=(
-                        repost_label(first, max(first, posting.first_seen), times)
-                        if (times or 1) >= 2
-                        else ""
-                    ),
-                )
-            )
-        return shown
+        return members
 
     def count_postings(self, source: str | None = None) -> int:
         if source is None:
@@ -613,6 +610,14 @@ def _stored(row: dict[str, Any]) -> StoredPosting:
         last_seen=last_seen,
         facts=facts_from_row(row, location=location, posted_at=posted_at, first_seen=first_seen),
     )
+
+
+def _with_members(posting: StoredPosting, others: Sequence[tuple[str, str, str]]) -> StoredPosting:
+    """`posting` with where else its job is listed (other hosts only) and all its places."""
+    own_host = host(posting.url)
+    also = tuple(dict.fromkeys(url for _, url, _ in others if host(url) != own_host))
+    places = tuple(dict.fromkeys(loc for loc in (posting.location, *(m[2] for m in others)) if loc))
+    return dataclasses.replace(posting, also_on=also, locations=places if len(places) > 1 else ())
 
 
 def _valid_through(posting: Posting) -> str | None:

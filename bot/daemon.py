@@ -274,12 +274,13 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
         job_for = _jobs(res.pipeline, inflight)
         sources = settings.enabled_sources
         scheduler = build_scheduler((s.name, s.schedule, job_for(s)) for s in sources)
-        scheduler.start()
         ops = res.ops
         assert ops is not None  # open_resources builds it
         ops.scheduler_running = lambda: scheduler.state == STATE_RUNNING
         ops.run_now = lambda name: _run_now(scheduler, name)
+        # Before any source runs: an address that cannot be bound ends start-up in one line.
         await _open_http(settings, ops, stack)
+        scheduler.start()
         log.info("watching %s; Ctrl-C stops", counted(len(sources), "source"))
 
         def apply(old: Settings, new: Settings) -> list[str]:

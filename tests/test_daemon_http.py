@@ -120,13 +120,24 @@ async def test_healthz_turns_503_when_a_source_stalls_and_metrics_has_every_metr
             assert ("/" not in value and not value.lstrip("-").isdigit()) or key == "le"
 
 
-async def test_listen_address_taken_is_one_config_error(tmp_path: Path) -> None:
+async def test_listen_address_taken_is_one_config_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The address is bound before the scheduler starts: the error comes before any source
+    runs (a tester saw "run cancelled by shutdown" first when the timing let a run begin)."""
     from bot.errors import ConfigError
 
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    source = {"name": "seeds", "kind": "markdown", "url": str(seeds)}
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        settings = write_config(tmp_path, [], extra=f'[http]\nlisten = "127.0.0.1:{port}"\n')
+        extra = f'[http]\nlisten = "127.0.0.1:{port}"\n'
+        settings = write_config(tmp_path, [source], extra=extra)
         with pytest.raises(ConfigError, match=r"http.listen: cannot listen on 127.0.0.1:\d+"):
             await within(run_daemon(settings, asyncio.Event()))
+    assert "cancelled" not in caplog.text
+    store = Store.open(settings.storage.path)
+    assert store.count_postings() == 0  # no source ran
+    store.close()

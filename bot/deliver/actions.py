@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.deliver.format import Button, Message
 from bot.models import StoredPosting
-from bot.store import Feedback
+
+
+class RefStore(Protocol):
+    """The store as `alert_refs` uses it: the `Feedback` repository's numbering."""
+
+    def company_ids(self, names: Iterable[str]) -> dict[str, int]: ...
+    def posting_ref(self, posting_id: str) -> int | None: ...
 
 
 def alert_refs(
-    store: Feedback, postings: Sequence[StoredPosting]
+    store: RefStore, postings: Sequence[StoredPosting]
 ) -> dict[str, tuple[int | None, int | None]]:
     """For each posting (by id), the company's id (None: no company named) and the posting's
     number, which the buttons' callback_data carry instead of the text: Telegram allows 64

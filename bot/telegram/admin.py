@@ -15,6 +15,7 @@ import html
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from telegram import Bot, Update
 from telegram.constants import ParseMode
@@ -27,7 +28,7 @@ from bot.errors import ConfigError, SourceError, StoreError
 from bot.operations import Operations, sources_with_state
 from bot.settings import Settings, SourceSettings
 from bot.sources.registry import KINDS
-from bot.store import Store
+from bot.store import SourceHealth, Subscription
 from bot.subscriptions import PostingScans
 from bot.telegram.guard import reply
 from bot.telegram.help import ADDSOURCE_USAGE
@@ -168,11 +169,25 @@ class AdminMessages:
                 log.warning("could not tell admin %s about a source (%s)", admin, exc)
 
 
+class StatusStore(Protocol):
+    """The store as /sources and /stats use it: each source's health (`Health`), every
+    subscription (`Chats`), the pending alerts (`Outbox`), the feedback counts (`Feedback`)."""
+
+    def source_health(self) -> list[SourceHealth]: ...
+    def subscriptions_all(self) -> list[Subscription]: ...
+    def pending_count(self) -> int: ...
+    def feedback_counts(self) -> dict[str, int]: ...
+
+
 class Status:
     """/sources (every chat) and /stats (operators): what is watched and how it is going."""
 
     def __init__(
-        self, settings: Settings, store: Store, scans: PostingScans, ops: Operations | None = None
+        self,
+        settings: Settings,
+        store: StatusStore,
+        scans: PostingScans,
+        ops: Operations | None = None,
     ) -> None:
         self.settings = settings
         self.store = store

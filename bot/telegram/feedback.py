@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.deliver.format import MUTE_PREFIX, NOT_FOR_ME_PREFIX
 from bot.settings import Settings
-from bot.store import REASONS, Store
+from bot.store import REASONS, Feedback
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN
 from bot.telegram.numbers import MAX_ID, ascii_number
@@ -27,7 +27,7 @@ MAX_COMPANY_CHARS = 200
 class FeedbackCommands:
     """Mute company / Not for me buttons, their answers, and /unmute."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Feedback) -> None:
         self.settings = settings
         self.store = store
 

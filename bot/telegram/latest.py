@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from typing import Protocol
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.deliver.actions import alert_refs, keyboard
+from bot.deliver.actions import RefStore, alert_refs, keyboard
 from bot.deliver.format import LATEST_HEADING, AlertItem, matched_terms, pack_alerts
 from bot.errors import QueryError
 from bot.query import Document, parse_query
-from bot.store import Store
+from bot.store import Subscription
 from bot.subscriptions import PostingScans, Subscriptions
 from bot.telegram.guard import reply
 from bot.telegram.numbers import ascii_number
@@ -22,10 +23,18 @@ from bot.telegram.numbers import ascii_number
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 
 
+class LatestStore(RefStore, Protocol):
+    """The store as /latest uses it: a chat's subscriptions (`Chats`), its muted companies and
+    the buttons' numbers (`Feedback`)."""
+
+    def subscriptions(self, chat_id: int) -> list[Subscription]: ...
+    def muted(self, chat_id: int) -> list[str]: ...
+
+
 class LatestCommand:
     """/latest, reading the newest postings one scan at a time (`PostingScans`)."""
 
-    def __init__(self, store: Store, subs: Subscriptions, scans: PostingScans) -> None:
+    def __init__(self, store: LatestStore, subs: Subscriptions, scans: PostingScans) -> None:
         self.store = store
         self.subs = subs
         self.scans = scans

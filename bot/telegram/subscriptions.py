@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
@@ -13,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot.errors import LimitError, QueryError
 from bot.query import Query
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Chat, Subscription
 from bot.subscriptions import PostingScans, Subscriptions
 from bot.telegram.feedback import mute_lines
 from bot.telegram.guard import may_change, refuse_non_admin, reply
@@ -46,11 +47,25 @@ def facet_lines(query: Query) -> str:
     return "Filters:\n" + "\n".join(lines) + "\n"
 
 
+class SubscriptionStore(Protocol):
+    """The store as these handlers use it: a chat, its subscriptions and paused state
+    (`Chats`), its muted companies (`Feedback`)."""
+
+    def get_chat(self, chat_id: int) -> Chat | None: ...
+    def subscriptions(self, chat_id: int) -> list[Subscription]: ...
+    def set_paused(self, chat_id: int, paused: bool) -> None: ...
+    def muted(self, chat_id: int) -> list[str]: ...
+
+
 class SubscriptionCommands:
     """The handlers that change or show a chat's subscriptions and its paused state."""
 
     def __init__(
-        self, settings: Settings, store: Store, subs: Subscriptions, scans: PostingScans
+        self,
+        settings: Settings,
+        store: SubscriptionStore,
+        subs: Subscriptions,
+        scans: PostingScans,
     ) -> None:
         self.settings = settings
         self.store = store

@@ -9,13 +9,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.due import chat_timing
 from bot.settings import Settings
-from bot.store import Store, now_utc
+from bot.store import Chat, Subscription, now_utc
 from bot.subscriptions import Subscriptions
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN
@@ -64,13 +65,25 @@ def mode_buttons(sub_id: int, current: Mode) -> list[InlineKeyboardButton]:
     return row
 
 
+class TimingStore(Protocol):
+    """The store as these handlers use it: a chat, its timing and subscriptions (`Chats`), the
+    alerts sent to it in a day (`Outbox`)."""
+
+    def get_chat(self, chat_id: int) -> Chat | None: ...
+    def subscriptions(self, chat_id: int) -> list[Subscription]: ...
+    def set_timing(
+        self, chat_id: int, *, tz: str | None, quiet: str | None, cap: int | None
+    ) -> None: ...
+    def instant_count(self, chat_id: int, start: datetime, end: datetime) -> int: ...
+
+
 class TimingCommands:
     """/settings, /mode and their buttons, over the store and the subscriptions service."""
 
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: TimingStore,
         subs: Subscriptions,
         *,
         clock: Callable[[], datetime] = now_utc,

@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -37,7 +37,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.deliver.actions import alert_refs, keyboard
+from bot.deliver.actions import RefStore, alert_refs, keyboard
 from bot.deliver.digest import DigestGroup, pack_digest
 from bot.deliver.faults import chat_gone, retry_seconds
 from bot.deliver.flood import FloodLimiter
@@ -47,7 +47,7 @@ from bot.due import parse_mode
 from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.models import StoredPosting
-from bot.store import Delivery, Store, company_key, now_utc
+from bot.store import Chat, Delivery, Subscription, company_key, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,31 @@ def backoff_seconds(attempts: int, *, base: float = 5.0, cap: float = BACKOFF_CA
 MatchedTerms = Callable[[int, Sequence[StoredPosting]], Mapping[str, tuple[str, ...]]]
 
 
+class SenderStore(RefStore, Protocol):
+    """The store as the sender uses it: the outbox (`Outbox`), the postings a message shows
+    (`Postings`), the chat and its subscriptions (`Chats`), its muted companies and the buttons'
+    numbers (`Feedback`)."""
+
+    def due_chats(self, *, now: datetime | None = None, limit: int = 1000) -> list[int]: ...
+    def next_due_at(self) -> datetime | None: ...
+    def last_sent_at(self) -> datetime | None: ...
+    def pending_for_chat(
+        self, chat_id: int, *, limit: int = 100, due_by: datetime | None = None
+    ) -> list[Delivery]: ...
+    def mark_sent(self, ids: Sequence[int], *, now: datetime | None = None) -> None: ...
+    def mark_dropped(self, ids: Sequence[int], reason: str) -> None: ...
+    def defer(self, ids: Sequence[int], until: datetime, error: str) -> None: ...
+    def reset_backoff(
+        self, *, now: datetime | None = None, keep: Sequence[str] = ("internal error",)
+    ) -> int: ...
+    def get_postings(self, ids: Sequence[str]) -> dict[str, StoredPosting]: ...
+    def get_chat(self, chat_id: int) -> Chat | None: ...
+    def subscriptions(self, chat_id: int) -> list[Subscription]: ...
+    def set_active(self, chat_id: int, active: bool) -> None: ...
+    def migrate_chat(self, old_id: int, new_id: int, *, now: datetime | None = None) -> None: ...
+    def muted(self, chat_id: int) -> list[str]: ...
+
+
 class Sender:
     """Works the outbox: one task per chat with due deliveries, many chats at once.
 
@@ -84,7 +109,7 @@ class Sender:
 
     def __init__(
         self,
-        store: Store,
+        store: SenderStore,
         bot: Bot,
         *,
         concurrency: int = 32,

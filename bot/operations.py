@@ -16,14 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot.breakage import Kind, Policy, Run, SourceState, classify, step
 from bot.errors import FetchError, ParseError, RobotsDisallowed, StoreError
 from bot.health import health, schedule_interval
 from bot.metrics import Metrics
 from bot.settings import Settings, SourceSettings
-from bot.store import Store
 from bot.store.base import now_utc
 from bot.store.health import SourceHealth
 
@@ -92,6 +91,28 @@ def start_of_day(moment: datetime) -> datetime:
     return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+class OperationsStore(Protocol):
+    """The store as `Operations` uses it: source health and paused state (`Health`), chat and
+    subscription counts (`Chats`), posting counts (`Postings`), the outbox's figures
+    (`Outbox`)."""
+
+    def source_health(self) -> list[SourceHealth]: ...
+    def set_source_paused(self, source: str, paused: bool) -> None: ...
+    def record_problem(
+        self,
+        source: str,
+        kind: str | None,
+        since: datetime | None,
+        alerted_at: datetime | None,
+    ) -> None: ...
+    def chat_counts(self) -> tuple[int, int, int]: ...
+    def count_postings(self, source: str | None = None) -> int: ...
+    def open_count(self, source: str | None = None) -> int: ...
+    def pending_count(self) -> int: ...
+    def oldest_pending_at(self) -> datetime | None: ...
+    def sent_count_since(self, since: datetime) -> int: ...
+
+
 class Operations:
     """Breakage alerts, paused sources, health, daily counts and metrics of one daemon.
 
@@ -102,7 +123,7 @@ class Operations:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: OperationsStore,
         *,
         metrics: Metrics | None = None,
         policy: Policy | None = None,

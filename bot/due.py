@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
-from bot.store import Chat, Outbox
+from bot.store import Chat
 from bot.timing import (
     INSTANT,
     ChatTiming,
@@ -49,6 +50,13 @@ def chat_timing(chat: Chat | None) -> ChatTiming:
     return timing
 
 
+class InstantCounts(Protocol):
+    """The store as a planner reads it: a chat's instant alerts sent or due in a span
+    (`Outbox.instant_count`)."""
+
+    def instant_count(self, chat_id: int, start: datetime, end: datetime) -> int: ...
+
+
 class ChatPlanner:
     """The due times of one chat's alerts queued in one matching cycle at `now`.
 
@@ -68,7 +76,7 @@ class ChatPlanner:
 
     @classmethod
     def for_chat(
-        cls, outbox: Outbox, chat: Chat, now: datetime, digests: Sequence[Mode]
+        cls, outbox: InstantCounts, chat: Chat, now: datetime, digests: Sequence[Mode]
     ) -> ChatPlanner:
         """A planner for `chat`, its day's count read from the outbox when it has a cap."""
         timing = chat_timing(chat)

@@ -14,17 +14,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from bot.due import ChatPlanner, chat_timing, parse_mode, rescheduled
+from bot.due import ChatPlanner, InstantCounts, chat_timing, parse_mode, rescheduled
 from bot.errors import LimitError, QueryError
 from bot.matching import MatchIndex
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
 from bot.store import (
     Chat,
-    Chats,
-    Outbox,
     PendingDelivery,
     Postings,
     Store,
@@ -49,20 +47,36 @@ class Added:
     query: Query
 
 
+class SubscriptionsStore(InstantCounts, Protocol):
+    """The store as `Subscriptions` uses it: chats and their subscriptions (`Chats`), the
+    waiting alerts it reschedules and the day's counts its due times read (`Outbox`)."""
+
+    def get_chat(self, chat_id: int) -> Chat | None: ...
+    def chats(self, ids: Sequence[int]) -> list[Chat]: ...
+    def subscriptions(self, chat_id: int) -> list[Subscription]: ...
+    def subscriptions_all(self) -> list[Subscription]: ...
+    def add_subscription(
+        self, chat_id: int, query: str, *, now: datetime | None = None, mode: str = "instant"
+    ) -> Subscription: ...
+    def remove_subscriptions(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]: ...
+    def set_mode(self, chat_id: int, sub_id: int, mode: str) -> bool: ...
+    def waiting(self, chat_id: int) -> list[tuple[int, int | None, str]]: ...
+    def reschedule(self, changes: Iterable[tuple[int, datetime, bool, str]]) -> None: ...
+
+
 class Subscriptions:
     """The chats' saved queries and the index that matches new postings against them."""
 
     def __init__(
         self,
-        store: Store,
+        store: SubscriptionsStore,
         *,
         max_per_chat: int = MAX_PER_CHAT,
         cap_per_cycle: int = 20,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        self.store: Chats = store
-        # Due times read the chats' counts of instant alerts today (the daily cap).
-        self.outbox: Outbox = store
+        # Due times also read the chats' counts of instant alerts today (the daily cap).
+        self.store = store
         self.max_per_chat = max_per_chat
         self.cap_per_cycle = cap_per_cycle
         # The matcher's clock (UTC, aware): when new alerts are queued, for their due times.
@@ -159,8 +173,8 @@ class Subscriptions:
         (a digest moved, quiet hours ended early, another time zone). Returns how many."""
         chat = self.store.get_chat(chat_id)
         modes = dict(self._chat_modes.get(chat_id, {}))
-        changes = rescheduled(self.outbox.waiting(chat_id), modes, chat_timing(chat), self.clock())
-        self.outbox.reschedule(changes)
+        changes = rescheduled(self.store.waiting(chat_id), modes, chat_timing(chat), self.clock())
+        self.store.reschedule(changes)
         return len(changes)
 
     def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
@@ -209,7 +223,7 @@ class Subscriptions:
         with self._lock:
             modes = dict(self._chat_modes.get(chat.id, {}))
         planner = ChatPlanner.for_chat(
-            self.outbox, chat, now, [m for m in modes.values() if m.digest]
+            self.store, chat, now, [m for m in modes.values() if m.digest]
         )
         deliveries = []
         for posting_id, sub_ids in matched:

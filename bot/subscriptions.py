@@ -354,12 +354,17 @@ class PostingScans:
     after the other (the GIL), and every extra one takes the interpreter from the event loop.
     An in-memory store (tests, `once`) cannot be shared with another thread: there the scan
     runs inline. A cancelled caller (shutdown) stops the worker within 256 postings.
+
+    `path` is the database file of `postings` (`Store.file_path`), which each worker opens
+    read-only; None for an in-memory database.
     """
 
-    def __init__(self, store: Store, *, scan_limit: int = SCAN_LIMIT) -> None:
-        self.store = store
+    def __init__(
+        self, postings: Postings, *, path: str | None, scan_limit: int = SCAN_LIMIT
+    ) -> None:
+        self.postings = postings
         self.scan_limit = scan_limit
-        self._path = store.file_path()
+        self._path = path
         self._one_at_a_time = asyncio.Semaphore(1)
 
     async def latest(
@@ -397,10 +402,10 @@ class PostingScans:
         """How many postings are stored, off the event loop."""
         return await self._run(lambda store, _cancel: store.count_postings())
 
-    async def _run(self, scan: Callable[[Store, threading.Event], T]) -> T:
+    async def _run(self, scan: Callable[[Postings, threading.Event], T]) -> T:
         cancel = threading.Event()
         if self._path is None:
-            return scan(self.store, cancel)
+            return scan(self.postings, cancel)
         path = self._path
 
         def work() -> T:

@@ -50,7 +50,7 @@ class Commands:
         ops: Operations | None = None,
     ) -> None:
         self.store = store
-        scans = PostingScans(store)
+        scans = PostingScans(store, path=store.file_path())
         self.guard = guard or CommandGuard()
         self.subscriptions = SubscriptionCommands(settings, store, subs, scans)
         self.timing = TimingCommands(settings, store, subs)

@@ -25,7 +25,7 @@ from bot.lock import DatabaseLock
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Postings, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Say = Callable[[str], None]
@@ -133,7 +133,7 @@ def _latest_usage(settings: Settings, count: int | None, source: str | None) -> 
 
 
 def _matching(
-    store: Store,
+    store: Postings,
     query: Query | None,
     source: str | None,
     count: int | None,

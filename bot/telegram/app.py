@@ -31,6 +31,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, C
 from telegram.request import HTTPXRequest
 
 from bot.deliver import FloodLimiter, Limits, Sender
+from bot.deliver.sender import SenderStore
 from bot.errors import ConfigError, JobhoundError
 from bot.operations import Operations
 from bot.settings import Settings
@@ -334,7 +335,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _sender(
-    store: Store,
+    store: SenderStore,
     app: Application[Any, Any, Any, Any, Any, Any],
     subs: Subscriptions,
     ops: Operations | None,

@@ -1,6 +1,6 @@
 """Subscriptions as a service: the saved queries, their match index, and the outbox matcher.
 
-Matching runs inside the scrape's transaction (see `Store.ingest`): new postings are matched
+Matching runs inside the scrape's transaction (see `Postings.ingest`): new postings are matched
 through the index, never by evaluating every subscription against every posting, and each
 (chat, posting) becomes one pending delivery, however many of the chat's queries it matches.
 """

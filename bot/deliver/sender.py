@@ -9,7 +9,7 @@ bot's rate limiter interface). A 429 still pauses the whole sender for `retry_af
 
 A failed send is retried after a backoff of at most `BACKOFF_CAP_SECONDS`; the first message
 Telegram accepts after an outage (failures and no success for `OUTAGE_SECONDS`) brings every
-backed-off delivery forward (`Store.reset_backoff`), so an outage's end is not followed by
+backed-off delivery forward (`Outbox.reset_backoff`), so an outage's end is not followed by
 minutes of silence, while one chat that keeps failing among working ones keeps its backoff.
 A storage fault (disk full, a lock held by another program) holds the whole sender, one log line
 per fault, deliveries pending.

@@ -130,10 +130,12 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
 
 @_guarded
 class Store(Postings, Health, HttpCache, Chats, Outbox, Feedback):
-    """Every repository over one database handle, opened once at start-up. A consumer is
-    typed with the repository it uses (`Postings`, `Health`, `HttpCache`, `Chats`,
-    `Outbox`), so it sees only that concern. `secrets` (the bot token) are redacted from
-    every error text the store keeps."""
+    """Every repository over one database handle, opened once at start-up and held only by
+    the wiring. A consumer is typed with the repository it uses (`Postings`, `Health`,
+    `HttpCache`, `Feedback`) or, when it uses several, with a `Protocol` of its own module
+    listing the methods it calls (`SenderStore`, `SubscriptionsStore`, ...), which mypy proves
+    this class satisfies where the wiring passes it. `secrets` (the bot token) are redacted
+    from every error text the store keeps."""
 
     @classmethod
     def open(

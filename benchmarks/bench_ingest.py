@@ -26,11 +26,11 @@ import random
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+from workload import make_queries, title_bigrams, vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 4
@@ -38,52 +38,14 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-def vocabulary(postings: list[Any], tokenize: Any, size: int = 500) -> list[str]:
-    """The `size` most frequent words of titles and tags (as bench_matching)."""
-    counts: Counter[str] = Counter()
-    for p in postings:
-        counts.update(tokenize(p.title))
-        for tag in p.tags:
-            counts.update(tokenize(tag))
-    return [f'"{w}"' if w in ("or", "and", "not") else w for w, _ in counts.most_common(size)]
-
-
-def title_bigrams(postings: list[Any], tokenize: Any) -> list[str]:
-    found: Counter[str] = Counter()
-    for p in postings:
-        words = tokenize(p.title)
-        found.update(f"{a} {b}" for a, b in pairwise(words))
-    return [w for w, _ in found.most_common(200)]
-
-
-def make_queries(words: list[str], phrases: list[str], count: int, rng: random.Random) -> list[str]:
-    """`count` query strings in bench_matching's mix."""
-    queries = []
-    for _ in range(count):
-        terms = rng.sample(words, rng.randint(1, 3))
-        roll = rng.random()
-        if roll < 0.03:
-            terms[0] = f'"{rng.choice(phrases)}"'
-        elif roll < 0.06 and len(terms[0]) > 3 and terms[0].isalpha():
-            terms[0] = terms[0][: rng.randint(3, len(terms[0]))] + "*"
-        if rng.random() < 0.10:
-            terms[-1] = (
-                rng.choice(("title:", "title:", "tag:", "company:", "location:")) + terms[-1]
-            )
-        if len(terms) >= 2 and rng.random() < 0.15:
-            terms[:2] = [f"({terms[0]} OR {terms[1]})"]
-        if rng.random() < 0.20:
-            terms.append("-" + rng.choice(words))
-        queries.append(" ".join(terms))
-    return queries
-
-
 def copies(postings: list[Any], count: int, tag: str) -> list[Any]:
-    """`count` postings with fresh URLs (the corpus repeated under a new path)."""
+    """`count` new jobs: the corpus repeated under a new path and a company of its own (a copy
+    under the same company and title is the same job since issue 12, and alerts nobody)."""
     out = []
     for n in range(count):
         p = postings[n % len(postings)]
-        out.append(dataclasses.replace(p, url=f"{p.url.rstrip('/')}/{tag}{n}"))
+        url, company = f"{p.url.rstrip('/')}/{tag}{n}", f"{p.company} {tag}{n}"
+        out.append(dataclasses.replace(p, url=url, company=company))
     return out
 
 

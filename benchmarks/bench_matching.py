@@ -30,15 +30,15 @@ import random
 import sys
 import time
 import tracemalloc
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: a PYTHONPATH checkout (pre-i10) comes first
+
+from workload import make_queries, title_bigrams, vocabulary  # noqa: E402
 
 from bot.facets.filters import Facts  # noqa: E402
 from bot.matching import Match, MatchIndex, naive_match  # noqa: E402
@@ -51,48 +51,6 @@ SEED = 4
 CORPUS = ROOT.parent / "shared" / "corpus"
 BATCHES = (1, 10, 50, 1_000)
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
-
-
-def vocabulary(postings: list[Posting], size: int = 500) -> list[str]:
-    """The `size` most frequent words of titles and tags."""
-    counts: Counter[str] = Counter()
-    for p in postings:
-        counts.update(tokenize(p.title))
-        for tag in p.tags:
-            counts.update(tokenize(tag))
-    # operator words are searched for in quotes, as a user would
-    return [f'"{w}"' if w in ("or", "and", "not") else w for w, _ in counts.most_common(size)]
-
-
-def title_bigrams(postings: list[Posting]) -> list[str]:
-    """Two-word phrases seen in titles, for the few phrase queries."""
-    found: Counter[str] = Counter()
-    for p in postings:
-        words = tokenize(p.title)
-        found.update(f"{a} {b}" for a, b in pairwise(words))
-    return [w for w, _ in found.most_common(200)]
-
-
-def make_queries(words: list[str], phrases: list[str], count: int, rng: random.Random) -> list[str]:
-    """`count` query strings in the mix the issue describes."""
-    queries = []
-    for _ in range(count):
-        terms = rng.sample(words, rng.randint(1, 3))
-        roll = rng.random()
-        if roll < 0.03:
-            terms[0] = f'"{rng.choice(phrases)}"'
-        elif roll < 0.06 and len(terms[0]) > 3 and terms[0].isalpha():
-            terms[0] = terms[0][: rng.randint(3, len(terms[0]))] + "*"
-        if rng.random() < 0.10:
-            terms[-1] = (
-                rng.choice(("title:", "title:", "tag:", "company:", "location:")) + terms[-1]
-            )
-        if len(terms) >= 2 and rng.random() < 0.15:
-            terms[:2] = [f"({terms[0]} OR {terms[1]})"]
-        if rng.random() < 0.20:
-            terms.append("-" + rng.choice(words))
-        queries.append(" ".join(terms))
-    return queries
 
 
 FACETS = (
@@ -177,7 +135,8 @@ def main() -> int:
     postings = list(read_folder(CORPUS).postings)
     rng.shuffle(postings)
     new = postings[: args.postings]
-    texts = make_queries(vocabulary(postings), title_bigrams(postings), args.subs, rng)
+    words, phrases = vocabulary(postings, tokenize), title_bigrams(postings, tokenize)
+    texts = make_queries(words, phrases, args.subs, rng)
     texts = with_facets(texts, args.facet_share, random.Random(SEED + 11))
     FACTS.update((p.url, posting_facts(p, NOW)) for p in new)
     subs: list[tuple[int, int, Query]] = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.deliver.format import MUTE_PREFIX, NOT_FOR_ME_PREFIX
@@ -33,17 +33,11 @@ class FeedbackCommands:
 
     async def mute_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`mute:ID`: add company ID to the chat's mute list, with an Undo button."""
-        query, chat = update.callback_query, update.effective_chat
-        if query is None or chat is None:
+        pressed = await self._company_button(update, context, MUTE_PREFIX)
+        if pressed is None:
             return
-        company_id = ascii_number((query.data or "").removeprefix(MUTE_PREFIX), 1, MAX_ID)
-        if company_id is None:
-            await query.answer(EXPIRED_BUTTON)
-            return
-        if not await may_change(update, context, self.settings.telegram.admins):
-            await query.answer(NOT_ADMIN, show_alert=True)
-            return
-        name = self.store.mute(chat.id, company_id)
+        query, chat_id, company_id = pressed
+        name = self.store.mute(chat_id, company_id)
         if name is None:
             await query.answer(EXPIRED_BUTTON)
             return
@@ -59,17 +53,11 @@ class FeedbackCommands:
 
     async def unmute_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`unmute:ID`: take company ID off the chat's mute list."""
-        query, chat = update.callback_query, update.effective_chat
-        if query is None or chat is None:
+        pressed = await self._company_button(update, context, UNMUTE_PREFIX)
+        if pressed is None:
             return
-        company_id = ascii_number((query.data or "").removeprefix(UNMUTE_PREFIX), 1, MAX_ID)
-        if company_id is None:
-            await query.answer(EXPIRED_BUTTON)
-            return
-        if not await may_change(update, context, self.settings.telegram.admins):
-            await query.answer(NOT_ADMIN, show_alert=True)
-            return
-        name = self.store.unmute(chat.id, company_id)
+        query, chat_id, company_id = pressed
+        name = self.store.unmute(chat_id, company_id)
         await query.answer(f"Unmuted {name[:100]}." if name else "Not muted any more.")
         if name:
             await reply(update, f"🔔 Unmuted <b>{html.escape(name)}</b>.")
@@ -90,6 +78,23 @@ class FeedbackCommands:
             await reply(update, f"<b>{html.escape(name)}</b> is not muted here (see /list).")
             return
         await reply(update, f"🔔 Unmuted <b>{html.escape(found)}</b>.")
+
+    async def _company_button(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, prefix: str
+    ) -> tuple[CallbackQuery, int, int] | None:
+        """(query, chat id, company id) of a Mute/Undo press this chat may act on; None once
+        the press is answered (an expired button, or a group member who is not an admin)."""
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or chat is None:
+            return None
+        company_id = ascii_number((query.data or "").removeprefix(prefix), 1, MAX_ID)
+        if company_id is None:
+            await query.answer(EXPIRED_BUTTON)
+            return None
+        if not await may_change(update, context, self.settings.telegram.admins):
+            await query.answer(NOT_ADMIN, show_alert=True)
+            return None
+        return query, chat.id, company_id
 
     async def not_for_me_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`nfm:N`: ask why posting N is not for this chat, one button per reason."""

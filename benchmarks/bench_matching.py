@@ -5,9 +5,11 @@ Run: `python benchmarks/bench_matching.py [--subs N] [--repeat N] [--naive-sampl
 `remote:eu`, `salary>=90k`, `seniority>=senior`, ...; one in twenty of those is facet-only)
 (`PYTHONPATH=<checkout of pre-i10> python benchmarks/bench_matching.py` measures the old index).
 
-The production path: `Subscriptions` builds its `MatchIndex` one `add` at a time, without word
-statistics, and `Subscriptions.matcher` (the matcher `Store.ingest` calls with a scrape's new
-postings) builds one `Document` per posting and calls `index.match_many` once per scrape. This
+The production path: `Subscriptions.reload` builds its `MatchIndex` one `add` at a time, with
+word statistics from the stored postings (`Subscriptions.word_statistics`; here the corpus
+postings that are not new; `--no-stats` for the guess used before anything is stored), and
+`Subscriptions.matcher` (the matcher `Store.ingest` calls with a scrape's new postings) builds
+one `Document` per posting and calls `index.match_many` for each chunk of `_MATCH_CHUNK`. This
 measures exactly that step (`match_step`) at scrapes of 1, 10, 50 and 1,000 new postings, best
 of `--repeat` runs with the spread (CPU time of this process: the machine is shared, and
 waiting for a core is not matching), against the naive loop (every query evaluated on every
@@ -41,11 +43,12 @@ if str(ROOT) not in sys.path:
 from workload import make_queries, title_bigrams, vocabulary  # noqa: E402
 
 from bot.facets.filters import Facts  # noqa: E402
-from bot.matching import Match, MatchIndex, naive_match  # noqa: E402
+from bot.matching import Match, MatchIndex, TermStats, naive_match  # noqa: E402
 from bot.models import Posting  # noqa: E402
 from bot.query import Document, Query, parse_query, tokenize  # noqa: E402
 from bot.sources.markdown import read_folder  # noqa: E402
 from bot.store.facts import posting_facts  # noqa: E402
+from bot.subscriptions import _MATCH_CHUNK  # noqa: E402
 
 SEED = 4
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -89,7 +92,10 @@ def match_step(index: MatchIndex, postings: Sequence[Posting]) -> list[list[Matc
     """What `Subscriptions.matcher` does with a scrape's new postings before the outbox rows
     (a stored posting carries its facts; here they come from FACTS)."""
     docs = [document(posting) for posting in postings]
-    return index.match_many(docs)
+    found: list[list[Match]] = []
+    for start in range(0, len(docs), _MATCH_CHUNK):
+        found.extend(index.match_many(docs[start : start + _MATCH_CHUNK]))
+    return found
 
 
 def document(posting: Posting) -> Document:
@@ -125,6 +131,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--naive-sample", type=int, default=20)
     parser.add_argument("--facet-share", type=float, default=0.0)
+    parser.add_argument("--no-stats", action="store_true", help="index without word statistics")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
@@ -147,9 +154,13 @@ def main() -> int:
     alone = sum(not q.terms for q in with_facet)
     print(f"queries with a facet term: {len(with_facet)} ({alone} facet-only)")
 
+    stored = postings[args.postings :]  # the rest of the corpus: stored before the new ones
+    stats = TermStats() if args.no_stats else TermStats.from_documents(map(document, stored))
+    print(f"word statistics from {stats.size} stored postings")
+
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    index = MatchIndex()  # as Subscriptions.reload builds it
+    index = MatchIndex(stats=stats)  # as Subscriptions.reload builds it
     for sub_id, chat_id, query in subs:
         index.add(sub_id, chat_id, query)
     match_step(index, new[:8])  # anything built lazily on the first match counts too

@@ -1,8 +1,9 @@
 """Match postings against many subscriptions at once, through an index of their queries.
 
 The idea: a query can only match a document that has all of some set of *keys* (`rust`,
-`title:rust`, `eng*`), so each query is filed in a trie under those keys, rarest first, and a
-document walks only the branches whose keys it has. Three parts, top to bottom in this file:
+`title:rust`, `eng*`, a facet condition such as `remote:eu`), so each query is filed in a trie
+under those keys, rarest first, and a document walks only the branches whose keys it has.
+Three parts, top to bottom in this file:
 
 1. **Planning** (`plan_filings`, pure): a query is expanded into conjunctions
    (`(a OR b) c -d` → `a c -d`, `b c -d`); an OR's conjunctions are made exclusive when extra
@@ -10,31 +11,32 @@ document walks only the branches whose keys it has. Three parts, top to bottom i
    `_Filing`: *direct* (exactly those keys), *vetoable* (those keys and none of a few others),
    or *check* (a compiled closure decides what keys cannot: a phrase's word order, a NOT over a
    group, an OR too big to expand; closures are shared by equal conditions and evaluated once
-   per document).
-2. **The trie** (`_Node`): each node holds the queries filed at its path, and owns the flat
-   tuples of their subscriptions that a document's result list is extended with in one call
-   (vetoable ones grouped by what they exclude, so a document with an excluded key gets the
-   slices between the spans it vetoes). Subscriptions with the same query share one `_Group`;
-   keys are interned, key sets stored as small tuples, empty containers not allocated: about
-   0.8 KB per subscription at 100,000 (benchmarks/bench_matching.py).
-3. **The walk** (`MatchIndex._walk`, `_walk_batch`): one document follows the children named by
-   its keys (set intersection in C); a batch walks once, carrying at each node the set of its
-   documents that reach it, so each tuple is appended to all of them at once.
+   per document). A facet condition of the query's top-level AND is a key like a word
+   (`facet_key`): under three-valued logic each must pass on its own.
+2. **The trie** (`_Node`): each node holds the queries filed at its path, and owns one flat
+   tuple of their subscriptions that a document's result list is extended with in one call
+   (grouped by what they exclude, so a document with an excluded key gets the slices between
+   the spans it vetoes). Subscriptions with the same query share one `_Group`; keys are
+   interned, key sets stored as small tuples, empty containers not allocated: under 1 KB per
+   subscription at 100,000 (benchmarks/bench_matching.py).
+3. **The walk** (`MatchIndex._walk`): a document follows the children named by its keys (set
+   intersection in C), in one loop that reads each node's tuple.
 
-Keys are what `Document.keys` holds plus, for prefix terms, `rust*` or `title:eng*`, which a
-document has when one of its words starts with the prefix (`_Prefixes`, looked up once per word
-and remembered). Which key is rarest comes from `TermStats` built from sample documents (say,
-the stored postings); without a sample a rough guess is used. That choice only changes the
-speed: the results are exactly those of the naive loop over every subscription (`naive_match`).
+A document's keys are `Document.keys` plus the prefix keys (`rust*`, `title:eng*`) of the
+prefixes in use it has a word for (`_Prefixes`, looked up once per word and remembered) and the
+keys of the facet conditions in use it passes (each tested once per document). Which key is
+rarest comes from `TermStats` built from sample documents (`Subscriptions` uses the stored
+postings); without a sample a rough guess is used. That choice only changes the speed: the
+results are exactly those of the naive loop over every subscription (`naive_match`).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain
 from sys import intern
 from typing import NamedTuple
 
@@ -58,14 +60,11 @@ from bot.query import term_key as _key
 # Without statistics: a rough share of postings containing a word, by field.
 _GUESS = {"": 0.05, "title": 0.01, "company": 0.002, "location": 0.01, "tag": 0.02}
 _PREFIX_GUESS = 4.0  # a prefix stands for several words
+_FACET_SHARE = 0.5  # a facet condition's share of postings, for the order of a path's keys
 # An AND of ORs expands into at most this many conjunctions; a bigger OR is checked instead.
 MAX_CONJUNCTIONS = 16
 _HEAD = 2  # prefixes are bucketed by their first letters; parse_query wants at least 2
 _MEMO_WORDS = 200_000  # words remembered per field by the prefix lookup
-# Fewer documents are walked one by one, in `match`'s order: carrying sets of documents down
-# the trie only pays from about this many (bench_matching.py, 100,000 subscriptions: 0.75 vs
-# 0.68 ms per posting at 50, 0.56 vs 0.63 at 100).
-_SMALL_BATCH = 64
 
 
 class Match(NamedTuple):
@@ -144,14 +143,16 @@ class _Filing(NamedTuple):
 DIRECT, VETOABLE, CHECK = "direct", "vetoable", "check"
 
 
-class _Vetoable(NamedTuple):
-    """A node's vetoable matches, grouped by what they exclude, one span per group."""
+class _Matches(NamedTuple):
+    """The matches a node decides by keys alone, grouped by what they exclude (direct ones
+    exclude nothing), one span per group: a document with none of the excluded keys gets the
+    whole tuple in one `list.extend`."""
 
     matches: tuple[Match, ...]
     spans: dict[str, tuple[tuple[int, int], ...]]  # an excluded key -> the spans it vetoes
 
     @classmethod
-    def build(cls, filed: Iterable[tuple[tuple[str, ...], _Group]]) -> _Vetoable:
+    def build(cls, filed: Iterable[tuple[tuple[str, ...], _Group]]) -> _Matches:
         groups: dict[tuple[str, ...], list[Match]] = {}
         for excluded, group in filed:
             groups.setdefault(excluded, []).extend(group.matches.values())
@@ -164,18 +165,19 @@ class _Vetoable(NamedTuple):
             ordered.extend(matches)
         return cls(tuple(ordered), {key: tuple(found) for key, found in spans.items()})
 
-    def unvetoed(self, present: Collection[str]) -> list[Match]:
-        """The matches none of the `present` excluded keys vetoes: the slices between the
-        vetoed spans."""
-        vetoed = sorted({span for key in present for span in self.spans[key]})
-        left: list[Match] = []
-        start = 0
-        for begin, end in vetoed:
+    def extend_unvetoed(
+        self, keys: frozenset[str], extend: Callable[[Iterable[Match]], None]
+    ) -> None:
+        """Extend with the matches that none of the `keys` vetoes: the slices between the
+        spans they veto (usually one or two of a node's spans)."""
+        spans, matches, start = self.spans, self.matches, 0
+        for begin, end in sorted(
+            chain.from_iterable(map(spans.__getitem__, keys.intersection(spans)))
+        ):
             if begin > start:
-                left.extend(self.matches[start:begin])
+                extend(matches[start:begin])
             start = max(start, end)
-        left.extend(self.matches[start:])
-        return left
+        extend(matches[start:])
 
 
 class _Node:
@@ -186,7 +188,7 @@ class _Node:
     drop them.
     """
 
-    __slots__ = ("_direct", "_vetoable", "checks", "children", "direct", "vetoable")
+    __slots__ = ("_matches", "checks", "children", "direct", "vetoable")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] | None = None
@@ -194,8 +196,7 @@ class _Node:
         # ... these keys and none of some others
         self.vetoable: list[tuple[tuple[str, ...], _Group]] | None = None
         self.checks: list[_Check] | None = None  # ... these keys and a closure
-        self._direct: tuple[Match, ...] | None = None
-        self._vetoable: _Vetoable | None = None
+        self._matches: _Matches | None = None
 
     def child(self, key: str) -> _Node | None:
         return self.children.get(key) if self.children else None
@@ -240,67 +241,14 @@ class _Node:
 
     def changed(self) -> None:
         """Something filed here gained or lost a subscription: rebuild the tuples when used."""
-        self._direct = None
-        self._vetoable = None
+        self._matches = None
 
-    def direct_matches(self) -> tuple[Match, ...]:
-        if self._direct is None:
-            self._direct = tuple(m for g in self.direct or () for m in g.matches.values())
-        return self._direct
-
-    def vetoable_matches(self) -> _Vetoable:
-        if self._vetoable is None:
-            self._vetoable = _Vetoable.build(self.vetoable or ())
-        return self._vetoable
-
-    def collect(self, keys: frozenset[str], found: list[Match], checks: list[_Check]) -> None:
-        """Add what this node decides for one document with `keys` (it has the path's keys)."""
-        if self.direct:
-            found.extend(self.direct_matches())
-        if self.vetoable:
-            vetoable = self.vetoable_matches()
-            present = keys.intersection(vetoable.spans)
-            found.extend(vetoable.unvetoed(present) if present else vetoable.matches)
-        if self.checks:
-            checks.extend(self.checks)
-
-    def collect_batch(self, batch: _Batch, docs: set[int]) -> None:
-        """`collect` for the batch's documents `docs` (which have the path's keys): each tuple
-        is appended to all of them at once, while it is in the CPU cache."""
-        if self.direct:
-            batch.extend(docs, self.direct_matches())
-        if self.vetoable:
-            vetoable = self.vetoable_matches()
-            spoilt: set[int] = set()  # the documents with a key some query here excludes
-            for key in vetoable.spans.keys() & batch.having.keys():
-                spoilt.update(docs & batch.having[key])
-            batch.extend(docs - spoilt if spoilt else docs, vetoable.matches)
-            by_present: dict[frozenset[str], list[int]] = {}  # grouped: usually a few groups
-            for i in spoilt:
-                by_present.setdefault(batch.keys[i].intersection(vetoable.spans), []).append(i)
-            for present, ids in by_present.items():
-                batch.extend(ids, vetoable.unvetoed(present))
-        if self.checks:
-            _each(map(list.extend, map(batch.checks.__getitem__, docs), repeat(self.checks)))
-
-
-class _Batch:
-    """The documents of one `match_many` call, numbered, and what each has found so far."""
-
-    __slots__ = ("checks", "found", "having", "keys")
-
-    def __init__(self, keys: list[frozenset[str]]) -> None:
-        self.keys = keys  # per document: the keys queries look at
-        having: defaultdict[str, set[int]] = defaultdict(set)  # key -> the documents with it
-        for i, doc_keys in enumerate(keys):
-            _each(map(set.add, map(having.__getitem__, doc_keys), repeat(i)))
-        self.having = dict(having)
-        self.found: list[list[Match]] = [[] for _ in keys]
-        self.checks: list[list[_Check]] = [[] for _ in keys]
-
-    def extend(self, docs: Iterable[int], matches: Sequence[Match]) -> None:
-        """Append `matches` to each of the documents' lists (the loop runs in C)."""
-        _each(map(list.extend, map(self.found.__getitem__, docs), repeat(matches)))
+    def matches(self) -> _Matches:
+        """The direct and vetoable matches filed here, as one tuple with the vetoed spans."""
+        if self._matches is None:
+            direct = [((), group) for group in self.direct or ()]
+            self._matches = _Matches.build(direct + (self.vetoable or []))
+        return self._matches
 
 
 class _Prefixes:
@@ -364,6 +312,7 @@ class MatchIndex:
         self._root = _Node()
         self._universe: Counter[str] = Counter()  # keys on trie paths or excluded
         self._prefixes: dict[str, _Prefixes] = {}  # field ("" = any) -> prefixes in use
+        self._facets: dict[str, Matcher] = {}  # facet key in use -> whether a document has it
         self._unanchored: dict[_Group, None] = {}
         self._matchers: dict[Node, tuple[Matcher, int]] = {}  # node -> its closure, users
         for sub_id, chat_id, query in items:
@@ -409,11 +358,14 @@ class MatchIndex:
         return True
 
     def keys(self, doc: Document) -> frozenset[str]:
-        """The document's keys, with the prefix keys (`eng*`) of the prefixes in use."""
+        """The document's keys, with the prefix keys (`eng*`) of the prefixes in use and the
+        keys of the facet conditions in use that it passes (each condition tested once)."""
         extra = [
             prefixes.present(doc.fields[name] if name else doc.words)
             for name, prefixes in self._prefixes.items()
         ]
+        if self._facets:
+            extra.append({key for key, passes in self._facets.items() if passes(doc)})
         return doc.keys.union(*extra) if extra else doc.keys
 
     def match(self, doc: Document) -> list[Match]:
@@ -421,27 +373,12 @@ class MatchIndex:
         keys = self.keys(doc)
         found: list[Match] = []
         checks: list[_Check] = []
-        for node in self._walk(keys):
-            node.collect(keys, found, checks)
+        self._walk(keys, found, checks)
         return self._finish(doc, keys, found, checks)
 
     def match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
-        """`match` for each document of a batch, in order; faster than one `match` at a time.
-
-        The trie is walked once for the batch, carrying the set of documents at each node, so
-        each node's matches are appended to all its documents while they are in the CPU cache.
-        """
-        batch = list(docs)
-        if len(batch) < _SMALL_BATCH:
-            return [self.match(doc) for doc in batch]
-        universe = frozenset(self._universe)  # keys no query looks at are left out
-        run = _Batch([self.keys(doc) & universe for doc in batch])
-        for node, docs_here in self._walk_batch(run.having):
-            node.collect_batch(run, docs_here)
-        return [
-            self._finish(doc, run.keys[i], run.found[i], run.checks[i])
-            for i, doc in enumerate(batch)
-        ]
+        """`match` for each document, in order."""
+        return [self.match(doc) for doc in docs]
 
     def match_chats(self, doc: Document) -> dict[int, list[int]]:
         """The matching subscriptions grouped by chat: chat_id -> sorted sub_ids."""
@@ -454,37 +391,33 @@ class MatchIndex:
 
     # --- the trie walk -----------------------------------------------------------------------
 
-    def _walk(self, keys: frozenset[str]) -> Iterator[_Node]:
-        """The nodes whose path is made of `keys`: only the branches the document has."""
+    def _walk(self, keys: frozenset[str], found: list[Match], checks: list[_Check]) -> None:
+        """Follow the children named by `keys` from the root, adding to `found` and `checks`
+        what each node reached decides (a document there has all its path's keys).
+
+        One loop with no call per node but a cache's first build: this loop is most of the
+        time matching takes, so what `_Node` owns is read here directly.
+        """
         size = len(keys)
-        stack = [self._root]
+        extend = found.extend
+        stack = [self._root] if self._root.children else []
         while stack:
             children = stack.pop().children
-            if not children:
-                continue
-            # iterate the smaller side, in C: a node's few children or the document's keys
-            hits = keys.intersection(children) if len(children) < size else children.keys() & keys
-            for key in hits:
+            assert children is not None  # only nodes with children are stacked
+            # iterate the smaller side, in C: the node's children or the document's keys
+            for key in (
+                keys.intersection(children) if len(children) < size else children.keys() & keys
+            ):
                 node = children[key]
-                yield node
+                here = node._matches or node.matches()
+                if here.spans and not keys.isdisjoint(here.spans):
+                    here.extend_unvetoed(keys, extend)
+                else:
+                    extend(here.matches)
+                if node.checks:
+                    checks.extend(node.checks)
                 if node.children:
                     stack.append(node)
-
-    def _walk_batch(self, having: dict[str, set[int]]) -> Iterator[tuple[_Node, set[int]]]:
-        """`_walk` for a batch: each node reached, with the documents that reach it."""
-        stack: list[tuple[_Node, set[int] | None]] = [(self._root, None)]
-        while stack:
-            parent, here = stack.pop()
-            children = parent.children
-            if not children:
-                continue
-            for key in children.keys() & having.keys():  # iterates the smaller, in C
-                docs = having[key] if here is None else here & having[key]
-                if docs:
-                    node = children[key]
-                    yield node, docs
-                    if node.children:
-                        stack.append((node, docs))
 
     def _finish(
         self, doc: Document, keys: frozenset[str], found: list[Match], checks: list[_Check]
@@ -501,6 +434,8 @@ class MatchIndex:
 
     def _file(self, group: _Group) -> None:
         """File a new query where documents will reach it (`plan_filings`)."""
+        for condition in facet_conditions(group.query.root):  # `_use` drops them when unused
+            self._facets.setdefault(facet_key(condition), compile_node(condition))
         group.filed = tuple(plan_filings(group, self._rarity, self._matcher))
         if not group.filed:
             self._unanchored[group] = None
@@ -536,7 +471,8 @@ class MatchIndex:
         return matcher
 
     def _rarity(self, key: str) -> tuple[float, str]:
-        return self.stats.share(key), key
+        # a facet condition passes for most postings (an unstated fact passes): filed last
+        return (_FACET_SHARE if key in self._facets else self.stats.share(key)), key
 
     def _node(self, path: Sequence[str], create: bool = False) -> _Node:
         node = self._root
@@ -570,6 +506,7 @@ class MatchIndex:
             self._universe[key] = count
         else:
             del self._universe[key]
+            self._facets.pop(key, None)
         if key.endswith("*") and (count == 1 if delta > 0 else count == 0):
             name, colon, word = key.partition(":")
             name, word = (name, word) if colon else ("", key)
@@ -592,13 +529,11 @@ def plan_filings(
     Keys alone decide a query whose conjunctions `_disjoint` can make exclusive; otherwise
     each conjunction is a check (its closure from `matcher`, shared); a query with a conjunction
     that has no key is checked under a cover of its terms; [] when not even that exists.
-    Facet terms stay out of the trie (`_facet_filings`): the words are filed as usual and the
-    facets checked on the candidates; a query with no word to file under (`remote:eu`) is in
-    the always-candidate bucket ([]).
+    A facet condition (`remote:eu`, `-seniority:intern`) is a key of its own (`facet_key`),
+    which a document has when the condition passes: it is required like a word.
     """
-    if has_facets(group.query.root):
-        return _facet_filings(group, rarity, matcher)
-    conjunctions = _conjunctions(group.query.root)
+    words, facets = _facet_split(group.query.root)
+    conjunctions = _conjunctions(words, frozenset(map(facet_key, facets)))
     if conjunctions is None:
         return _cover_filings(group, rarity)
     disjoint = _disjoint(conjunctions)
@@ -619,28 +554,29 @@ def plan_filings(
     return filings
 
 
-def _facet_filings(
-    group: _Group,
-    rarity: Callable[[str], tuple[float, str]],
-    matcher: Callable[[Node, int], Matcher],
-) -> list[_Filing]:
-    """A query with facet terms: an AND's word part is planned as any query, each of its
-    conjunctions a check of what it leaves plus the facet children (judged three-valued, so a
-    fact not stated passes); any other shape is checked whole under a cover of its words."""
-    root = group.query.root
-    words = [c for c in root.children if not has_facets(c)] if isinstance(root, And) else []
-    conjunctions = _conjunctions(_all(tuple(words))) if words else None
-    if conjunctions is None:
-        return _cover_filings(group, rarity)
-    assert isinstance(root, And)
-    facets = tuple(c for c in root.children if has_facets(c))
-    dedupe = len(conjunctions) > 1
-    filings = []
-    for c in conjunctions:
-        source = _all(c.rest + facets)
-        check = _Check(group, c.excluded, matcher(source, 1), dedupe, source)
-        filings.append(_Filing(CHECK, _path(c.required, rarity), _tuple(c.excluded), check))
-    return filings
+def facet_conditions(root: Node) -> tuple[Node, ...]:
+    """The facet conditions of a query: each child of its top-level AND holding a facet term
+    (the query itself when it is not an AND but holds one)."""
+    return _facet_split(root)[1]
+
+
+def facet_key(condition: Node) -> str:
+    """The key a document has when the facet condition passes (three-valued: passes unless
+    False, so a fact not stated passes). Starts with a space, which no word has; the repr
+    tells any two different conditions apart."""
+    return intern(" " + repr(condition))
+
+
+def _facet_split(root: Node) -> tuple[Node | None, tuple[Node, ...]]:
+    """(the query without its facet conditions or None, the facet conditions).
+
+    Under Kleene's logic an AND passes unless a child is False: a word child must be True,
+    a facet condition not False, each on its own; so each condition is a key of its own."""
+    if not has_facets(root):
+        return root, ()
+    children = root.children if isinstance(root, And) else (root,)
+    words = tuple(c for c in children if not has_facets(c))
+    return (_all(words) if words else None), tuple(c for c in children if has_facets(c))
 
 
 def _cover_filings(group: _Group, rarity: Callable[[str], tuple[float, str]]) -> list[_Filing]:
@@ -683,11 +619,6 @@ def _passing(doc: Document, keys: frozenset[str], checks: list[_Check]) -> Itera
     yield from passed
 
 
-def _each(calls: Iterator[object]) -> None:
-    """Make the calls of a `map`: a loop in C, for the hot loops over a batch's documents."""
-    deque(calls, maxlen=0)
-
-
 def _always(doc: Document) -> bool:
     return True
 
@@ -703,10 +634,13 @@ class _Conjunction(NamedTuple):
     rest: tuple[Node, ...]  # what else to check (ANDed)
 
 
-def _conjunctions(root: Node) -> list[_Conjunction] | None:
-    """The query as an OR of conjunctions to file; None when one has no key to file under."""
+def _conjunctions(root: Node | None, facets: frozenset[str]) -> list[_Conjunction] | None:
+    """The query as an OR of conjunctions to file, each also requiring the `facets` keys; None
+    when one has no key to file under."""
+    expanded = _expand(root) if root is not None else [_Conjunction(frozenset(), frozenset(), ())]
     found = []
-    for required, excluded, rest in _expand(root):
+    for required, excluded, rest in expanded:
+        required |= facets
         if not required:
             return None
         if required.isdisjoint(excluded):  # else it can never match
@@ -757,7 +691,7 @@ def _expand(node: Node) -> list[_Conjunction]:
         return [_Conjunction(frozenset(), frozenset(), (node,))]
     if isinstance(node, Or):
         return [c for child in node.children for c in _expand(child)]
-    assert isinstance(node, And)  # plan_filings sends facet queries to _cover_filings
+    assert isinstance(node, And)  # facet conditions are keys (`_facet_split`), never expanded
     partials = [_Conjunction(frozenset(), frozenset(), ())]
     for child in node.children:
         expanded = _expand(child)

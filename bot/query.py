@@ -176,9 +176,16 @@ class PostingLike(Protocol):
 def _field_words(tokens: Sequence[str]) -> frozenset[str]:
     words = set(tokens)
     words.discard("")  # the separator between two runs of a space-less script
-    for token in [t for t in words if "." in t[1:]]:
+    for token in _dotted(tokens):
         words.update(variants(token))
     return frozenset(words)
+
+
+def _dotted(tokens: Sequence[str]) -> list[str]:
+    """The tokens with a dot after their first character (`node.js`, not `.net`)."""
+    if "." not in "".join(tokens):  # one C call: most fields have no dotted token
+        return []
+    return [t for t in set(tokens) if "." in t[1:]]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -233,10 +240,8 @@ class Document:
             # the board said remote without saying it in the location: `location:remote` works
             fields["location"] = fields["location"] | {"remote"}
         words = frozenset().union(*fields.values())
-        keys = words.union([term_key(w, name) for name in PREFIXES for w in fields[name]])
-        dotted = frozenset(
-            name for name, seq in sequences.items() if any("." in t[1:] for t in seq)
-        )
+        keys = words.union([f"{name}:{w}" for name in PREFIXES for w in fields[name]])  # term_key
+        dotted = frozenset(name for name, seq in sequences.items() if _dotted(seq))
         return cls(words, fields, sequences, keys, dotted, facts or Facts(), now)
 
     @classmethod

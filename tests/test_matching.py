@@ -6,6 +6,7 @@ import gc
 import random
 import tracemalloc
 from collections import Counter
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,19 +14,21 @@ import pytest
 
 from bot.errors import QueryError
 from bot.matching import (
-    _SMALL_BATCH,
     Match,
     MatchIndex,
     TermStats,
     _Group,
+    facet_conditions,
     naive_match,
     plan_filings,
 )
 from bot.query import And, Document, Not, Query, Term, parse_query, tokenize
 from bot.sources.markdown import read_folder
+from bot.store.facts import posting_facts
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 SEED = 20240
+BATCH = 64  # documents per match_many call in the batch tests: a large scrape
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +169,84 @@ def test_add_and_remove_keep_index_equal_to_naive(
     assert not index._prefixes
 
 
+FACET_CONDITIONS = (
+    "remote:eu",
+    "remote:de",
+    "remote:yes",
+    "salary>=90k",
+    "salary>=100k USD!",
+    "seniority>=senior",
+    "-seniority:intern",
+    "type:contract",
+    "age<30d",
+    "onsite:berlin",
+    "(remote:us OR salary>=150k)",
+    "NOT (type:contract OR seniority:junior)",
+)
+
+
+@pytest.fixture(scope="module")
+def corpus_docs_with_facts() -> list[Document]:
+    """The corpus as stored: each posting with the facts ingest computes for it."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present beside the repository")
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    postings = read_folder(CORPUS).postings
+    return [
+        Document.from_fields(
+            title=p.title,
+            company=p.company,
+            location=p.location,
+            tags=p.tags,
+            description=p.description,
+            remote=p.remote,
+            facts=posting_facts(p, now),
+            now=now,
+        )
+        for p in postings
+    ]
+
+
+def test_facet_conditions_are_keys_and_equal_the_naive_loop(
+    corpus_docs_with_facts: list[Document], random_subs: list[tuple[int, int, Query]]
+) -> None:
+    """Issue 11: queries with facet conditions (alone, with words, negated, in an OR) give the
+    naive loop's results on the corpus with its facts, and their keys leave with them."""
+    rng = random.Random(SEED + 4)
+    subs = []
+    for sub_id, chat_id, query in random_subs[:1500]:
+        roll = rng.random()
+        if roll < 0.05:
+            text = " ".join(rng.sample(FACET_CONDITIONS, rng.randint(1, 2)))
+        elif roll < 0.4:
+            text = f"{query} {rng.choice(FACET_CONDITIONS)}"
+        elif roll < 0.45:
+            text = f"({query}) OR {rng.choice(FACET_CONDITIONS)}"
+        else:
+            text = str(query)
+        try:
+            subs.append((sub_id, chat_id, parse_query(text)))
+        except QueryError:  # what the bounds refuse (an OR of facets only, ...)
+            subs.append((sub_id, chat_id, query))
+    docs = corpus_docs_with_facts
+    with_facets = sum(bool(facet_conditions(q.root)) for _, _, q in subs)
+    assert with_facets > 400
+    stats = TermStats.from_documents(docs[::3])
+    for index in (MatchIndex(subs), MatchIndex(subs, stats=stats)):
+        total = 0
+        for doc in docs[::2]:
+            expected = naive_match(subs, doc)
+            assert _sorted(index.match(doc)) == expected
+            total += len(expected)
+        assert total > 5_000
+        assert index._facets  # the conditions in use, each tested once per document
+        for sub_id, _, _ in subs:
+            index.remove(sub_id)
+        assert not index._facets
+        assert not index._universe
+        assert not index._root.children
+
+
 def _doc(title: str, description: str = "", **fields: object) -> Document:
     return Document.from_fields(title=title, description=description, **fields)  # type: ignore[arg-type]
 
@@ -273,7 +354,7 @@ def test_exclusions_at_one_node_in_a_batch() -> None:
     rng = random.Random(SEED + 2)
     docs = [_doc("Rust " + " ".join(rng.sample(words, rng.randint(0, 3)))) for _ in range(40)]
     docs += [_doc("Senior", "rust"), _doc("Golang intern"), _doc("Rust", tags=("php", "go"))]
-    docs *= _SMALL_BATCH // len(docs) + 1  # big enough to be walked as one
+    docs *= BATCH // len(docs) + 1
     index = MatchIndex(subs)
     for doc, found in zip(docs, index.match_many(docs), strict=True):
         assert sorted(found) == naive_match(subs, doc)
@@ -300,7 +381,7 @@ def test_phrases_through_dotted_names_at_any_position() -> None:
         _doc("Developer vue", "vue developer node"),
     ]
     index = MatchIndex(subs)
-    batch = docs * (_SMALL_BATCH // len(docs) + 1)  # big enough to be walked as one
+    batch = docs * (BATCH // len(docs) + 1)
     for doc, found in zip(batch, index.match_many(batch), strict=True):
         assert sorted(found) == naive_match(subs, doc)
         assert sorted(index.match(doc)) == naive_match(subs, doc)
@@ -329,8 +410,8 @@ def test_match_many_never_switches_the_garbage_collector(monkeypatch: pytest.Mon
 
     for name in ("disable", "enable", "freeze", "unfreeze"):
         monkeypatch.setattr(gc, name, refuse)
-    docs = [_doc("Rust"), _doc("Rust PHP")] * _SMALL_BATCH
-    expected = [[(1, 1), (2, 1)], [(1, 1)]] * _SMALL_BATCH
+    docs = [_doc("Rust"), _doc("Rust PHP")] * BATCH
+    expected = [[(1, 1), (2, 1)], [(1, 1)]] * BATCH
     assert [sorted(found) for found in index.match_many(docs)] == expected
 
 
@@ -371,7 +452,7 @@ def test_index_holds_at_most_1_kb_per_subscription(corpus_docs: list[Document]) 
 def test_a_subscriber_joining_a_matched_query_is_found() -> None:
     """The node rebuilds its tuple of matches when a query it holds gains a subscriber."""
     index = MatchIndex([(1, 10, parse_query("rust")), (2, 10, parse_query("rust -php"))])
-    docs = [_doc("Rust"), _doc("Rust PHP")] * _SMALL_BATCH
+    docs = [_doc("Rust"), _doc("Rust PHP")] * BATCH
     assert sorted(index.match(docs[0])) == [(1, 10), (2, 10)]
     index.add(3, 20, parse_query("rust"))
     index.add(4, 20, parse_query("rust -php"))
@@ -379,7 +460,7 @@ def test_a_subscriber_joining_a_matched_query_is_found() -> None:
     assert [sorted(found) for found in index.match_many(docs)] == [
         [(1, 10), (2, 10), (3, 20), (4, 20)],
         [(1, 10), (3, 20)],
-    ] * _SMALL_BATCH
+    ] * BATCH
     index.remove(1)
     assert sorted(index.match(docs[1])) == [(3, 20)]
 
@@ -394,3 +475,31 @@ def test_plan_files_an_or_as_exclusive_conjunctions_rarest_key_first() -> None:
         ("direct", ("rust", "backend"), ()),
         ("vetoable", ("golang", "backend"), ("rust",)),
     ]
+
+
+def test_subscriptions_index_uses_word_statistics_of_stored_postings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The production index files queries rarest key first by the stored postings' words
+    (at most STATS_SAMPLE of the newest); with nothing stored it falls back to the guess."""
+    from bot import subscriptions
+    from bot.models import Posting
+    from bot.store import Store
+    from bot.subscriptions import Subscriptions
+
+    store = Store.open(":memory:")
+    assert Subscriptions(store).index.stats.size == 0
+    titles = ["Rust engineer", "Python engineer", "Go engineer", "Rust intern"]
+    store.ingest(
+        "board",
+        [Posting(url=f"https://jobs.example.com/{n}", title=t) for n, t in enumerate(titles)],
+    )
+    monkeypatch.setattr(subscriptions, "STATS_SAMPLE", 3)
+    subs = Subscriptions(store)
+    stats = subs.index.stats
+    assert stats.size == 3
+    assert stats.counts["engineer"] >= 2
+    store.touch_chat(1, type="private", title="me")
+    subs.add(1, "engineer rust")
+    filed = subs.index._subs[next(iter(subs.index._subs))].filed
+    assert [f.path for f in filed] == [("rust", "engineer")]  # the rarer word first

@@ -65,6 +65,7 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 _LETTERS = str.maketrans(
     {"ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ı": "i", "þ": "th", "æ": "ae", "œ": "oe"}
 )
+_ANY_LETTER = re.compile("[øđðłħıþæœ]")  # a search in C; `translate` is a lookup per character
 # A word: letters/digits, dot-joined runs (node.js, asp.net, 3.5), an optional leading dot
 # before a letter (.net), an optional `++` or `#` suffix (c++, c#, f#).
 _ASCII_TOKEN = re.compile(r"(?:(?<![\w.])\.(?=[^\W\d_]))?\w+(?:\.\w+)*(?:\+\+|#)?")
@@ -92,7 +93,8 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     text = unicodedata.normalize("NFKD", text).casefold()
-    return _COMBINING.sub("", text).translate(_LETTERS)
+    text = _COMBINING.sub("", text)
+    return text.translate(_LETTERS) if _ANY_LETTER.search(text) else text
 
 
 def tokenize(text: str) -> list[str]:

@@ -163,7 +163,7 @@ def test_facet_queries_print_and_parse_back_and_bad_ones_are_refused() -> None:
 
 
 def test_index_equals_the_naive_loop_with_facet_queries() -> None:
-    """Facets stay out of the trie: facet-only queries are always candidates."""
+    """Facet conditions are keys of the trie (facet-only queries too), judged three-valued."""
     rng = random.Random(11)
     texts = [
         "rust remote:eu",

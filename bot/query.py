@@ -589,16 +589,21 @@ class Query:
     """A parsed query: `matches`, `matched_terms`, and `str()` for the query as understood."""
 
     root: Node
-    _match: Matcher = field(init=False, repr=False, compare=False)
+    # Compiled on first use: the match index decides most queries by keys alone, and 100,000
+    # closures kept for nothing are half a million objects for every full garbage collection.
+    _match: Matcher | None = field(default=None, init=False, repr=False, compare=False)
     _terms: tuple[Term, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_match", compile_node(self.root))
         object.__setattr__(self, "_terms", tuple(dict.fromkeys(positive_terms(self.root))))
 
     def matches(self, doc: Document) -> bool:
         """Whether the document satisfies the query."""
-        return self._match(doc)
+        match = self._match
+        if match is None:  # two threads may both compile it: the same closure either way
+            match = compile_node(self.root)
+            object.__setattr__(self, "_match", match)
+        return match(doc)
 
     @property
     def terms(self) -> tuple[Term, ...]:

@@ -454,6 +454,7 @@ class MatchIndex:
             for key in filing.excluded:
                 self._use(key, -1)
             self._prune(filing.path)
+        group.filed = ()  # a check refers back to its group: no cycle is left for the collector
 
     def _changed(self, group: _Group) -> None:
         """Tell the nodes holding the group's matches as tuples that its members changed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -259,6 +260,19 @@ def _hard_exit() -> None:
     os._exit(1)
 
 
+def freeze_startup_objects() -> None:
+    """Move every object alive now (the parsed subscriptions and their match index: about a
+    million objects at 100,000 subscriptions, the kinds' tables, the settings) out of the
+    cyclic garbage collector's sight, after one collection so that no garbage is kept.
+
+    They live until exit, and a full collection walks every tracked object with the GIL held:
+    0.27 s at 100,000 subscriptions, a stall of the event loop and of every worker. Objects
+    made later are collected as usual; frozen ones are still freed by reference counting.
+    (`gc.freeze`, Python docs: "ignore them in all the future collections".)"""
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float) -> None:
     async with open_resources(settings) as res, contextlib.AsyncExitStack() as stack:
         if settings.telegram.token is None:
@@ -280,6 +294,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
         ops.run_now = lambda name: _run_now(scheduler, name)
         # Before any source runs: an address that cannot be bound ends start-up in one line.
         await _open_http(settings, ops, stack)
+        stack.callback(gc.unfreeze)
+        freeze_startup_objects()
         scheduler.start()
         log.info("watching %s; Ctrl-C stops", counted(len(sources), "source"))
 

@@ -204,3 +204,24 @@ async def test_a_shutdown_that_hangs_still_ends_the_process_after_a_signal(
     await within(running, 10)
     assert exits == [1]
     assert "shutdown did not finish within 0.2s of the signal; exiting now" in caplog.messages
+
+
+async def test_start_up_objects_are_frozen_while_serving_and_unfrozen_after(
+    tmp_path: Path,
+) -> None:
+    """A full garbage collection walked the whole match index with the GIL held (0.27 s at
+    100,000 subscriptions): the daemon freezes what start-up built, and thaws it on stop."""
+    import gc
+
+    async with serve() as board:
+        board.add("/api", hang=True)
+        settings = load_settings(
+            kinds=KINDS, path=write_config(tmp_path, board.url("/api")), env={}
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(daemon.run_daemon(settings, stop))
+        await wait_until(lambda: board.hits("/api") == 1)  # the scheduler runs: frozen before
+        assert gc.get_freeze_count() > 0
+        stop.set()
+        await within(running, 10)
+    assert gc.get_freeze_count() == 0

@@ -28,8 +28,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot tests
 
+# pytest-xdist workers: most of the suite waits on sockets, timers and subprocesses, so even on
+# CI's two cores the workers overlap those waits; `worksteal` rebalances as tests end.
+TEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/pytest --cov=bot --cov-report=term-missing:skip-covered
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --cov=bot --cov-report=term-missing:skip-covered
 
 bench: $(DEV_STAMP)
 	@for script in benchmarks/bench_*.py; do \

@@ -372,6 +372,7 @@ async def test_restart_after_a_missed_due_time_sends_the_digest_once(
 CHATS = list(range(400_001, 400_151))
 
 
+@pytest.mark.alone  # no 429 at Telegram's flood limits: arrival times must not bunch under load
 def test_sigkill_during_digests_loses_nothing(tmp_path: Path) -> None:
     """150 chats' daily digests (two postings each) due in the past; the daemon is killed with
     SIGKILL after a third went out and restarted: every posting arrives, only messages in

@@ -141,6 +141,7 @@ def pending_chats(config: Path) -> set[int]:
         return {int(row[0]) for row in rows}
 
 
+@pytest.mark.alone  # no 429 at Telegram's flood limits: arrival times must not bunch under load
 def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:

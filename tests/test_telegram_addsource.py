@@ -7,6 +7,8 @@ import asyncio
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bot.config import load_settings
 from bot.daemon import run_daemon
 from bot.sources.registry import KINDS
@@ -58,6 +60,7 @@ url = "{board}"
     return path
 
 
+@pytest.mark.long_wait  # the next run of a 10 s schedule (its minimum)
 async def test_addsource_preview_and_alert_without_restart(tmp_path: Path) -> None:
     feed = {"body": fixture_text("weworkremotely_remote_jobs_rss.xml")}
 

@@ -25,6 +25,7 @@ Build the core.
 """
 
 
+@pytest.mark.long_wait  # the next run of a 10 s schedule (its minimum)
 async def test_alert_arrives_after_a_scheduled_scrape(tmp_path: Path) -> None:
     board = tmp_path / "board"
     shutil.copytree(ROOT / "seeds", board)

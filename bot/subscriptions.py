@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Protocol, TypeVar
 
 from bot.due import ChatPlanner, InstantCounts, chat_timing, parse_mode, rescheduled
@@ -39,6 +41,7 @@ MAX_PER_CHAT = 50
 SCAN_LIMIT = 20_000
 # New postings matched per hold of the index lock (see `Subscriptions.matcher`).
 _MATCH_CHUNK = 16
+_chat_of = itemgetter(1)  # of a `bot.matching.Match`: (subscription id, chat id)
 
 
 @dataclass(frozen=True)
@@ -177,14 +180,19 @@ class Subscriptions:
         self.store.reschedule(changes)
         return len(changes)
 
-    def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+    def matcher(self, postings: Sequence[StoredPosting]) -> Iterator[PendingDelivery]:
         """The deliveries new postings cause: one per (chat, posting), capped per chat.
 
         Only ids are collected here (proportional to the matches, no text work): the matched
         terms are computed when a message is built (`matched_terms`), for the postings shown.
-        Safe to call from the ingest worker thread while the loop adds subscriptions."""
+        Safe to call from the ingest worker thread while the loop adds subscriptions.
+
+        A generator, and what it keeps meanwhile is plain tuples of ints and strings: an
+        ingest of 1,000 postings makes about two million deliveries, and objects the garbage
+        collector must track (lists, named tuples) kept that long set off full collections,
+        which walk the whole match index (0.5 s each, the GIL held: a stall of the loop)."""
         now = self.clock()
-        per_chat: dict[int, list[tuple[str, list[int]]]] = defaultdict(list)
+        per_chat: dict[int, list[tuple[str, tuple[int, ...]]]] = defaultdict(list)
         docs = [Document.from_posting(posting) for posting in postings]
         for start in range(0, len(docs), _MATCH_CHUNK):
             chunk = docs[start : start + _MATCH_CHUNK]
@@ -192,34 +200,35 @@ class Subscriptions:
             with self._lock:
                 matched = self.index.match_many(chunk)
             for posting, matches in zip(postings[start : start + len(chunk)], matched, strict=True):
-                subs_of: dict[int, list[int]] = defaultdict(list)
-                for sub_id, chat_id in matches:
-                    subs_of[chat_id].append(sub_id)
-                for chat_id, sub_ids in subs_of.items():
-                    per_chat[chat_id].append((posting.id, sub_ids))
+                # Grouped by a sort, not into a dict of lists: ~2,000 lists alive per posting
+                # are promoted by the young collections and so set off full ones.
+                for chat_id, subs in groupby(sorted(matches, key=_chat_of), key=_chat_of):
+                    per_chat[chat_id].append((posting.id, tuple(sub_id for sub_id, _ in subs)))
         if not per_chat:
-            return []
+            return
         chats = {c.id: c for c in self.store.chats(list(per_chat))}
-        result: list[PendingDelivery] = []
         for chat_id, found in per_chat.items():
             chat = chats.get(chat_id)
             if chat is None or not chat.active or chat.paused:
                 continue
+            if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
+                # Most chats: instant, no quiet hours, no cap, so due now whatever the time
+                # zone (the rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats
+                # a posting. Made one at a time, each dropped as soon as it is written down.
+                instant = (PendingDelivery(chat_id, pid, min(subs)) for pid, subs in found)
+                yield from self._capped(len(found), instant)
+                continue
             deliveries = self._timed(chat, found, now)
             # The per-cycle cap is about a burst of alerts at once: digests are one message.
-            result.extend(self._capped([d for d in deliveries if d.held in ("now", "quiet")]))
-            result.extend(d for d in deliveries if d.held not in ("now", "quiet"))
-        return result
+            burst = [d for d in deliveries if d.held in ("now", "quiet")]
+            yield from self._capped(len(burst), burst)
+            yield from (d for d in deliveries if d.held not in ("now", "quiet"))
 
     def _timed(
-        self, chat: Chat, matched: list[tuple[str, list[int]]], now: datetime
+        self, chat: Chat, matched: Sequence[tuple[str, Sequence[int]]], now: datetime
     ) -> list[PendingDelivery]:
         """One delivery per posting, due when the soonest of the subscriptions it matched
         says (`bot.due.ChatPlanner`), under that subscription's id."""
-        if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
-            # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone
-            # (the rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting.
-            return [PendingDelivery(chat.id, pid, min(sub_ids)) for pid, sub_ids in matched]
         with self._lock:
             modes = dict(self._chat_modes.get(chat.id, {}))
         planner = ChatPlanner.for_chat(
@@ -271,18 +280,20 @@ class Subscriptions:
                 found[posting.id] = tuple(dict.fromkeys(notes))
         return found
 
-    def _capped(self, deliveries: list[PendingDelivery]) -> Iterator[PendingDelivery]:
-        """The first `cap_per_cycle` go out; the rest are recorded as held back and counted."""
+    def _capped(
+        self, count: int, deliveries: Iterable[PendingDelivery]
+    ) -> Iterator[PendingDelivery]:
+        """The first `cap_per_cycle` of a chat's `count` `deliveries` go out, the last of them
+        saying how many more were held back; the rest are recorded as held back."""
         cap = self.cap_per_cycle
-        if len(deliveries) <= cap:
-            yield from deliveries
-            return
-        kept, held = deliveries[:cap], deliveries[cap:]
-        yield from kept[:-1]
-        last = kept[-1]
-        yield last._replace(overflow=len(held))
-        for d in held:
-            yield d._replace(capped=True)
+        held = count - cap
+        for n, delivery in enumerate(deliveries):
+            if held <= 0 or n < cap - 1:
+                yield delivery
+            elif n == cap - 1:
+                yield delivery._replace(overflow=held)
+            else:
+                yield delivery._replace(capped=True)
 
 
 def latest_matching(

@@ -41,7 +41,7 @@ MAX_PER_CHAT = 50
 SCAN_LIMIT = 20_000
 # New postings matched per hold of the index lock (see `Subscriptions.matcher`).
 _MATCH_CHUNK = 16
-_chat_of = itemgetter(1)  # of a `bot.matching.Match`: (subscription id, chat id)
+_sub_of, _chat_of = itemgetter(0), itemgetter(1)  # of a `bot.matching.Match`
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ class Subscriptions:
                 # Grouped by a sort, not into a dict of lists: ~2,000 lists alive per posting
                 # are promoted by the young collections and so set off full ones.
                 for chat_id, subs in groupby(sorted(matches, key=_chat_of), key=_chat_of):
-                    per_chat[chat_id].append((posting.id, tuple(sub_id for sub_id, _ in subs)))
+                    per_chat[chat_id].append((posting.id, tuple(map(_sub_of, subs))))
         if not per_chat:
             return
         chats = {c.id: c for c in self.store.chats(list(per_chat))}
@@ -287,8 +287,11 @@ class Subscriptions:
         saying how many more were held back; the rest are recorded as held back."""
         cap = self.cap_per_cycle
         held = count - cap
+        if held <= 0:
+            yield from deliveries
+            return
         for n, delivery in enumerate(deliveries):
-            if held <= 0 or n < cap - 1:
+            if n < cap - 1:
                 yield delivery
             elif n == cap - 1:
                 yield delivery._replace(overflow=held)

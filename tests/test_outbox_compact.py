@@ -160,3 +160,34 @@ async def test_no_transaction_is_open_while_the_matcher_runs(tmp_path: Path) -> 
     assert result.deliveries == 1
     assert store.count_postings() == 2
     store.close()
+
+
+def test_the_outbox_keyed_posting_first_keeps_one_delivery_per_chat_and_posting(
+    tmp_path: Path,
+) -> None:
+    """Bug: the (chat, posting) key took a page per chat for every posting written."""
+    path = tmp_path / "old.db"
+    db = Database(path)
+    db.execute("PRAGMA foreign_keys=ON")
+    migrations.apply(db, stop_before="m_outbox_posting_first")
+    old = Store(db)  # keyed chat first, as before
+    old.ingest("board", [posting(0)], now=T0)
+    old.touch_chat(7, type="private", title="t", now=T0)
+    old.ingest(
+        "board",
+        [posting(1)],
+        now=T0,
+        matcher=lambda new: [PendingDelivery(7, p.id, 1) for p in new],
+    )
+    old.close()
+
+    store = Store.open(path)
+    indexes = {i.name: (i.columns, bool(i.unique)) for i in store.db.table("deliveries").indexes}
+    assert indexes["idx_deliveries_posting_id_chat_id"] == (["posting_id", "chat_id"], True)
+    assert indexes["idx_deliveries_chat_id"] == (["chat_id"], False)
+    assert "idx_deliveries_chat_id_posting_id" not in indexes
+    (pending,) = store.pending_for_chat(7)
+    assert pending.posting_id == posting(1).id
+    assert store.enqueue([PendingDelivery(7, posting(1).id, 1)], now=T0) == 0
+    assert store.enqueue([PendingDelivery(7, posting(0).id, 1)], now=T0) == 1
+    store.close()

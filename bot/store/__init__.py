@@ -6,8 +6,9 @@ A single statement commits by itself (sqlite-utils' `execute`); several that mus
 together run in `db.atomic()`.
 
 The schema is a list of sqlite-utils migrations applied at start-up. Every SQL statement is
-parameterised. One write transaction per scrape: postings and their pending deliveries land
-together or not at all.
+parameterised. A scrape is written in short transactions, each new posting with its pending
+deliveries (together or not at all; `Postings._writes` orders them so that any crash point is
+safe), so that the event loop runs between them.
 
 Storage faults (disk full, read-only file, corrupt file, a lock held by another program) leave
 every public method as a `StoreError` subclass (`_guarded`), so callers tell them from bugs; SQL
@@ -107,7 +108,7 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
         if where != ":memory:":
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints run off the event loop after each scrape (`postings.checkpoint`).
+            # Checkpoints run off the event loop, every `CHECKPOINT_ROWS` an ingest writes.
             db.execute("PRAGMA wal_autocheckpoint=0")
             # The outbox's (chat, posting) index takes a page per chat an alert goes to: with
             # SQLite's default 2 MB of cache most inserts read their page again.

@@ -5,8 +5,9 @@ reposts). `Grouper.place` decides, for each new posting in first-seen order, whi
 joins, from two indexed lookups (`ats_ids.ats_id`, `groups.group_key`) plus the groups this
 plan founded already; the pairwise test is `bot.sameness.compare` against the group's canonical
 member only, so the cost per new posting does not grow with the store. It only reads: the
-caller writes `Grouper.group_rows`, `Grouper.ats_rows` and the postings' group columns in its
-one transaction.
+caller writes each posting's group columns with `Grouper.group_row` and `Grouper.ats_rows` as
+that posting's placement left them (the ingest, posting by posting), or `Grouper.group_rows`
+and `Grouper.ats_rows` whole (the migration).
 """
 
 from __future__ import annotations

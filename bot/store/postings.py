@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,15 +70,19 @@ class IngestResult:
     relinked: int = 0
 
 
-# Outbox rows per transaction of an ingest's write: about 20-40 ms of SQLite work (4-8 µs a
-# row), after which `ingest_async` lets the event loop run before the next one.
-WRITE_ROWS = 5_000
+# An ingest's write transactions are sized to last about this long (seconds of SQLite work on
+# the event loop), from the time the previous one took: the cost of a row grows with the
+# outbox (its (chat, posting) index outgrows the page cache) and with the machine's load.
+WRITE_SECONDS = 0.04
+# The first transaction's rows (about one new posting at 100,000 subscriptions), and the most.
+FIRST_WRITE_ROWS = 2_000
+WRITE_ROWS = 20_000
 # A new posting's own row weighs as this many outbox rows (its text and seven indexes).
 _POSTING_ROWS = 25
-# Every transaction writes each page it changed to the WAL again, and the outbox's (chat,
-# posting) index changes a page per chat: a scrape of 1,000 postings in short transactions
-# would grow the WAL to gigabytes (~3 KB a row). After this many rows it is checkpointed (in a
-# worker) between two transactions, and SQLite writes the next ones from its start again.
+# Every transaction writes each page it changed to the WAL again, and the outbox's chat index
+# changes a page per chat: a scrape of 1,000 postings in short transactions would grow the WAL
+# to gigabytes. After this many rows it is checkpointed (in a worker) between two transactions,
+# and SQLite writes the next ones from its start again.
 CHECKPOINT_ROWS = 25_000
 
 
@@ -131,8 +136,13 @@ class Postings(Repository):
 
     def __init__(self, db: Database, *, path: str = "", secrets: Sequence[str] = ()) -> None:
         super().__init__(db, path=path, secrets=secrets)
-        # One `ingest_async` at a time: scrapes share the connection's one transaction.
+        # One `ingest_async` at a time: what a plan read must still hold when it is written.
         self._ingest_lock: asyncio.Lock | None = None
+        # The size of the next write transaction, learnt from the last ones (see `_Pace`).
+        self._pace = _Pace()
+        # Rows written since the last WAL checkpoint began, and the one running (if any).
+        self._unchecked = 0
+        self._checkpointing: asyncio.Future[None] | None = None
 
     def ingest(
         self,
@@ -185,7 +195,7 @@ class Postings(Repository):
     ) -> IngestResult:
         """As `ingest`, with grouping and `matcher` (the CPU-bound part) in a worker thread
         while the event loop goes on, and the loop free between the write's transactions
-        (each about `WRITE_ROWS` outbox rows, tens of milliseconds): polling, sending and
+        (each about `WRITE_SECONDS` of SQLite work, see `_Pace`): polling, sending and
         commands get their turn during a scrape of thousands of alerts. No transaction spans
         an `await`: no other coroutine's statement can join one, and nothing reads a posting
         before it is committed with its outbox rows. One ingest at a time (a lock), so what
@@ -220,30 +230,23 @@ class Postings(Repository):
         self, plan: _Plan, units: Sequence[_Unit], *, on_file: bool
     ) -> IngestResult:
         """`_writes`, the event loop running between its transactions, and the WAL
-        checkpointed in a worker alongside them every `CHECKPOINT_ROWS` rows and at the end
-        (a WAL lets a checkpoint run while another connection writes)."""
+        checkpointed every `CHECKPOINT_ROWS` rows in a worker, alongside the next
+        transactions and scrapes (a WAL lets a checkpoint run while another connection
+        writes; each PASSIVE checkpoint copies what was committed when it began)."""
         steps = self._writes(plan, units)
-        unchecked = 0  # rows written since the last checkpoint began
-        checkpointing: asyncio.Future[None] | None = None
-        try:
-            while True:
-                try:
-                    written = next(steps)  # one transaction, committed
-                except StopIteration as done:
-                    result: IngestResult = done.value
-                    break
-                await asyncio.sleep(0)  # the loop's turn
-                unchecked += written
-                idle = checkpointing is None or checkpointing.done()
-                if on_file and idle and unchecked >= CHECKPOINT_ROWS:
-                    checkpointing = asyncio.ensure_future(asyncio.to_thread(checkpoint, self.path))
-                    unchecked = 0
-        finally:
-            if checkpointing is not None:
-                await checkpointing
-        if on_file:
-            await asyncio.to_thread(checkpoint, self.path)
-        return result
+        while True:
+            try:
+                written = next(steps)  # one transaction, committed
+            except StopIteration as done:
+                result: IngestResult = done.value
+                return result
+            await asyncio.sleep(0)  # the loop's turn
+            self._unchecked += written
+            idle = self._checkpointing is None or self._checkpointing.done()
+            if on_file and idle and self._unchecked >= CHECKPOINT_ROWS:
+                loop = asyncio.get_running_loop()
+                self._checkpointing = loop.run_in_executor(None, checkpoint, self.path)
+                self._unchecked = 0
 
     def _plan_apart(
         self,
@@ -351,7 +354,7 @@ class Postings(Repository):
            one of the source (a closing run), relinks, last_seen (the listed ones open again,
            with no misses), those missed twice closed. One transaction, so the count and its
            reset never part; a run killed after it was still a run that saw the listing.
-        2. the new postings, a few at a time (about `WRITE_ROWS` outbox rows), each with its
+        2. the new postings, a few at a time (see `_Pace`), each with its
            group as placing it left it, its ATS ids and its outbox rows: a posting is stored
            iff its alerts are. One not stored yet is new again on the next run, and alerts then.
         3. postings past `valid_through` closed (the new ones too), and last the baseline
@@ -375,9 +378,11 @@ class Postings(Repository):
             groups |= self._seen_and_closed(plan)
         yield 0
         queued = 0
-        for batch in _batches(units, WRITE_ROWS):
+        for batch in _batches(units, self._pace):
+            started = time.perf_counter()
             with self.db.atomic():
                 written = self._store_new(batch)
+            self._pace.took(_weight(batch), time.perf_counter() - started)
             queued += written
             yield written + len(batch)
         with self.db.atomic():
@@ -687,15 +692,33 @@ def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[_Unit]:
     return units
 
 
-def _batches(units: Sequence[_Unit], rows: int) -> Iterator[list[_Unit]]:
-    """`units` in order, in batches of about `rows` rows (outbox rows, a posting counting as
-    `_POSTING_ROWS`), each at least one whole unit."""
+class _Pace:
+    """How many rows (`_weight`) the next write transaction takes: as many as the last one
+    wrote in `WRITE_SECONDS`, between one posting and `WRITE_ROWS`."""
+
+    def __init__(self) -> None:
+        self.rows = min(FIRST_WRITE_ROWS, WRITE_ROWS)
+
+    def took(self, rows: int, seconds: float) -> None:
+        """The last transaction wrote `rows` in `seconds`."""
+        if seconds > 0:
+            self.rows = max(1, min(WRITE_ROWS, int(rows * WRITE_SECONDS / seconds)))
+
+
+def _weight(units: Sequence[_Unit]) -> int:
+    """The rows `units` write: their outbox rows, a posting counting as `_POSTING_ROWS`."""
+    return sum(_POSTING_ROWS + len(unit.outbox) for unit in units)
+
+
+def _batches(units: Sequence[_Unit], pace: _Pace) -> Iterator[list[_Unit]]:
+    """`units` in order, in batches of about `pace.rows` rows (read as each batch starts),
+    each at least one whole unit."""
     batch: list[_Unit] = []
     size = 0
     for unit in units:
         batch.append(unit)
         size += _POSTING_ROWS + len(unit.outbox)
-        if size >= rows:
+        if size >= pace.rows:
             yield batch
             batch, size = [], 0
     if batch:

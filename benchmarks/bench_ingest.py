@@ -9,7 +9,7 @@ stored in a real SQLite file. It measures, on the production path (`Store.ingest
 the daemon calls it, with `Subscriptions.matcher`):
 
 - milliseconds per new posting for the whole ingest, in scrapes of 10 and 50 new postings
-  (wall time: the machine's other load counts; run it twice when figures matter);
+  (wall time, which the machine's other load inflates, and the CPU time of all threads);
 - the event loop's longest stall while one scrape of 50, then one of 1,000 new postings is
   ingested as the daemon does it (`Store.ingest_async`; on a tree without it, `Store.ingest`
   on the loop, as the pipeline called it then), measured by a ticker task that wakes every
@@ -54,20 +54,21 @@ def copies(postings: list[Any], count: int, tag: str) -> list[Any]:
 
 async def per_posting(
     store: Any, matcher: Any, postings: list[Any], batch: int
-) -> tuple[float, int]:
-    """(seconds, outbox rows) for `postings` ingested in scrapes of `batch` as the daemon does
-    it (`ingest_async`; on a tree without it, `ingest`)."""
-    took, rows = 0.0, 0
+) -> tuple[float, float, int]:
+    """(seconds, CPU seconds of the process's threads, outbox rows) for `postings` ingested in
+    scrapes of `batch` as the daemon does it (`ingest_async`; on a tree without it, `ingest`)."""
+    took, cpu, rows = 0.0, 0.0, 0
     for start in range(0, len(postings), batch):
         scrape = postings[start : start + batch]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if hasattr(store, "ingest_async"):
             result = await store.ingest_async("board", scrape, matcher=matcher)
         else:
             result = store.ingest("board", scrape, matcher=matcher)
         took += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         rows += result.deliveries
-    return took, rows
+    return took, cpu, rows
 
 
 async def stall_during(store: Any, matcher: Any, postings: list[Any]) -> tuple[float, float]:
@@ -147,10 +148,11 @@ def main() -> int:
         gc.collect()
         for batch in (10, 50):
             fresh = copies(pool, 200, f"b{batch}-")
-            took, rows = asyncio.run(per_posting(store, subs.matcher, fresh, batch))
+            took, cpu, rows = asyncio.run(per_posting(store, subs.matcher, fresh, batch))
             print(
                 f"batch {batch:>3}: {took / len(fresh) * 1000:6.1f} ms per new posting for the "
-                f"whole ingest ({rows / len(fresh):.0f} outbox rows per posting)"
+                f"whole ingest ({cpu / len(fresh) * 1000:.1f} ms of CPU; "
+                f"{rows / len(fresh):.0f} outbox rows per posting)"
             )
         for count in (50, args.stall_postings):
             big = copies(pool, count, f"stall{count}-")

@@ -42,6 +42,8 @@ SCAN_LIMIT = 20_000
 # New postings matched per hold of the index lock (see `Subscriptions.matcher`).
 _MATCH_CHUNK = 16
 _sub_of, _chat_of = itemgetter(0), itemgetter(1)  # of a `bot.matching.Match`
+# A posting some of a chat's subscriptions match: (posting id, subscription id, ...).
+_Matched = tuple[str, *tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -187,12 +189,19 @@ class Subscriptions:
         terms are computed when a message is built (`matched_terms`), for the postings shown.
         Safe to call from the ingest worker thread while the loop adds subscriptions.
 
-        A generator, and what it keeps meanwhile is plain tuples of ints and strings: an
-        ingest of 1,000 postings makes about two million deliveries, and objects the garbage
-        collector must track (lists, named tuples) kept that long set off full collections,
-        which walk the whole match index (0.5 s each, the GIL held: a stall of the loop)."""
+        A generator, and what it keeps meanwhile is flat tuples of ints and strings, which the
+        garbage collector stops tracking: an ingest of 1,000 postings makes about two million
+        deliveries, and tracked objects kept that long (lists, named tuples, nested tuples)
+        set off full collections, which walk the whole match index (0.5 s, the GIL held)."""
         now = self.clock()
-        per_chat: dict[int, list[tuple[str, tuple[int, ...]]]] = defaultdict(list)
+        per_chat = self._matches_by_chat(postings)
+        if per_chat:
+            yield from self._deliveries(per_chat, now)
+
+    def _matches_by_chat(self, postings: Sequence[StoredPosting]) -> dict[int, list[_Matched]]:
+        """For each chat, (posting id, subscription id, ...) per posting that some of its
+        subscriptions match, in posting order."""
+        per_chat: dict[int, list[_Matched]] = defaultdict(list)
         docs = [Document.from_posting(posting) for posting in postings]
         for start in range(0, len(docs), _MATCH_CHUNK):
             chunk = docs[start : start + _MATCH_CHUNK]
@@ -203,29 +212,40 @@ class Subscriptions:
                 # Grouped by a sort, not into a dict of lists: ~2,000 lists alive per posting
                 # are promoted by the young collections and so set off full ones.
                 for chat_id, subs in groupby(sorted(matches, key=_chat_of), key=_chat_of):
-                    per_chat[chat_id].append((posting.id, tuple(map(_sub_of, subs))))
-        if not per_chat:
-            return
-        chats = {c.id: c for c in self.store.chats(list(per_chat))}
-        for chat_id, found in per_chat.items():
-            chat = chats.get(chat_id)
-            if chat is None or not chat.active or chat.paused:
+                    per_chat[chat_id].append((posting.id, *map(_sub_of, subs)))
+        return per_chat
+
+    def _deliveries(
+        self, per_chat: dict[int, list[_Matched]], now: datetime
+    ) -> Iterator[PendingDelivery]:
+        """One delivery per (chat, posting) of `per_chat`, timed and capped per chat."""
+        # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone (the
+        # rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting. Kept
+        # as ids, not thousands of `Chat`s alive while the deliveries are made (see above).
+        instant: set[int] = set()
+        timed: dict[int, Chat] = {}
+        for chat in self.store.chats(list(per_chat)):
+            if not chat.active or chat.paused:
                 continue
             if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
-                # Most chats: instant, no quiet hours, no cap, so due now whatever the time
-                # zone (the rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats
-                # a posting. Made one at a time, each dropped as soon as it is written down.
-                instant = (PendingDelivery(chat_id, pid, min(subs)) for pid, subs in found)
-                yield from self._capped(len(found), instant)
+                instant.add(chat.id)
+            else:
+                timed[chat.id] = chat
+        for chat_id, found in per_chat.items():
+            if chat_id in instant:  # made one at a time, each dropped once written down
+                made = (PendingDelivery(chat_id, m[0], min(m[1:])) for m in found)
+                yield from self._capped(len(found), made)
                 continue
-            deliveries = self._timed(chat, found, now)
+            if (timing := timed.get(chat_id)) is None:  # gone, inactive or paused
+                continue
+            deliveries = self._timed(timing, found, now)
             # The per-cycle cap is about a burst of alerts at once: digests are one message.
             burst = [d for d in deliveries if d.held in ("now", "quiet")]
             yield from self._capped(len(burst), burst)
             yield from (d for d in deliveries if d.held not in ("now", "quiet"))
 
     def _timed(
-        self, chat: Chat, matched: Sequence[tuple[str, Sequence[int]]], now: datetime
+        self, chat: Chat, matched: Sequence[_Matched], now: datetime
     ) -> list[PendingDelivery]:
         """One delivery per posting, due when the soonest of the subscriptions it matched
         says (`bot.due.ChatPlanner`), under that subscription's id."""
@@ -235,7 +255,7 @@ class Subscriptions:
             self.store, chat, now, [m for m in modes.values() if m.digest]
         )
         deliveries = []
-        for posting_id, sub_ids in matched:
+        for posting_id, *sub_ids in matched:
             sub_id, due = planner.due((s, modes.get(s, Mode())) for s in sorted(sub_ids))
             deliveries.append(
                 PendingDelivery(

@@ -72,7 +72,7 @@ class IngestResult:
 
 # An ingest's write transactions are sized to last about this long (seconds of SQLite work on
 # the event loop), from the time the previous one took: the cost of a row grows with the
-# outbox (its (chat, posting) index outgrows the page cache) and with the machine's load.
+# outbox (its chat index outgrows the page cache) and with the machine's load.
 WRITE_SECONDS = 0.04
 # The first transaction's rows (about one new posting at 100,000 subscriptions), and the most.
 FIRST_WRITE_ROWS = 2_000

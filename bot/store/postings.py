@@ -383,6 +383,8 @@ class Postings(Repository):
             with self.db.atomic():
                 written = self._store_new(batch)
             self._pace.took(_weight(batch), time.perf_counter() - started)
+            for unit in batch:  # freed now, a batch at a time, not all at the end on the loop
+                unit.outbox.clear()
             queued += written
             yield written + len(batch)
         with self.db.atomic():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.errors import JobhoundError, ParseError, SourceError, StoreError
@@ -102,15 +102,19 @@ class Pipeline:
             return matcher
         metrics = self.ops.metrics
 
-        def measured(postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+        def measured(postings: Sequence[StoredPosting]) -> Iterator[PendingDelivery]:
+            # Streamed, not listed: the ingest keeps each delivery as a plain row (see
+            # `Subscriptions.matcher` on why millions of named tuples must not live long).
             started = time.perf_counter()
-            deliveries = list(matcher(postings))
+            queued = capped = 0
+            for delivery in matcher(postings):
+                queued += 1
+                capped += delivery.capped
+                yield delivery
             metrics.observe_matching(time.perf_counter() - started)
-            capped = sum(1 for d in deliveries if d.capped)
-            metrics.alert_queued(len(deliveries) - capped)
+            metrics.alert_queued(queued - capped)
             for _ in range(capped):  # over the per-chat, per-cycle cap: summarised instead
                 metrics.alert_dropped("overflow")
-            return deliveries
 
         return measured
 

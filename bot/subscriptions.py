@@ -14,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
+from itertools import groupby, islice
+from operator import itemgetter
 from typing import Protocol, TypeVar
 
 from bot.due import ChatPlanner, InstantCounts, chat_timing, parse_mode, rescheduled
@@ -43,6 +44,9 @@ STATS_SAMPLE = 2_000
 SCAN_LIMIT = 20_000
 # New postings matched per hold of the index lock (see `Subscriptions.matcher`).
 _MATCH_CHUNK = 16
+_sub_of, _chat_of = itemgetter(0), itemgetter(1)  # of a `bot.matching.Match`
+# A posting some of a chat's subscriptions match: (posting id, subscription id, ...).
+_Matched = tuple[str, *tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -198,14 +202,26 @@ class Subscriptions:
         self.store.reschedule(changes)
         return len(changes)
 
-    def matcher(self, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
+    def matcher(self, postings: Sequence[StoredPosting]) -> Iterator[PendingDelivery]:
         """The deliveries new postings cause: one per (chat, posting), capped per chat.
 
         Only ids are collected here (proportional to the matches, no text work): the matched
         terms are computed when a message is built (`matched_terms`), for the postings shown.
-        Safe to call from the ingest worker thread while the loop adds subscriptions."""
+        Safe to call from the ingest worker thread while the loop adds subscriptions.
+
+        A generator, and what it keeps meanwhile is flat tuples of ints and strings, which the
+        garbage collector stops tracking: an ingest of 1,000 postings makes about two million
+        deliveries, and tracked objects kept that long (lists, named tuples, nested tuples)
+        set off full collections, which walk the whole match index (0.5 s, the GIL held)."""
         now = self.clock()
-        per_chat: dict[int, list[tuple[str, list[int]]]] = defaultdict(list)
+        per_chat = self._matches_by_chat(postings)
+        if per_chat:
+            yield from self._deliveries(per_chat, now)
+
+    def _matches_by_chat(self, postings: Sequence[StoredPosting]) -> dict[int, list[_Matched]]:
+        """For each chat, (posting id, subscription id, ...) per posting that some of its
+        subscriptions match, in posting order."""
+        per_chat: dict[int, list[_Matched]] = defaultdict(list)
         docs = [Document.from_posting(posting) for posting in postings]
         for start in range(0, len(docs), _MATCH_CHUNK):
             chunk = docs[start : start + _MATCH_CHUNK]
@@ -213,41 +229,56 @@ class Subscriptions:
             with self._lock:
                 matched = self.index.match_many(chunk)
             for posting, matches in zip(postings[start : start + len(chunk)], matched, strict=True):
-                subs_of: dict[int, list[int]] = defaultdict(list)
-                for sub_id, chat_id in matches:
-                    subs_of[chat_id].append(sub_id)
-                for chat_id, sub_ids in subs_of.items():
-                    per_chat[chat_id].append((posting.id, sub_ids))
-        if not per_chat:
-            return []
-        chats = {c.id: c for c in self.store.chats(list(per_chat))}
-        result: list[PendingDelivery] = []
-        for chat_id, found in per_chat.items():
-            chat = chats.get(chat_id)
-            if chat is None or not chat.active or chat.paused:
+                # Grouped by a sort, not into a dict of lists: ~2,000 lists alive per posting
+                # are promoted by the young collections and so set off full ones.
+                for chat_id, subs in groupby(sorted(matches, key=_chat_of), key=_chat_of):
+                    per_chat[chat_id].append((posting.id, *map(_sub_of, subs)))
+        return per_chat
+
+    def _deliveries(
+        self, per_chat: dict[int, list[_Matched]], now: datetime
+    ) -> Iterator[PendingDelivery]:
+        """One delivery per (chat, posting) of `per_chat`, timed and capped per chat."""
+        # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone (the
+        # rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting. Kept
+        # as ids, not thousands of `Chat`s alive while the deliveries are made (see above).
+        instant: set[int] = set()
+        timed: dict[int, Chat] = {}
+        for chat in self.store.chats(list(per_chat)):
+            if not chat.active or chat.paused:
                 continue
-            deliveries = self._timed(chat, found, now)
+            if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
+                instant.add(chat.id)
+            else:
+                timed[chat.id] = chat
+        for chat_id in list(per_chat):
+            # Freed chat by chat: two million tuples freed at once would hold the GIL (and
+            # the event loop) for a tenth of a second.
+            found = per_chat.pop(chat_id)
+            if chat_id in instant:  # made one at a time, each dropped once written down
+                made = (PendingDelivery(chat_id, m[0], min(m[1:])) for m in found)
+                yield from self._capped(len(found), made)
+                continue
+            if (timing := timed.get(chat_id)) is None:  # gone, inactive or paused
+                continue
+            deliveries = self._timed(timing, found, now)
             # The per-cycle cap is about a burst of alerts at once: digests are one message.
-            result.extend(self._capped([d for d in deliveries if d.held in ("now", "quiet")]))
-            result.extend(d for d in deliveries if d.held not in ("now", "quiet"))
-        return result
+            burst = [d for d in deliveries if d.held in ("now", "quiet")]
+            yield from self._capped(len(burst), burst)
+            yield from (d for d in deliveries if d.held not in ("now", "quiet"))
 
     def _timed(
-        self, chat: Chat, matched: list[tuple[str, list[int]]], now: datetime
+        self, chat: Chat, matched: Sequence[_Matched], now: datetime
     ) -> list[PendingDelivery]:
         """One delivery per posting, due when the soonest of the subscriptions it matched
         says (`bot.due.ChatPlanner`), under that subscription's id."""
-        if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
-            # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone
-            # (the rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting.
-            return [PendingDelivery(chat.id, pid, min(sub_ids)) for pid, sub_ids in matched]
         with self._lock:
             modes = dict(self._chat_modes.get(chat.id, {}))
         planner = ChatPlanner.for_chat(
             self.store, chat, now, [m for m in modes.values() if m.digest]
         )
         deliveries = []
-        for posting_id, sub_ids in matched:
+        for posting_id, *sub_ids in matched:
             sub_id, due = planner.due((s, modes.get(s, Mode())) for s in sorted(sub_ids))
             deliveries.append(
                 PendingDelivery(
@@ -292,18 +323,23 @@ class Subscriptions:
                 found[posting.id] = tuple(dict.fromkeys(notes))
         return found
 
-    def _capped(self, deliveries: list[PendingDelivery]) -> Iterator[PendingDelivery]:
-        """The first `cap_per_cycle` go out; the rest are recorded as held back and counted."""
+    def _capped(
+        self, count: int, deliveries: Iterable[PendingDelivery]
+    ) -> Iterator[PendingDelivery]:
+        """The first `cap_per_cycle` of a chat's `count` `deliveries` go out, the last of them
+        saying how many more were held back; the rest are recorded as held back."""
         cap = self.cap_per_cycle
-        if len(deliveries) <= cap:
+        held = count - cap
+        if held <= 0:
             yield from deliveries
             return
-        kept, held = deliveries[:cap], deliveries[cap:]
-        yield from kept[:-1]
-        last = kept[-1]
-        yield last._replace(overflow=len(held))
-        for d in held:
-            yield d._replace(capped=True)
+        for n, delivery in enumerate(deliveries):
+            if n < cap - 1:
+                yield delivery
+            elif n == cap - 1:
+                yield delivery._replace(overflow=held)
+            else:
+                yield delivery._replace(capped=True)
 
 
 def latest_matching(

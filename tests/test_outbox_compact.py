@@ -1,5 +1,5 @@
 """The compact outbox (issue 10, item 5): plain rows, terms computed at send time, and an
-ingest that lets the event loop run while it stays one transaction."""
+ingest that lets the event loop run, each new posting committed with its outbox rows."""
 
 import asyncio
 import threading
@@ -90,19 +90,27 @@ def test_matching_writes_ids_only_and_terms_come_from_the_chats_queries() -> Non
     assert subs.matched_terms(7, [new]) == {new.id: ("python", "engineer")}
 
 
-async def test_ingest_async_lets_the_loop_run_and_commits_once(tmp_path: Path) -> None:
+async def test_ingest_async_lets_the_loop_run_and_commits_each_posting_with_its_alerts(
+    tmp_path: Path,
+) -> None:
     """Bug: a 1,000-posting ingest froze polling and sending for 92-105 s."""
     path = tmp_path / "jobs.db"
     store = Store.open(path)
     store.ingest("board", [posting(0)], now=T0)
     store.touch_chat(7, type="private", title="t", now=T0)
     reader = Store.open_readonly(path)
-    seen_while_running: list[int] = []
+    # (postings, outbox rows) as another connection saw them while the ingest ran.
+    seen_while_running: list[tuple[int, int]] = []
     done = asyncio.Event()
+
+    in_transaction: list[bool] = []
 
     async def ticker() -> None:
         while not done.is_set():
-            seen_while_running.append(reader.count_postings())
+            alerts = reader.db.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+            seen_while_running.append((reader.count_postings(), alerts))
+            # No transaction of the scrape is open for this coroutine's statements to join.
+            in_transaction.append(store.db.conn.in_transaction)
             await asyncio.sleep(0)
 
     def matcher(new: object) -> list[PendingDelivery]:
@@ -114,11 +122,13 @@ async def test_ingest_async_lets_the_loop_run_and_commits_once(tmp_path: Path) -
     )
     done.set()
     await within(ticks)
-    # The loop ran while the matcher's thread worked, and another connection saw nothing of the
-    # scrape until its one commit (then all of it).
-    assert seen_while_running.count(1) >= 2
-    assert set(seen_while_running) <= {1, 2001}
+    # The loop ran while the matcher's thread worked and between the write's transactions;
+    # another connection saw the scrape land in several commits, every posting with its alert.
+    assert [p for p, _ in seen_while_running].count(1) >= 2
+    assert len({p for p, _ in seen_while_running} - {1, 2001}) >= 2
+    assert all(alerts == postings - 1 for postings, alerts in seen_while_running)
     assert seen_while_running == sorted(seen_while_running)
+    assert not any(in_transaction)
     assert (len(result.new), result.deliveries) == (2000, 2000)
     assert reader.count_postings() == 2001
     reader.close()
@@ -149,4 +159,35 @@ async def test_no_transaction_is_open_while_the_matcher_runs(tmp_path: Path) -> 
     result = await within(run)
     assert result.deliveries == 1
     assert store.count_postings() == 2
+    store.close()
+
+
+def test_the_outbox_keyed_posting_first_keeps_one_delivery_per_chat_and_posting(
+    tmp_path: Path,
+) -> None:
+    """Bug: the (chat, posting) key took a page per chat for every posting written."""
+    path = tmp_path / "old.db"
+    db = Database(path)
+    db.execute("PRAGMA foreign_keys=ON")
+    migrations.apply(db, stop_before="m_outbox_posting_first")
+    old = Store(db)  # keyed chat first, as before
+    old.ingest("board", [posting(0)], now=T0)
+    old.touch_chat(7, type="private", title="t", now=T0)
+    old.ingest(
+        "board",
+        [posting(1)],
+        now=T0,
+        matcher=lambda new: [PendingDelivery(7, p.id, 1) for p in new],
+    )
+    old.close()
+
+    store = Store.open(path)
+    indexes = {i.name: (i.columns, bool(i.unique)) for i in store.db.table("deliveries").indexes}
+    assert indexes["idx_deliveries_posting_id_chat_id"] == (["posting_id", "chat_id"], True)
+    assert indexes["idx_deliveries_chat_id"] == (["chat_id"], False)
+    assert "idx_deliveries_chat_id_posting_id" not in indexes
+    (pending,) = store.pending_for_chat(7)
+    assert pending.posting_id == posting(1).id
+    assert store.enqueue([PendingDelivery(7, posting(1).id, 1)], now=T0) == 0
+    assert store.enqueue([PendingDelivery(7, posting(0).id, 1)], now=T0) == 1
     store.close()

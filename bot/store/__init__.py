@@ -6,8 +6,9 @@ A single statement commits by itself (sqlite-utils' `execute`); several that mus
 together run in `db.atomic()`.
 
 The schema is a list of sqlite-utils migrations applied at start-up. Every SQL statement is
-parameterised. One write transaction per scrape: postings and their pending deliveries land
-together or not at all.
+parameterised. A scrape is written in short transactions, each new posting with its pending
+deliveries (together or not at all; `Postings._writes` orders them so that any crash point is
+safe), so that the event loop runs between them.
 
 Storage faults (disk full, read-only file, corrupt file, a lock held by another program) leave
 every public method as a `StoreError` subclass (`_guarded`), so callers tell them from bugs; SQL
@@ -39,6 +40,9 @@ from bot.store.http_cache import HttpCache
 from bot.store.migrations import migrations, rekey
 from bot.store.outbox import Delivery, Outbox, PendingDelivery
 from bot.store.postings import IngestResult, Matcher, Postings
+
+# The page cache of the daemon's connection, in KiB (SQLite's default is 2,000).
+CACHE_KIB = 64 * 1024
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -104,8 +108,11 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
         if where != ":memory:":
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints run off the event loop after each scrape (`postings.checkpoint`).
+            # Checkpoints run off the event loop, every `CHECKPOINT_ROWS` an ingest writes.
             db.execute("PRAGMA wal_autocheckpoint=0")
+            # The outbox's (chat, posting) index takes a page per chat an alert goes to: with
+            # SQLite's default 2 MB of cache most inserts read their page again.
+            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(db)

@@ -5,12 +5,14 @@ reposts). `Grouper.place` decides, for each new posting in first-seen order, whi
 joins, from two indexed lookups (`ats_ids.ats_id`, `groups.group_key`) plus the groups this
 plan founded already; the pairwise test is `bot.sameness.compare` against the group's canonical
 member only, so the cost per new posting does not grow with the store. It only reads: the
-caller writes `Grouper.group_rows`, `Grouper.ats_rows` and the postings' group columns in its
-one transaction.
+caller writes each posting's group columns with `Grouper.group_row` and `Grouper.ats_rows` as
+that posting's placement left them (the ingest, posting by posting), or `Grouper.group_rows`
+and `Grouper.ats_rows` whole (the migration).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -199,22 +201,30 @@ class Grouper:
 
     def group_rows(self) -> list[dict[str, Any]]:
         """The `groups` rows this plan founded or changed (upserted by id)."""
-        return [
-            {
-                "id": g.id,
-                "group_key": g.key,
-                "canonical_id": g.canonical.id,
-                "first_seen": _iso(g.first_seen),
-                "closed_at": _iso(g.closed_at),
-                "times": g.times,
-            }
-            for g in self.groups.values()
-            if g.changed
-        ]
+        return [row for gid in self.groups if (row := self.group_row(gid)) is not None]
 
-    def ats_rows(self) -> list[dict[str, str]]:
-        """The `ats_ids` rows this plan adds."""
-        return [{"ats_id": ident, "group_id": gid} for ident, gid in self.new_ats.items()]
+    def group_row(self, gid: str) -> dict[str, Any] | None:
+        """The `groups` row of `gid` as the placements so far left it (a copy: later ones do
+        not change it); None when this plan has not founded or changed it."""
+        g = self.groups.get(gid)
+        if g is None or not g.changed:
+            return None
+        return {
+            "id": g.id,
+            "group_key": g.key,
+            "canonical_id": g.canonical.id,
+            "first_seen": _iso(g.first_seen),
+            "closed_at": _iso(g.closed_at),
+            "times": g.times,
+        }
+
+    def ats_rows(self, start: int = 0) -> list[dict[str, str]]:
+        """The `ats_ids` rows this plan adds, in the order placing noted them, from the
+        `start`th on (`len(new_ats)` before a placement: the rows that placement added)."""
+        return [
+            {"ats_id": ident, "group_id": gid}
+            for ident, gid in itertools.islice(self.new_ats.items(), start, None)
+        ]
 
 
 def write_groups(db: Database, grouper: Grouper) -> None:

@@ -337,3 +337,17 @@ def m_groups(db: Database) -> None:
                 [placement.group_id, placement.group_key, pid],
             )
         write_groups(db, grouper)
+
+
+@migrations()
+def m_outbox_posting_first(db: Database) -> None:
+    """Issue 10: the outbox's guarantee (one delivery per chat and posting) keyed posting
+    first, and the sender's lookups by chat through a slim index of its own. An ingest writes
+    a posting's ~2,000 rows (one per chat) in a transaction of a few postings: keyed chat
+    first, each row changed a page of its chat's range of the wide (chat, URL) index, read
+    back once that index outgrew the page cache and written to the WAL again by every
+    transaction; posting first, they are neighbours, and the chat index's entries are a few
+    bytes (30 % less time per row at a million rows, one posting per transaction)."""
+    db.execute("DROP INDEX IF EXISTS idx_deliveries_chat_id_posting_id")
+    db.table("deliveries").create_index(["posting_id", "chat_id"], unique=True)
+    db.table("deliveries").create_index(["chat_id"])

@@ -53,38 +53,52 @@ class Delivery:
         return self.held in ("digest", "cap")
 
 
-def insert_deliveries(
-    db: Database, deliveries: Iterable[PendingDelivery], stamp: str | None
-) -> int:
-    """Write pending deliveries with one `executemany` (plain columns, nothing encoded per
-    row); a (chat, posting) pair already queued or sent is ignored. Runs in the caller's
-    transaction, if any. A delivery with a `due_at` is first tried then (`next_attempt_at`
-    starts at its due time). Returns the number of rows written."""
-    rows = [
-        (
-            d.chat_id,
-            d.posting_id,
-            d.subscription_id,
-            "capped" if d.capped else "pending",
-            stamp,
-            _iso(d.due_at) if d.due_at is not None else stamp,
-            d.overflow,
-            _iso(d.due_at) if d.due_at is not None else stamp,
-            int(d.silent),
-            d.held,
-        )
-        for d in deliveries
-    ]
-    if not rows:
-        return 0
+# An outbox row as `insert_rows` writes it: (chat_id, posting_id, subscription_id, status,
+# created_at, next_attempt_at, overflow, due_at, silent, held); a plain tuple of ints and
+# strings, which the garbage collector stops tracking (an ingest holds millions).
+OutboxRow = tuple[int, str, int | None, str, str | None, str | None, int, str | None, int, str]
+
+
+def outbox_row(d: PendingDelivery, stamp: str | None) -> OutboxRow:
+    """`d` as the outbox row queued at `stamp` (ISO, UTC). A delivery with a `due_at` is first
+    tried then (`next_attempt_at` starts at its due time)."""
+    due = _iso(d.due_at) if d.due_at is not None else stamp
+    status = "capped" if d.capped else "pending"
+    return (
+        d.chat_id,
+        d.posting_id,
+        d.subscription_id,
+        status,
+        stamp,
+        due,
+        d.overflow,
+        due,
+        int(d.silent),
+        d.held,
+    )
+
+
+def insert_rows(db: Database, rows: Iterable[OutboxRow]) -> int:
+    """Write outbox rows with one `executemany` (plain columns, nothing encoded per row); a
+    (chat, posting) pair already queued or sent is ignored. Runs in the caller's transaction,
+    if any. Returns the number of rows written."""
     before = db.conn.total_changes
     db.conn.executemany(
         "INSERT OR IGNORE INTO deliveries (chat_id, posting_id, subscription_id, "
-        "status, created_at, attempts, next_attempt_at, overflow, due_at, silent, held) "
-        "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+        "status, created_at, next_attempt_at, overflow, due_at, silent, held, attempts) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         rows,
     )
     return db.conn.total_changes - before
+
+
+def insert_deliveries(
+    db: Database, deliveries: Iterable[PendingDelivery], stamp: str | None
+) -> int:
+    """Write pending deliveries queued at `stamp` (see `outbox_row`, `insert_rows`): a
+    (chat, posting) pair already queued or sent is ignored. Returns the number written."""
+    # A generator: each row is bound and dropped, not kept.
+    return insert_rows(db, (outbox_row(d, stamp) for d in deliveries))
 
 
 @_guarded

@@ -8,7 +8,8 @@ import dataclasses
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from bot.models import URL_IDENTITY, Identity, Posting, StoredPosting
 from bot.sameness import group_key, host, locations_compatible, repost_label
 from bot.store.base import (
     _CHUNK,
+    BUSY_TIMEOUT_MS,
     Repository,
     _chunks,
     _from_iso,
@@ -34,10 +36,9 @@ from bot.store.groups import (
     POSTING_NAMES,
     Grouper,
     recompute_closed,
-    write_groups,
 )
 from bot.store.migrations import rekey
-from bot.store.outbox import PendingDelivery, insert_deliveries
+from bot.store.outbox import OutboxRow, PendingDelivery, insert_rows, outbox_row
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,33 @@ class IngestResult:
     alerted: tuple[StoredPosting, ...] = ()
     # Known postings whose link changed (same job, same source, new URL; kept as seen).
     relinked: int = 0
+
+
+# An ingest's write transactions are sized to last about this long (seconds of SQLite work on
+# the event loop), from the time the previous one took: the cost of a row grows with the
+# outbox (its chat index outgrows the page cache) and with the machine's load.
+WRITE_SECONDS = 0.04
+# The first transaction's rows (about one new posting at 100,000 subscriptions), and the most.
+FIRST_WRITE_ROWS = 2_000
+WRITE_ROWS = 20_000
+# A new posting's own row weighs as this many outbox rows (its text and seven indexes).
+_POSTING_ROWS = 25
+# Every transaction writes each page it changed to the WAL again, and the outbox's chat index
+# changes a page per chat: a scrape of 1,000 postings in short transactions would grow the WAL
+# to gigabytes. After this many rows it is checkpointed (in a worker) between two transactions,
+# and SQLite writes the next ones from its start again.
+CHECKPOINT_ROWS = 25_000
+
+
+@dataclass
+class _Unit:
+    """One new posting as it is written, all in one transaction: its row (with its group
+    columns), its group's row and ATS ids as placing it left them, its outbox rows."""
+
+    row: dict[str, Any]
+    groups: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    ats: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    outbox: list[OutboxRow] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -104,12 +132,17 @@ Matcher = Callable[[Sequence[StoredPosting]], Iterable[PendingDelivery]]
 @_guarded
 class Postings(Repository):
     """Stored postings, one per id (see `bot.models.Identity`), and the ingest that stores a
-    scrape with the outbox rows it causes in one transaction."""
+    scrape with the outbox rows it causes (each new posting with its own, see `_writes`)."""
 
     def __init__(self, db: Database, *, path: str = "", secrets: Sequence[str] = ()) -> None:
         super().__init__(db, path=path, secrets=secrets)
-        # One `ingest_async` at a time: scrapes share the connection's one transaction.
+        # One `ingest_async` at a time: what a plan read must still hold when it is written.
         self._ingest_lock: asyncio.Lock | None = None
+        # The size of the next write transaction, learnt from the last ones (see `_Pace`).
+        self._pace = _Pace()
+        # Rows written since the last WAL checkpoint began, and the one running (if any).
+        self._unchecked = 0
+        self._checkpointing: asyncio.Future[None] | None = None
 
     def ingest(
         self,
@@ -122,8 +155,8 @@ class Postings(Repository):
         identity: Identity = URL_IDENTITY,
         closes: bool = False,
     ) -> IngestResult:
-        """Store one scrape in one transaction: new postings, last_seen of known ones, and the
-        pending deliveries `matcher` derives from the new ones. The first successful scrape of
+        """Store one scrape: new postings, last_seen of known ones, and the pending deliveries
+        `matcher` derives from the new ones. The first successful scrape of
         a source is its baseline: stored, never alerted (and while `complete` is False, the
         baseline stays open: the source is still catching up on its backlog). Postings are
         keyed by `identity` (the source's `url_ignore`/`id_pattern`); when it differs from the
@@ -137,10 +170,17 @@ class Postings(Repository):
         postings absent from two such runs in a row are closed; present ones are open again.
         Postings past `valid_through` close on that date.
 
-        Runs to the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
-        plan = self._plan(source, postings, now, complete, identity, closes=closes)
-        deliveries = _place_and_match(plan, matcher)
-        return self._write(plan, deliveries)
+        The write is a series of short transactions (`_writes`, which says why each crash
+        point is safe): a new posting is stored iff its outbox rows are. Runs to the end in
+        one call (tests, the CLI); the daemon uses `ingest_async`."""
+        plan = self._plan(source, postings, now, complete, identity, closes)
+        steps = self._writes(plan, _place_and_match(plan, matcher))
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: IngestResult = done.value
+                return result
 
     async def ingest_async(
         self,
@@ -153,35 +193,77 @@ class Postings(Repository):
         identity: Identity = URL_IDENTITY,
         closes: bool = False,
     ) -> IngestResult:
-        """As `ingest`, with `matcher` (the CPU-bound part) in a worker thread while the event
-        loop goes on. The scrape's transaction is opened only for the write itself and never
-        spans an `await`: no other coroutine's statement can join it, and nothing reads a
-        scrape's rows before they are committed. One ingest at a time (a lock), so what the
-        plan read (which ids are known, whether the baseline is open) still holds at the write.
+        """As `ingest`, with grouping and `matcher` (the CPU-bound part) in a worker thread
+        while the event loop goes on, and the loop free between the write's transactions
+        (each about `WRITE_SECONDS` of SQLite work, see `_Pace`): polling, sending and
+        commands get their turn during a scrape of thousands of alerts. No transaction spans
+        an `await`: no other coroutine's statement can join one, and nothing reads a posting
+        before it is committed with its outbox rows. One ingest at a time (a lock), so what
+        the plan read (which ids are known, whether the baseline is open) still holds at the
+        write: the other writers touch chats, health, validators and sent marks, not postings.
         """
         if self._ingest_lock is None:
             self._ingest_lock = asyncio.Lock()
         postings = list(postings)
         async with self._ingest_lock:
-            # The facts of the postings new to the store, parsed in a worker (ms each).
-            by_id = {identity.posting_id(p.url): p for p in reversed(postings)}
             try:
-                known = self._existing_ids(list(by_id))
-            except sqlite3.Error as exc:
-                raise (store_error(exc, self.path) or exc) from None
-            fresh = [(pid, p) for pid, p in by_id.items() if pid not in known]
-            facts = await asyncio.to_thread(_facts_of_all, fresh)
-            try:
-                plan = self._plan(source, postings, now, complete, identity, facts, closes)
-                deliveries: list[PendingDelivery] = []
+                # Re-keying (rare: the source's rules changed) writes: here, before the plan.
+                with self.db.atomic():
+                    self._adopt_identity(source, identity)
+                on_file = Path(self.path).is_file()  # noqa: ASYNC240 - one stat per scrape
+                if on_file:
+                    # Its reads (grouping's candidates) and the new postings' facts: 0.2 s
+                    # for 1,000 new postings, in a worker on a connection of its own.
+                    plan = await asyncio.to_thread(
+                        self._plan_apart, source, postings, now, complete, identity, closes
+                    )
+                else:  # an in-memory database has the one connection, the loop's
+                    plan = self._plan(source, postings, now, complete, identity, closes)
+                units: list[_Unit] = []
                 if plan.rows:  # grouping (rapidfuzz) and matching: CPU, in a worker thread
-                    deliveries = await asyncio.to_thread(_place_and_match, plan, matcher)
-                result = self._write(plan, deliveries)
+                    units = await asyncio.to_thread(_place_and_match, plan, matcher)
+                return await self._write_async(plan, units, on_file=on_file)
             except sqlite3.Error as exc:  # `_guarded` covers the synchronous methods only
                 raise (store_error(exc, self.path) or exc) from None
-            if Path(self.path).is_file():  # noqa: ASYNC240 - one stat per scrape
-                await asyncio.to_thread(checkpoint, self.path)
-            return result
+
+    async def _write_async(
+        self, plan: _Plan, units: Sequence[_Unit], *, on_file: bool
+    ) -> IngestResult:
+        """`_writes`, the event loop running between its transactions, and the WAL
+        checkpointed every `CHECKPOINT_ROWS` rows in a worker, alongside the next
+        transactions and scrapes (a WAL lets a checkpoint run while another connection
+        writes; each PASSIVE checkpoint copies what was committed when it began)."""
+        steps = self._writes(plan, units)
+        while True:
+            try:
+                written = next(steps)  # one transaction, committed
+            except StopIteration as done:
+                result: IngestResult = done.value
+                return result
+            await asyncio.sleep(0)  # the loop's turn
+            self._unchecked += written
+            idle = self._checkpointing is None or self._checkpointing.done()
+            if on_file and idle and self._unchecked >= CHECKPOINT_ROWS:
+                loop = asyncio.get_running_loop()
+                self._checkpointing = loop.run_in_executor(None, checkpoint, self.path)
+                self._unchecked = 0
+
+    def _plan_apart(
+        self,
+        source: str,
+        postings: Iterable[Posting],
+        now: datetime | None,
+        complete: bool,
+        identity: Identity,
+        closes: bool,
+    ) -> _Plan:
+        """`_plan` on a read-only connection of its own to the database file (committed
+        state, as `_plan` reads), for a worker thread; the source's identity is adopted."""
+        uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            reader = Postings(Database(conn), path=self.path)
+            return reader._plan(source, postings, now, complete, identity, closes)
 
     def _plan(
         self,
@@ -190,15 +272,11 @@ class Postings(Repository):
         now: datetime | None,
         complete: bool,
         identity: Identity,
-        facts: Mapping[str, Facts] | None = None,
         closes: bool = False,
     ) -> _Plan:
-        """What a scrape will write, from committed state (no transaction is left open).
-        `facts` holds the facts of new postings computed beforehand; the others' are computed
-        here."""
+        """What a scrape will write, from committed state (no transaction is left open)."""
         moment = now or now_utc()
         stamp = _iso(moment)
-        facts = facts or {}
         unique: dict[str, Posting] = {}
         for posting in postings:
             unique.setdefault(identity.posting_id(posting.url), posting)
@@ -210,7 +288,7 @@ class Postings(Repository):
         relinks = self._relinks(source, fresh, known) if closes and complete else []
         relinked = {new for new, _ in relinks}
         rows = [
-            _posting_row(pid, p, source, stamp, facts.get(pid) or posting_facts(p))
+            _posting_row(pid, p, source, stamp, posting_facts(p))
             for pid, p in fresh.items()
             if pid not in relinked
         ]
@@ -266,9 +344,25 @@ class Postings(Repository):
                     break
         return links
 
-    def _write(self, plan: _Plan, deliveries: Sequence[PendingDelivery]) -> IngestResult:
-        """The scrape's one transaction: postings and their groups, relinks, last_seen and
-        closing, baseline, outbox rows."""
+    def _writes(self, plan: _Plan, units: Sequence[_Unit]) -> Generator[int, None, IngestResult]:
+        """The scrape's write as short transactions, each committed before it yields the
+        number of rows it wrote (the caller may let the event loop run there); returns what
+        the scrape changed.
+
+        A process killed between two of them leaves a store the next run completes, in order:
+        1. what the run saw of the postings stored before: `missed` counted for every open
+           one of the source (a closing run), relinks, last_seen (the listed ones open again,
+           with no misses), those missed twice closed. One transaction, so the count and its
+           reset never part; a run killed after it was still a run that saw the listing.
+        2. the new postings, a few at a time (see `_Pace`), each with its
+           group as placing it left it, its ATS ids and its outbox rows: a posting is stored
+           iff its alerts are. One not stored yet is new again on the next run, and alerts then.
+        3. postings past `valid_through` closed (the new ones too), and last the baseline
+           mark: killed before it, the next run is still the baseline and alerts nobody, where
+           a mark written first would let the unstored rest of a first scrape alert (a flood).
+        """
+        # Long with its docstring: the crash-point argument sits beside the code it is about.
+        groups: set[str] = set()
         with self.db.atomic():
             if plan.closes:  # every open posting of the source missed this run, until listed
                 self.db.execute(
@@ -276,25 +370,29 @@ class Postings(Repository):
                     "WHERE source = ? AND closed_at IS NULL",
                     [plan.source],
                 )
-            if plan.rows:
-                self.db.table("postings").insert_all(plan.rows, batch_size=_CHUNK)
-            if plan.grouper is not None:
-                write_groups(self.db, plan.grouper)
             for old_id, url, apply_url in plan.relinks:
                 self.db.execute(
                     "UPDATE postings SET url = ?, apply_url = ? WHERE id = ?",
                     [url, apply_url, old_id],
                 )
-            touched = self._close_and_reopen(plan)
+            groups |= self._seen_and_closed(plan)
+        yield 0
+        queued = 0
+        for batch in _batches(units, self._pace):
+            started = time.perf_counter()
+            with self.db.atomic():
+                written = self._store_new(batch)
+            self._pace.took(_weight(batch), time.perf_counter() - started)
+            for unit in batch:  # freed now, a batch at a time, not all at the end on the loop
+                unit.outbox.clear()
+            queued += written
+            yield written + len(batch)
+        with self.db.atomic():
+            groups |= self._expire(plan.stamp)
             if plan.closes_baseline:
-                self.db.execute(
-                    "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET baseline_at = excluded.baseline_at",
-                    [plan.source, plan.stamp],
-                )
-            queued = insert_deliveries(self.db, deliveries, plan.stamp) if plan.alerts else 0
-        if touched:
-            log.info("%s: %d postings closed or reopened", plan.source, touched)
+                self._close_baseline(plan.source, plan.stamp)
+        if groups:
+            log.info("%s: %d postings closed or reopened", plan.source, len(groups))
         return IngestResult(
             plan.source,
             plan.seen,
@@ -305,12 +403,35 @@ class Postings(Repository):
             relinked=len(plan.relinks),
         )
 
-    def _close_and_reopen(self, plan: _Plan) -> int:
-        """last_seen of the postings this run listed, which are open again (unless past their
-        `valid_through`) with no misses; after a closing run, those missed twice in a row
-        closed (`_write` counted the miss of every open posting first); postings
-        past `valid_through` closed on that date; the groups involved re-derived. Returns how
-        many postings changed state."""
+    def _close_baseline(self, source: str, stamp: str | None) -> None:
+        """Mark the source's baseline taken: its later new postings alert."""
+        self.db.execute(
+            "INSERT INTO sources (name, baseline_at) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET baseline_at = excluded.baseline_at",
+            [source, stamp],
+        )
+
+    def _store_new(self, batch: Sequence[_Unit]) -> int:
+        """Insert new postings with their groups, ATS ids and outbox rows, in the caller's
+        transaction; returns the outbox rows written."""
+        self.db.table("postings").insert_all([unit.row for unit in batch], batch_size=_CHUNK)
+        # Each group as the last of these placements left it (an earlier one's row is older).
+        rows = {row["id"]: row for unit in batch for row in unit.groups}
+        if rows:
+            self.db.table("groups").upsert_all(list(rows.values()), pk="id")
+        ats = [row for unit in batch for row in unit.ats]
+        if ats:
+            self.db.table("ats_ids").insert_all(ats, pk="ats_id", ignore=True, batch_size=_CHUNK)
+        # A group step 1 closed is open again when one of these joined it.
+        joined = {unit.row["group_id"] for unit in batch if unit.row.get("group_id")}
+        recompute_closed(self.db, sorted(joined))
+        return insert_rows(self.db, (row for unit in batch for row in unit.outbox))
+
+    def _seen_and_closed(self, plan: _Plan) -> set[str]:
+        """last_seen of the stored postings this run listed, which are open again (unless past
+        their `valid_through`) with no misses; after a closing run, those missed twice in a
+        row closed (`_writes` counted the miss of every open posting first); the groups
+        involved re-derived. Returns those groups' ids."""
         groups: set[str] = set()
         reopened = self._in(
             "SELECT group_id FROM postings WHERE closed_at IS NOT NULL AND id IN ({marks})",
@@ -338,21 +459,28 @@ class Postings(Repository):
                     chunk,
                 )
             groups.update(row[1] for row in closing if row[1])
+        if groups:
+            recompute_closed(self.db, sorted(groups))
+        return groups
+
+    def _expire(self, stamp: str | None) -> set[str]:
+        """Postings past `valid_through` closed on that date, their groups re-derived; returns
+        those groups' ids."""
         expired = self.db.execute(
             "SELECT id, group_id FROM postings WHERE closed_at IS NULL "
             "AND valid_through IS NOT NULL AND valid_through <= ?",
-            [plan.stamp],
+            [stamp],
         ).fetchall()
-        if expired:
-            self.db.execute(
-                "UPDATE postings SET closed_at = valid_through WHERE closed_at IS NULL "
-                "AND valid_through IS NOT NULL AND valid_through <= ?",
-                [plan.stamp],
-            )
-            groups.update(row[1] for row in expired if row[1])
-        if groups:
-            recompute_closed(self.db, sorted(groups))
-        return len(groups)
+        if not expired:
+            return set()
+        self.db.execute(
+            "UPDATE postings SET closed_at = valid_through WHERE closed_at IS NULL "
+            "AND valid_through IS NOT NULL AND valid_through <= ?",
+            [stamp],
+        )
+        groups = {row[1] for row in expired if row[1]}
+        recompute_closed(self.db, sorted(groups))
+        return groups
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
         return {
@@ -538,27 +666,65 @@ def checkpoint(path: str) -> None:
         log.debug("%s: WAL checkpoint skipped: %s", path, exc)
 
 
-def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[PendingDelivery]:
+def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[_Unit]:
     """Each new posting placed in its group (`plan.rows` get their group columns,
     `plan.alerting` those that found or reopen one), then the outbox rows `matcher` derives
-    from those. Touches no database: runs in a worker thread under `ingest_async`."""
+    from those: one `_Unit` per new posting, in first-seen order. Touches no database: runs
+    in a worker thread under `ingest_async`."""
+    units = [_Unit(row) for row in plan.rows]
     if plan.grouper is not None:
-        for row, member in zip(plan.rows, plan.stored, strict=True):
-            placement = plan.grouper.place(member)
-            row.update(group_id=placement.group_id, group_key=placement.group_key)
-            row["times"] = placement.times
+        grouper = plan.grouper
+        for unit, member in zip(units, plan.stored, strict=True):
+            noted = len(grouper.new_ats)
+            placement = grouper.place(member)
+            unit.row.update(group_id=placement.group_id, group_key=placement.group_key)
+            unit.row["times"] = placement.times
+            if (group := grouper.group_row(placement.group_id)) is not None:
+                unit.groups.append(group)
+            unit.ats.extend(grouper.ats_rows(noted))
             if placement.alerts:
                 plan.alerting.append(member)
-    return _deliveries(matcher, plan.alerting) if plan.alerts and matcher else []
+    if plan.alerts and matcher and units:
+        by_id = {unit.row["id"]: unit for unit in units}
+        # Kept as plain rows, not `PendingDelivery`s (see `outbox_row`): the matcher streams.
+        for delivery in matcher(plan.alerting):
+            # A row for a posting stored before (a matcher may queue one) goes with the last.
+            unit = by_id.get(delivery.posting_id, units[-1])
+            unit.outbox.append(outbox_row(delivery, plan.stamp))
+    return units
 
 
-def _deliveries(matcher: Matcher, postings: Sequence[StoredPosting]) -> list[PendingDelivery]:
-    """The outbox rows `matcher` derives from a scrape's new postings (runs in a worker)."""
-    return list(matcher(postings))
+class _Pace:
+    """How many rows (`_weight`) the next write transaction takes: as many as the last one
+    wrote in `WRITE_SECONDS`, between one posting and `WRITE_ROWS`."""
+
+    def __init__(self) -> None:
+        self.rows = min(FIRST_WRITE_ROWS, WRITE_ROWS)
+
+    def took(self, rows: int, seconds: float) -> None:
+        """The last transaction wrote `rows` in `seconds`."""
+        if seconds > 0:
+            self.rows = max(1, min(WRITE_ROWS, int(rows * WRITE_SECONDS / seconds)))
 
 
-def _facts_of_all(postings: Sequence[tuple[str, Posting]]) -> dict[str, Facts]:
-    return {pid: posting_facts(posting) for pid, posting in postings}
+def _weight(units: Sequence[_Unit]) -> int:
+    """The rows `units` write: their outbox rows, a posting counting as `_POSTING_ROWS`."""
+    return sum(_POSTING_ROWS + len(unit.outbox) for unit in units)
+
+
+def _batches(units: Sequence[_Unit], pace: _Pace) -> Iterator[list[_Unit]]:
+    """`units` in order, in batches of about `pace.rows` rows (read as each batch starts),
+    each at least one whole unit."""
+    batch: list[_Unit] = []
+    size = 0
+    for unit in units:
+        batch.append(unit)
+        size += _POSTING_ROWS + len(unit.outbox)
+        if size >= pace.rows:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _posting_row(

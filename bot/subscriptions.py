@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby, islice
@@ -70,6 +70,7 @@ class SubscriptionsStore(InstantCounts, Protocol):
     def set_mode(self, chat_id: int, sub_id: int, mode: str) -> bool: ...
     def waiting(self, chat_id: int) -> list[tuple[int, int | None, str]]: ...
     def reschedule(self, changes: Iterable[tuple[int, datetime, bool, str]]) -> None: ...
+    def mutes(self) -> dict[int, frozenset[str]]: ...
     def iter_postings(
         self,
         *,
@@ -216,6 +217,7 @@ class Subscriptions:
         now = self.clock()
         per_chat = self._matches_by_chat(postings)
         if per_chat:
+            _unmuted(per_chat, self.store.mutes(), postings)
             yield from self._deliveries(per_chat, now)
 
     def _matches_by_chat(self, postings: Sequence[StoredPosting]) -> dict[int, list[_Matched]]:
@@ -340,6 +342,23 @@ class Subscriptions:
                 yield delivery._replace(overflow=held)
             else:
                 yield delivery._replace(capped=True)
+
+
+def _unmuted(
+    per_chat: dict[int, list[_Matched]],
+    mutes: Mapping[int, frozenset[str]],
+    postings: Sequence[StoredPosting],
+) -> None:
+    """Drop, in place, the matches of postings by a company the chat muted: before the
+    per-cycle cap counts them (the sender also drops those queued before the mute)."""
+    if not mutes:
+        return
+    company = {p.id: company_key(p.company) for p in postings}
+    for chat_id in per_chat.keys() & mutes.keys():
+        muted = mutes[chat_id]
+        per_chat[chat_id] = [m for m in per_chat[chat_id] if company[m[0]] not in muted]
+        if not per_chat[chat_id]:
+            del per_chat[chat_id]
 
 
 def latest_matching(

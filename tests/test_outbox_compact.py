@@ -3,6 +3,7 @@ ingest that lets the event loop run, each new posting committed with its outbox 
 
 import asyncio
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -191,3 +192,26 @@ def test_the_outbox_keyed_posting_first_keeps_one_delivery_per_chat_and_posting(
     assert store.enqueue([PendingDelivery(7, posting(1).id, 1)], now=T0) == 0
     assert store.enqueue([PendingDelivery(7, posting(0).id, 1)], now=T0) == 1
     store.close()
+
+
+def test_a_muted_companys_postings_do_not_count_toward_the_per_cycle_cap() -> None:
+    """Bug: muted postings were queued, counted by the cap (holding back others) and only then
+    dropped by the sender, so a muted company's burst cost the chat its other alerts."""
+    store = Store.open(":memory:")
+    subs = Subscriptions(store, cap_per_cycle=2)
+    store.ingest("board", [posting(0)], now=T0)  # the baseline
+    store.touch_chat(7, type="private", title="t", now=T0)
+    subs.add(7, "python")
+    ids = store.company_ids(["Acme Corp"])
+    store.mute(7, ids["Acme Corp"], now=T0)
+    roles = ["backend developer", "data engineer", "QA analyst", "SRE", "team lead", "ML ops"]
+    burst = [
+        replace(posting(n, f"Python {role}"), company="ACME corp ")
+        for n, role in enumerate(roles[:5], start=1)
+    ]
+    others = [replace(posting(n, "Python trainer"), company=f"Other {n}") for n in (6, 7)]
+    result = store.ingest("board", burst + others, now=T0, matcher=subs.matcher)
+    assert result.deliveries == 2
+    rows = store.pending_for_chat(7)
+    assert len(rows) == 2
+    assert all(row.overflow == 0 for row in rows)  # nothing held back

@@ -77,6 +77,17 @@ class Feedback(Repository):
         )
         return [str(row[0]) for row in rows]
 
+    def mutes(self) -> dict[int, frozenset[str]]:
+        """Every chat's muted companies (as `company_key`), for chats that muted any: one
+        query for an ingest, however many chats its postings match."""
+        found: dict[int, set[str]] = {}
+        rows = self.db.execute(
+            "SELECT m.chat_id, c.name FROM mutes m JOIN companies c ON c.id = m.company_id"
+        )
+        for chat_id, name in rows:
+            found.setdefault(int(chat_id), set()).add(str(name))
+        return {chat_id: frozenset(names) for chat_id, names in found.items()}
+
     def record_feedback(
         self, chat_id: int, posting_id: str, reason: str, *, now: datetime | None = None
     ) -> None:

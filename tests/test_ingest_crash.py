@@ -175,3 +175,59 @@ def test_one_job_split_by_a_kill_stays_one_group_and_one_alert(store: Store) -> 
         "SELECT count(DISTINCT group_id) FROM postings WHERE title = 'Sales Manager'"
     ).fetchone()[0]
     assert (groups, alerted(store)) == (1, [cities[0].id])
+
+
+CHATS = range(100, 600)  # 500 chats: a posting's rows take three parts of 200
+
+
+def to_every_chat(postings: Sequence[StoredPosting]) -> Iterable[PendingDelivery]:
+    return [PendingDelivery(chat, p.id, 1) for p in postings for chat in CHATS]
+
+
+def with_chats(store: Store) -> Store:
+    for chat in CHATS:
+        store.touch_chat(chat, type="private", title="t", now=T0)
+    return store
+
+
+def test_one_postings_rows_are_written_in_parts_and_the_mark_is_gone_after(store: Store) -> None:
+    """Bug: one posting's ~2,000 outbox rows were one transaction on the event loop (100-250
+    ms once the outbox is large): they are written in parts now."""
+    with_chats(store)
+    store.ingest("board", [job(0)], now=T0)  # the baseline
+    transactions = []
+    store.db.conn.set_trace_callback(
+        lambda sql: transactions.append(sql) if sql.startswith("BEGIN") else None
+    )
+    store.ingest("board", [job(0), job(1)], now=T0, matcher=to_every_chat)
+    store.db.conn.set_trace_callback(None)
+    assert alerted(store).count(job(1).id) == len(CHATS)
+    assert len(transactions) >= 3 + 2  # three parts, and the run's first and last steps
+    assert store.db.execute("SELECT count(*) FROM fanout").fetchone()[0] == 0
+
+
+def test_a_kill_between_the_parts_of_a_postings_rows_is_finished_by_the_next_run(
+    store: Store,
+) -> None:
+    """The posting was stored with its first part: the next run writes the rest, once each."""
+    with_chats(store)
+    store.ingest("board", [job(0)], now=T0)  # the baseline
+    pid = job(1).id
+    after_first_part = (  # a trigger's condition, with the id the test made
+        f"BEFORE INSERT ON deliveries WHEN NEW.posting_id = '{pid}' AND "  # noqa: S608
+        f"(SELECT count(*) FROM deliveries WHERE posting_id = '{pid}') >= 200"
+    )
+    kill(store, after_first_part)
+    with pytest.raises(sqlite3.IntegrityError, match="killed"):
+        store.ingest("board", [job(0), job(1)], now=T0, matcher=to_every_chat)
+    revive(store)
+    assert pid in stored(store)
+    assert alerted(store).count(pid) == 200
+    assert store.db.execute("SELECT posting_id FROM fanout").fetchall() == [(pid,)]
+    store.ingest("board", [job(0), job(1)], now=T0 + timedelta(hours=1), matcher=to_every_chat)
+    counts = store.db.execute(
+        "SELECT count(*), count(DISTINCT chat_id) FROM deliveries WHERE posting_id = ?", [pid]
+    ).fetchone()
+    assert tuple(counts) == (len(CHATS), len(CHATS))  # each chat once: none lost, none twice
+    assert store.db.execute("SELECT count(*) FROM fanout").fetchone()[0] == 0
+    assert_groups_consistent(store)

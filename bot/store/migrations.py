@@ -340,6 +340,17 @@ def m_groups(db: Database) -> None:
 
 
 @migrations()
+def m_fanout(db: Database) -> None:
+    """Issue 10: the postings whose outbox rows are not all written yet. One posting's ~2,000
+    rows took 100-250 ms as one transaction, on the event loop; they are now written in parts,
+    the posting's row with the first, and this marker until the last (`Postings._writes`)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS fanout ("
+        "posting_id TEXT PRIMARY KEY REFERENCES postings(id), created_at TEXT)"
+    )
+
+
+@migrations()
 def m_outbox_posting_first(db: Database) -> None:
     """Issue 10: the outbox's guarantee (one delivery per chat and posting) keyed posting
     first, and the sender's lookups by chat through a slim index of its own. An ingest writes

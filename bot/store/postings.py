@@ -79,6 +79,8 @@ FIRST_WRITE_ROWS = 2_000
 WRITE_ROWS = 20_000
 # A new posting's own row weighs as this many outbox rows (its text and seven indexes).
 _POSTING_ROWS = 25
+# A posting's outbox rows are split into parts of at least this many (a part per transaction).
+_MIN_PART = 200
 # Every transaction writes each page it changed to the WAL again, and the outbox's chat index
 # changes a page per chat: a scrape of 1,000 postings in short transactions would grow the WAL
 # to gigabytes. After this many rows it is checkpointed (in a worker) between two transactions,
@@ -173,6 +175,8 @@ class Postings(Repository):
         The write is a series of short transactions (`_writes`, which says why each crash
         point is safe): a new posting is stored iff its outbox rows are. Runs to the end in
         one call (tests, the CLI); the daemon uses `ingest_async`."""
+        if matcher is not None:
+            self.finish_fanout(matcher, now)
         plan = self._plan(source, postings, now, complete, identity, closes)
         steps = self._writes(plan, _place_and_match(plan, matcher))
         while True:
@@ -207,6 +211,8 @@ class Postings(Repository):
         postings = list(postings)
         async with self._ingest_lock:
             try:
+                if matcher is not None:  # only after a kill: a few postings, at once
+                    self.finish_fanout(matcher, now)
                 # Re-keying (rare: the source's rules changed) writes: here, before the plan.
                 with self.db.atomic():
                     self._adopt_identity(source, identity)
@@ -247,6 +253,26 @@ class Postings(Repository):
                 loop = asyncio.get_running_loop()
                 self._checkpointing = loop.run_in_executor(None, checkpoint, self.path)
                 self._unchecked = 0
+
+    def finish_fanout(self, matcher: Matcher, now: datetime | None = None) -> int:
+        """Write the outbox rows of postings stored before a kill cut their rows short (still
+        marked in `fanout`): `matcher` again for those postings, rows already written left
+        as they are (one per chat and posting), then the mark dropped, one posting per
+        transaction. Returns the rows written (0, and one query, when nothing is marked)."""
+        marked = [row[0] for row in self.db.execute("SELECT posting_id FROM fanout")]
+        if not marked:
+            return 0
+        stamp = _iso(now or now_utc())
+        found = self.get_postings(marked)
+        written = 0
+        for posting_id in marked:
+            posting = found.get(posting_id)
+            rows = [outbox_row(d, stamp) for d in matcher([posting])] if posting else []
+            with self.db.atomic():
+                written += insert_rows(self.db, rows)
+                self.db.execute("DELETE FROM fanout WHERE posting_id = ?", [posting_id])
+        log.info("finished the alerts of %d postings a stop had cut short", len(marked))
+        return written
 
     def _plan_apart(
         self,
@@ -381,10 +407,11 @@ class Postings(Repository):
         for batch in _batches(units, self._pace):
             started = time.perf_counter()
             with self.db.atomic():
-                written = self._store_new(batch)
-            self._pace.took(_weight(batch), time.perf_counter() - started)
-            for unit in batch:  # freed now, a batch at a time, not all at the end on the loop
-                unit.outbox.clear()
+                written = self._store_new(batch, plan.stamp)
+            self._pace.took(sum(p.weight for p in batch), time.perf_counter() - started)
+            for part in batch:  # freed now, a batch at a time, not all at the end on the loop
+                if part.last:
+                    part.unit.outbox.clear()
             queued += written
             yield written + len(batch)
         with self.db.atomic():
@@ -411,21 +438,35 @@ class Postings(Repository):
             [source, stamp],
         )
 
-    def _store_new(self, batch: Sequence[_Unit]) -> int:
-        """Insert new postings with their groups, ATS ids and outbox rows, in the caller's
-        transaction; returns the outbox rows written."""
-        self.db.table("postings").insert_all([unit.row for unit in batch], batch_size=_CHUNK)
-        # Each group as the last of these placements left it (an earlier one's row is older).
-        rows = {row["id"]: row for unit in batch for row in unit.groups}
-        if rows:
-            self.db.table("groups").upsert_all(list(rows.values()), pk="id")
-        ats = [row for unit in batch for row in unit.ats]
-        if ats:
-            self.db.table("ats_ids").insert_all(ats, pk="ats_id", ignore=True, batch_size=_CHUNK)
-        # A group step 1 closed is open again when one of these joined it.
-        joined = {unit.row["group_id"] for unit in batch if unit.row.get("group_id")}
-        recompute_closed(self.db, sorted(joined))
-        return insert_rows(self.db, (row for unit in batch for row in unit.outbox))
+    def _store_new(self, batch: Sequence[_Part], stamp: str | None) -> int:
+        """Insert new postings (their first parts) with their groups and ATS ids, and the parts'
+        outbox rows, in the caller's transaction; a posting whose rows go on in a later
+        transaction is marked in `fanout` until its last part. Returns the outbox rows written."""
+        units = [part.unit for part in batch if part.first]
+        if units:
+            self.db.table("postings").insert_all([u.row for u in units], batch_size=_CHUNK)
+            # Each group as the last of these placements left it (an earlier one's row is older).
+            rows = {row["id"]: row for unit in units for row in unit.groups}
+            if rows:
+                self.db.table("groups").upsert_all(list(rows.values()), pk="id")
+            ats = [row for unit in units for row in unit.ats]
+            if ats:
+                self.db.table("ats_ids").insert_all(
+                    ats, pk="ats_id", ignore=True, batch_size=_CHUNK
+                )
+            # A group step 1 closed is open again when one of these joined it.
+            joined = {unit.row["group_id"] for unit in units if unit.row.get("group_id")}
+            recompute_closed(self.db, sorted(joined))
+        for part in batch:
+            posting_id = part.unit.row["id"]
+            if part.first and not part.last:  # the first of several parts
+                self.db.execute(
+                    "INSERT INTO fanout (posting_id, created_at) VALUES (?, ?)", [posting_id, stamp]
+                )
+            elif part.last and not part.first:
+                self.db.execute("DELETE FROM fanout WHERE posting_id = ?", [posting_id])
+        outbox = (row for part in batch for row in part.unit.outbox[part.start : part.end])
+        return insert_rows(self.db, outbox)
 
     def _seen_and_closed(self, plan: _Plan) -> set[str]:
         """last_seen of the stored postings this run listed, which are open again (unless past
@@ -707,22 +748,43 @@ class _Pace:
             self.rows = max(1, min(WRITE_ROWS, int(rows * WRITE_SECONDS / seconds)))
 
 
-def _weight(units: Sequence[_Unit]) -> int:
-    """The rows `units` write: their outbox rows, a posting counting as `_POSTING_ROWS`."""
-    return sum(_POSTING_ROWS + len(unit.outbox) for unit in units)
+@dataclass(frozen=True)
+class _Part:
+    """What one transaction writes of a new posting: with the `first` part its row, group and
+    ATS ids; its outbox rows `start` to `end`; with the `last` part, all of them are written.
+    A posting whose rows take several parts is marked in `fanout` from its first part to its
+    last, so that a kill in between is finished by `Postings.finish_fanout`."""
+
+    unit: _Unit
+    start: int
+    end: int
+    first: bool
+    last: bool
+
+    @property
+    def weight(self) -> int:
+        return (_POSTING_ROWS if self.first else 0) + self.end - self.start
 
 
-def _batches(units: Sequence[_Unit], pace: _Pace) -> Iterator[list[_Unit]]:
-    """`units` in order, in batches of about `pace.rows` rows (read as each batch starts),
-    each at least one whole unit."""
-    batch: list[_Unit] = []
+def _batches(units: Sequence[_Unit], pace: _Pace) -> Iterator[list[_Part]]:
+    """`units` in order, in batches of about `pace.rows` rows (read as each batch starts); a
+    posting with more outbox rows than a batch takes is split across batches."""
+    batch: list[_Part] = []
     size = 0
     for unit in units:
-        batch.append(unit)
-        size += _POSTING_ROWS + len(unit.outbox)
-        if size >= pace.rows:
-            yield batch
-            batch, size = [], 0
+        start, total = 0, len(unit.outbox)
+        while True:
+            room = max(pace.rows - size - (_POSTING_ROWS if start == 0 else 0), _MIN_PART)
+            end = min(total, start + room)
+            part = _Part(unit, start, end, first=start == 0, last=end == total)
+            batch.append(part)
+            size += part.weight
+            if size >= pace.rows:
+                yield batch
+                batch, size = [], 0
+            if part.last:
+                break
+            start = end
     if batch:
         yield batch
 

@@ -73,7 +73,7 @@ class IngestResult:
 # An ingest's write transactions are sized to last about this long (seconds of SQLite work on
 # the event loop), from the time the previous one took: the cost of a row grows with the
 # outbox (its chat index outgrows the page cache) and with the machine's load.
-WRITE_SECONDS = 0.04
+WRITE_SECONDS = 0.015
 # The first transaction's rows (about one new posting at 100,000 subscriptions), and the most.
 FIRST_WRITE_ROWS = 2_000
 WRITE_ROWS = 20_000
@@ -90,7 +90,7 @@ CHECKPOINT_ROWS = 25_000
 
 @dataclass
 class _Unit:
-    """One new posting as it is written, all in one transaction: its row (with its group
+    """One new posting as it is written (see `_Part`): its row (with its group
     columns), its group's row and ATS ids as placing it left them, its outbox rows."""
 
     row: dict[str, Any]
@@ -381,8 +381,11 @@ class Postings(Repository):
            with no misses), those missed twice closed. One transaction, so the count and its
            reset never part; a run killed after it was still a run that saw the listing.
         2. the new postings, a few at a time (see `_Pace`), each with its
-           group as placing it left it, its ATS ids and its outbox rows: a posting is stored
-           iff its alerts are. One not stored yet is new again on the next run, and alerts then.
+           group as placing it left it, its ATS ids and its outbox rows; a posting with more
+           rows than a transaction takes is stored with the first part of them and marked in
+           `fanout` until its last part (`_Part`), and a kill in between is finished by the
+           next ingest (`finish_fanout`). One not stored yet is new again on the next run, and
+           alerts then.
         3. postings past `valid_through` closed (the new ones too), and last the baseline
            mark: killed before it, the next run is still the baseline and alerts nobody, where
            a mark written first would let the unstored rest of a first scrape alert (a flood).

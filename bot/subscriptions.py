@@ -110,7 +110,7 @@ class Subscriptions:
         self.reload()
 
     def reload(self) -> None:
-        """Rebuild the index from the store (at start-up, and after a chat migrates), with
+        """Rebuild the index from the store (at start-up), with
         word statistics from the newest stored postings (`STATS_SAMPLE`)."""
         index, queries = MatchIndex(stats=self.word_statistics()), {}
         modes: dict[int, Mode] = {}
@@ -186,6 +186,22 @@ class Subscriptions:
             self._note_digests(chat_id)
         self.reschedule(chat_id)
         return True
+
+    def migrate_chat(self, old_id: int, new_id: int) -> int:
+        """Follow a group that became a supergroup (`Chats.migrate_chat` has moved its rows):
+        the old chat's subscriptions are re-filed under `new_id`, one at a time, instead of a
+        `reload` that rebuilt the whole index on the event loop (seconds at 100,000
+        subscriptions). Returns how many moved."""
+        with self._lock:
+            moved = self._chat_modes.pop(old_id, {})
+            self._chat_modes[new_id].update(moved)
+            for sub_id in moved:
+                query = self._queries.get(sub_id)
+                if query is not None:  # one that no longer parses is not indexed
+                    self.index.add(sub_id, new_id, query)
+            self._note_digests(old_id)
+            self._note_digests(new_id)
+        return len(moved)
 
     def _note_digests(self, chat_id: int) -> None:
         """Keep `_digest_chats` right for one chat (called with the lock held)."""

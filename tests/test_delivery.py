@@ -28,6 +28,7 @@ from bot.sameness import group_key
 from bot.sources.markdown import read_folder
 from bot.store import IngestResult, PendingDelivery, Store, now_utc
 from bot.subscriptions import Subscriptions
+from bot.timing import Mode
 from tests.conftest import SHARED
 from tests.fake_telegram import ChatMessage, FakeTelegram, Fault
 
@@ -375,7 +376,7 @@ async def test_migrated_group_moves_subscriptions_and_pending_alerts_to_the_supe
 
     def on_migrate(old: int, new: int) -> None:
         migrated.append((old, new))
-        world.subs.reload()
+        world.subs.migrate_chat(old, new)
 
     await Sender(world.store, bot, on_migrate=on_migrate).drain()
     assert migrated == [(GROUP, SUPERGROUP)]
@@ -388,11 +389,42 @@ async def test_migrated_group_moves_subscriptions_and_pending_alerts_to_the_supe
     assert old is not None
     assert not old.active
 
-    # Later postings go to the supergroup (the match index was rebuilt through on_migrate).
+    # The index follows the chat as a rebuild from the store would.
+    rebuilt = Subscriptions(world.store)
+    assert sorted((s, c) for s, c, _ in world.subs.index) == sorted(
+        (s, c) for s, c, _ in rebuilt.index
+    )
+    assert {s: world.subs.mode(s) for s, _, _ in rebuilt.index} == {
+        s: rebuilt.mode(s) for s, _, _ in rebuilt.index
+    }
+    # Later postings go to the supergroup (the index re-filed the group's subscriptions).
     (later,) = fresh(world, 1)
     assert world.scrape([later]).deliveries == 1
     await Sender(world.store, bot).drain()
     assert [posting_ids(m) for m in tg.sent_messages(SUPERGROUP)][-1] == [later.id]
+
+
+def test_migrate_chat_refiles_only_that_chats_subscriptions_as_a_rebuild_would() -> None:
+    """Regression: a migration rebuilt the whole index on the event loop (seconds at 100,000
+    subscriptions); now the group's subscriptions are re-filed, modes and digests with them."""
+    store = Store.open(":memory:")
+    for chat_id in (GROUP, 77):
+        store.touch_chat(chat_id, type="group", title="t")
+    subs = Subscriptions(store)
+    subs.add(GROUP, "python")
+    daily = subs.add(GROUP, "rust -go", Mode.parse("daily 09:00")).subscription
+    other = subs.add(77, "python").subscription
+    store.migrate_chat(GROUP, SUPERGROUP)
+
+    assert subs.migrate_chat(GROUP, SUPERGROUP) == 2
+
+    rebuilt = Subscriptions(store)
+    assert sorted((s, c) for s, c, _ in subs.index) == sorted((s, c) for s, c, _ in rebuilt.index)
+    assert subs.mode(daily.id) == rebuilt.mode(daily.id) == Mode.parse("daily 09:00")
+    assert subs._digest_chats == rebuilt._digest_chats == {SUPERGROUP}
+    doc = Document.from_fields(title="Python and Rust engineer")
+    assert sorted(subs.index.match(doc)) == sorted(rebuilt.index.match(doc))
+    assert {m.chat_id for m in subs.index.match(doc)} == {SUPERGROUP, other.chat_id}
 
 
 # ---- malformed messages: sent as plain text, logged with the posting ids -----------------------

@@ -345,7 +345,7 @@ def _sender(
     return Sender(
         store,
         app.bot,
-        on_migrate=lambda _old, _new: subs.reload(),
+        on_migrate=subs.migrate_chat,
         matched_terms=subs.matched_terms,
         metrics=ops.metrics if ops else None,
         unstated=subs.unstated_facts,

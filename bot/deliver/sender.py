@@ -117,7 +117,7 @@ class Sender:
         idle_poll: float = 30.0,
         retry_base: float = 5.0,
         stop_grace: float = 2.0,
-        on_migrate: Callable[[int, int], None] | None = None,
+        on_migrate: Callable[[int, int], object] | None = None,
         clock: Callable[[], datetime] = now_utc,
         matched_terms: MatchedTerms | None = None,
         metrics: Metrics | None = None,

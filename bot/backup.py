@@ -1,5 +1,5 @@
-"""Data safety: an online copy of the database, its integrity check, and the chats and
-subscriptions as JSON (export, and import into an empty database).
+"""Data safety: an online copy of the database, its integrity check, and the chats (with their
+settings), subscriptions and mute lists as JSON (export, and import into an empty database).
 
 `backup` uses SQLite's online backup API (https://www.sqlite.org/backup.html) through Python's
 `sqlite3.Connection.backup`: it copies every page in one step, inside one read transaction,
@@ -14,13 +14,20 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
+from bot.store.feedback import company_key
+
 EXPORT_FORMAT = "jobhound-subscriptions"
-EXPORT_VERSION = 1
-# The tables as migration m002 creates them (bot/store.py); import checks rows against these.
+# Version 2 carries each chat's settings (time zone, quiet hours, daily cap), each
+# subscription's mode (instant or a digest) and the mute lists; version 1 (before them) is
+# still read, its chats and subscriptions getting the defaults (UTC, none, instant).
+EXPORT_VERSION = 2
+READS_VERSIONS = (1, 2)
+# The columns as the migrations leave them (bot/store/migrations.py); import checks rows
+# against these.
 CHAT_COLUMNS: dict[str, type] = {
     "id": int,
     "type": str,
@@ -29,9 +36,25 @@ CHAT_COLUMNS: dict[str, type] = {
     "paused": int,
     "created_at": str,
     "updated_at": str,
+    "tz": str,
+    "quiet": str,
+    "cap": int,
 }
-SUBSCRIPTION_COLUMNS: dict[str, type] = {"id": int, "chat_id": int, "query": str, "created_at": str}
+SUBSCRIPTION_COLUMNS: dict[str, type] = {
+    "id": int,
+    "chat_id": int,
+    "query": str,
+    "created_at": str,
+    "mode": str,
+}
 TABLES = {"chats": CHAT_COLUMNS, "subscriptions": SUBSCRIPTION_COLUMNS}
+# What version 1 had of them.
+_V1_COLUMNS = {
+    "chats": {"id", "type", "title", "active", "paused", "created_at", "updated_at"},
+    "subscriptions": {"id", "chat_id", "query", "created_at"},
+}
+# A chat's mute list, one row per company (its name as the store compares it).
+MUTE_COLUMNS: dict[str, type] = {"chat_id": int, "company": str, "created_at": str}
 
 
 class ImportRefused(ValueError):
@@ -83,77 +106,125 @@ def integrity_check(db_path: Path | str) -> list[str]:
 
 
 def export_subscriptions(db: Database) -> dict[str, Any]:
-    """The chats and subscriptions as a JSON-ready dict:
-    {"format", "version", "chats": [row…], "subscriptions": [row…]}, rows ordered by id."""
+    """The chats, subscriptions and mute lists as a JSON-ready dict: {"format", "version",
+    "chats": [row…], "subscriptions": [row…], "mutes": [row…]}, rows ordered by id (mutes by
+    chat and company). Feedback answers are not exported: they are about stored postings."""
     data: dict[str, Any] = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION}
     for table, columns in TABLES.items():
         names = ", ".join(columns)
         # Table and column names are our constants, never input.
         cursor = db.execute(f"SELECT {names} FROM {table} ORDER BY id")  # noqa: S608
         data[table] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    cursor = db.execute(
+        "SELECT m.chat_id, c.name, m.created_at FROM mutes m "
+        "JOIN companies c ON c.id = m.company_id ORDER BY m.chat_id, c.name"
+    )
+    data["mutes"] = [dict(zip(MUTE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
     return data
 
 
-def import_subscriptions(db: Database, data: dict[str, Any]) -> tuple[int, int]:
-    """Insert an `export_subscriptions` dict into `db` (migrated, with no chats or
-    subscriptions yet) in one transaction; returns (chats, subscriptions) inserted.
-    Raises ImportRefused naming the problem: not an export, a newer version, a row with an
-    unknown or missing column or a wrong type, a subscription of an unknown chat, or a
-    database that already has chats or subscriptions."""
+class Imported(NamedTuple):
+    """How many rows an import inserted."""
+
+    chats: int
+    subscriptions: int
+    mutes: int
+
+
+def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
+    """Insert an `export_subscriptions` dict (version 1 or 2) into `db` (migrated, with no
+    chats or subscriptions yet) in one transaction; returns what it inserted.
+    Raises ImportRefused naming the problem: not an export, another version, a row with an
+    unknown or missing column or a wrong type, a subscription or mute of an unknown chat, or
+    a database that already has chats or subscriptions."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise ImportRefused(f'not a jobhound export (expected "format": "{EXPORT_FORMAT}")')
-    if data.get("version") != EXPORT_VERSION:
+    version = data.get("version")
+    if version not in READS_VERSIONS:
         raise ImportRefused(
-            f"export version {data.get('version')!r}; this jobhound reads version {EXPORT_VERSION}"
+            f"export version {version!r}; this jobhound reads versions "
+            f"{', '.join(map(str, READS_VERSIONS))}"
         )
-    rows = {table: _rows(data, table, columns) for table, columns in TABLES.items()}
+    rows = {
+        table: _rows(data, table, columns, _V1_COLUMNS[table] if version == 1 else None)
+        for table, columns in TABLES.items()
+    }
+    mutes = _rows(data, "mutes", MUTE_COLUMNS, key=None) if version != 1 else []
     chat_ids = {row["id"] for row in rows["chats"]}
-    for row in rows["subscriptions"]:
-        if row["chat_id"] not in chat_ids:
-            raise ImportRefused(
-                f"subscription {row['id']} belongs to chat {row['chat_id']}, "
-                "which is not in the export"
-            )
-    with db.conn:
-        for table in TABLES:
-            if not db[table].exists():
-                raise ImportRefused(f"the database has no {table} table: open it with jobhound")
-            count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-            if count:
+    for table, rows_of in (("subscriptions", rows["subscriptions"]), ("mutes", mutes)):
+        for index, row in enumerate(rows_of):
+            if row["chat_id"] not in chat_ids:
                 raise ImportRefused(
-                    f"the database already has {count} {table}; import only into an empty "
-                    "database (a new storage.path)"
+                    f"{table}[{index}] belongs to chat {row['chat_id']}, which is not in the export"
                 )
+    for index, row in enumerate(mutes):
+        if not row["company"] or not row["company"].strip():
+            raise ImportRefused(f"mutes[{index}].company is empty")
+    with db.conn:
+        _refuse_unless_empty(db)
         for table, columns in TABLES.items():
             names = ", ".join(columns)
             marks = ", ".join("?" for _ in columns)
             db.conn.executemany(
                 f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
-                [tuple(row[name] for name in columns) for row in rows[table]],
+                [tuple(row.get(name) for name in columns) for row in rows[table]],
             )
-    return len(rows["chats"]), len(rows["subscriptions"])
+        for row in mutes:
+            name = company_key(row["company"])
+            db.conn.execute(
+                "INSERT INTO companies (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name]
+            )
+            db.conn.execute(
+                "INSERT OR IGNORE INTO mutes (chat_id, company_id, created_at) "
+                "SELECT ?, id, ? FROM companies WHERE name = ?",
+                [row["chat_id"], row["created_at"], name],
+            )
+    return Imported(len(rows["chats"]), len(rows["subscriptions"]), len(mutes))
 
 
-def _rows(data: dict[str, Any], table: str, columns: dict[str, type]) -> list[dict[str, Any]]:
+def _refuse_unless_empty(db: Database) -> None:
+    for table in TABLES:
+        if not db[table].exists():
+            raise ImportRefused(f"the database has no {table} table: open it with jobhound")
+        count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+        if count:
+            raise ImportRefused(
+                f"the database already has {count} {table}; import only into an empty "
+                "database (a new storage.path)"
+            )
+
+
+def _rows(
+    data: dict[str, Any],
+    table: str,
+    columns: dict[str, type],
+    present: set[str] | None = None,
+    *,
+    key: str | None = "id",
+) -> list[dict[str, Any]]:
+    """`data[table]` checked: each row an object with exactly the `present` columns (all of
+    `columns` by default), each value of its column's type or null, `key` unique."""
     rows = data.get(table)
     if not isinstance(rows, list):
         raise ImportRefused(f'"{table}" must be a list of rows')
-    seen: set[int] = set()
+    expected = set(columns) if present is None else present
+    seen: set[Any] = set()
     for index, row in enumerate(rows):
         where = f"{table}[{index}]"
         if not isinstance(row, dict):
             raise ImportRefused(f"{where} is not an object")
-        if set(row) != set(columns):
-            wrong = sorted(set(row) ^ set(columns))
+        if set(row) != expected:
+            wrong = sorted(set(row) ^ expected)
             raise ImportRefused(f"{where}: unknown or missing columns {wrong}")
-        for name, kind in columns.items():
-            value = row[name]
+        for name in expected:
+            value, kind = row[name], columns[name]
             # bool is an int in Python, but not a value these columns hold.
             if value is not None and (type(value) is not kind):
                 raise ImportRefused(f"{where}.{name} must be {kind.__name__}, not {value!r}")
-        if row["id"] is None or row["id"] in seen:
-            raise ImportRefused(f"{where}: missing or duplicate id {row['id']!r}")
-        seen.add(row["id"])
+        if key is not None:
+            if row[key] is None or row[key] in seen:
+                raise ImportRefused(f"{where}: missing or duplicate {key} {row[key]!r}")
+            seen.add(row[key])
     return rows
 
 

@@ -159,7 +159,8 @@ def _matching(
 
 
 def run_export(settings: Settings, dest: str | None, say: Say) -> int:
-    """`export [PATH]`: chats and subscriptions as JSON, to PATH (a new file) or stdout."""
+    """`export [PATH]`: chats (with their settings), subscriptions (with their modes) and
+    mute lists as JSON, to PATH (a new file) or stdout."""
     if not settings.storage.path.exists():
         print(f"jobhound: export: no database at {settings.storage.path}", file=sys.stderr)
         return EXIT_USAGE
@@ -178,7 +179,10 @@ def run_export(settings: Settings, dest: str | None, say: Say) -> int:
     except FileExistsError:
         print(f"jobhound: export: {dest} exists; choose a new file", file=sys.stderr)
         return EXIT_USAGE
-    say(f"export: {len(data['chats'])} chats, {len(data['subscriptions'])} subscriptions to {dest}")
+    say(
+        f"export: {len(data['chats'])} chats, {len(data['subscriptions'])} subscriptions, "
+        f"{len(data['mutes'])} muted companies to {dest}"
+    )
     return EXIT_OK
 
 
@@ -195,7 +199,7 @@ def run_import(settings: Settings, source: str, say: Say) -> int:
     try:
         store = Store.open(settings.storage.path, check_writable=True)
         try:
-            chats, subscriptions = import_subscriptions(store.db, data)
+            imported = import_subscriptions(store.db, data)
         except ImportRefused as exc:
             print(f"jobhound: import refused: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -203,5 +207,8 @@ def run_import(settings: Settings, source: str, say: Say) -> int:
             store.close()
     finally:
         lock.release()
-    say(f"import: {chats} chats, {subscriptions} subscriptions into {settings.storage.path}")
+    say(
+        f"import: {imported.chats} chats, {imported.subscriptions} subscriptions, "
+        f"{imported.mutes} muted companies into {settings.storage.path}"
+    )
     return EXIT_OK

@@ -138,7 +138,14 @@ def seeded(path: Path | str) -> Store:
     store.add_subscription(1001, "python AND remote", now=NOW)
     store.add_subscription(1001, 'title:"data engineer" -senior', now=NOW)
     store.add_subscription(-100500, "rust OR go", now=NOW)
+    store.add_subscription(-100500, "kotlin", now=NOW, mode="daily 09:00")
     store.db.execute("UPDATE chats SET paused = 1 WHERE id = -100500")
+    store.db.execute(
+        "UPDATE chats SET tz = 'Europe/Berlin', quiet = '22:00-07:00', cap = 5 WHERE id = 1001"
+    )
+    ids = store.company_ids(["  ACME  Corp", "Initech"])
+    store.mute(1001, ids["  ACME  Corp"], now=NOW)
+    store.mute(-100500, ids["Initech"], now=NOW)
     store.db.conn.commit()
     return store
 
@@ -149,15 +156,42 @@ def test_export_then_import_gives_equal_chats_and_subscriptions(tmp_path: Path) 
     text = json.dumps(exported, ensure_ascii=False)
     assert [c["id"] for c in exported["chats"]] == [-100500, 1001]
     assert exported["chats"][0]["paused"] == 1
-    assert len(exported["subscriptions"]) == 3
+    assert exported["chats"][1]["tz"] == "Europe/Berlin"
+    assert len(exported["subscriptions"]) == 4
+    assert exported["mutes"] == [
+        {"chat_id": -100500, "company": "initech", "created_at": NOW.isoformat()},
+        {"chat_id": 1001, "company": "acme corp", "created_at": NOW.isoformat()},
+    ]
 
     target = Store.open(tmp_path / "b.db")
-    assert import_subscriptions(target.db, json.loads(text)) == (2, 3)
+    assert import_subscriptions(target.db, json.loads(text)) == (2, 4, 2)
     assert export_subscriptions(target.db) == exported
-    assert [s.query for s in target.subscriptions(1001)] == [
-        s.query for s in source.subscriptions(1001)
-    ]
+    for chat_id in (1001, -100500):
+        assert target.subscriptions(chat_id) == source.subscriptions(chat_id)
+        assert target.get_chat(chat_id) == source.get_chat(chat_id)
+        assert target.muted(chat_id) == source.muted(chat_id)
+    assert target.mutes() == source.mutes()
     source.close()
+    target.close()
+
+
+def test_a_version_1_export_imports_with_default_settings(tmp_path: Path) -> None:
+    """Regression: an export written before the chats' settings, modes and mutes existed."""
+    data = export_subscriptions(seeded(tmp_path / "a.db").db)
+    data["version"] = 1
+    del data["mutes"]
+    for chat in data["chats"]:
+        for name in ("tz", "quiet", "cap"):
+            del chat[name]
+    for sub in data["subscriptions"]:
+        del sub["mode"]
+    target = Store.open(tmp_path / "b.db")
+    assert import_subscriptions(target.db, data) == (2, 4, 0)
+    ada = target.get_chat(1001)
+    assert ada is not None
+    assert (ada.tz, ada.quiet, ada.cap) == (None, None, None)
+    assert [s.mode for s in target.subscriptions(-100500)] == ["instant", "instant"]
+    assert target.mutes() == {}
     target.close()
 
 
@@ -173,11 +207,15 @@ def test_import_only_into_an_empty_database(tmp_path: Path) -> None:
     ("change", "message"),
     [
         (lambda d: d.update(format="something"), "not a jobhound export"),
-        (lambda d: d.update(version=2), "export version 2"),
+        (lambda d: d.update(version=3), "export version 3; this jobhound reads versions 1, 2"),
         (lambda d: d["chats"][0].update(admin=True), r"unknown or missing columns \['admin'\]"),
         (lambda d: d["chats"][0].update(id="1001"), r"chats\[0\]\.id must be int"),
         (lambda d: d["subscriptions"][0].update(chat_id=7), "belongs to chat 7"),
         (lambda d: d["subscriptions"].append(dict(d["subscriptions"][0])), "duplicate id"),
+        (lambda d: d["mutes"][0].update(chat_id=7), r"mutes\[0\] belongs to chat 7"),
+        (lambda d: d["mutes"][0].update(company=" "), r"mutes\[0\]\.company is empty"),
+        (lambda d: d["mutes"][0].pop("created_at"), r"missing columns \['created_at'\]"),
+        (lambda d: d["chats"][1].update(cap="5"), r"chats\[1\]\.cap must be int"),
     ],
 )
 def test_import_refuses_a_bad_export_and_writes_nothing(tmp_path, change, message) -> None:

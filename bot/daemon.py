@@ -320,8 +320,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
 
 
 async def _open_http(settings: Settings, ops: Operations, stack: contextlib.AsyncExitStack) -> None:
-    """Serve /healthz and /metrics on `[http] listen` (nothing when unset) until `stack` closes;
-    an address that cannot be bound is a ConfigError (exit 2)."""
+    """Serve /healthz and /metrics on `[http] listen` (nothing when unset) until `stack` closes,
+    logging the address (port 0 picks a free one); an address that cannot be bound is a
+    ConfigError (exit 2)."""
     if settings.http.listen is None:
         return
     host, port = settings.http.listen
@@ -332,6 +333,8 @@ async def _open_http(settings: Settings, ops: Operations, stack: contextlib.Asyn
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", key="http.listen"
         ) from None
+    shown = f"[{host}]" if ":" in host else host
+    log.info("serving /healthz and /metrics on http://%s:%d", shown, api.port)
 
 
 def _run_now(scheduler: AsyncIOScheduler, name: str) -> bool:

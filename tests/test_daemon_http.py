@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,10 +46,13 @@ METRICS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def served_port(caplog: pytest.LogCaptureFixture) -> int:
+    """The port the daemon logged it serves on (it was given port 0: no free-port race)."""
+    while True:
+        for record in caplog.records:
+            if found := re.search(r"/metrics on http://127\.0\.0\.1:(\d+)$", record.getMessage()):
+                return int(found.group(1))
+        await asyncio.sleep(0.01)
 
 
 def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -59,20 +64,20 @@ def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def test_healthz_turns_503_when_a_source_stalls_and_metrics_has_every_metric(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = free_port()
+    caplog.set_level(logging.INFO, logger="bot.daemon")
     async with serve() as server:
         server.add("/feed.rss", Route(body=FEED))
         settings = write_config(
             tmp_path,
             [{"name": "wwr", "kind": "rss", "url": server.url("/feed.rss"), "schedule": "5m"}],
-            extra=f'[http]\nlisten = "127.0.0.1:{port}"\n',
+            extra='[http]\nlisten = "127.0.0.1:0"\n',
         )
         stop = asyncio.Event()
         daemon = asyncio.create_task(run_daemon(settings, stop, watch_interval=60))
-        base = f"http://127.0.0.1:{port}"
         try:
+            base = f"http://127.0.0.1:{await within(served_port(caplog))}"
             async with httpx.AsyncClient(base_url=base, timeout=5) as client:
 
                 async def scraped() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

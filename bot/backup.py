@@ -65,12 +65,15 @@ def backup(db_path: Path | str, dest: Path | str) -> Path:
     """Copy the database at `db_path` to the new file `dest`, consistently, while other
     connections may write; returns `dest`. The copy is written beside `dest` and renamed into
     place, so `dest` never holds half a copy. Raises FileExistsError if `dest` exists,
-    FileNotFoundError if `db_path` does not, sqlite3.Error if SQLite cannot read it."""
+    FileNotFoundError if `db_path` or `dest`'s directory does not, sqlite3.Error if SQLite
+    cannot read it."""
     source_path, dest_path = Path(db_path), Path(dest)
     if not source_path.is_file():
         raise FileNotFoundError(f"no database at {source_path}")
     if dest_path.exists():
         raise FileExistsError(f"{dest_path} exists; choose a new file for the backup")
+    if not dest_path.parent.is_dir():
+        raise FileNotFoundError(f"no directory {dest_path.parent} for the backup")
     partial = dest_path.with_name(dest_path.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
@@ -92,10 +95,13 @@ def backup(db_path: Path | str, dest: Path | str) -> Path:
 def integrity_check(db_path: Path | str) -> list[str]:
     """SQLite's `PRAGMA integrity_check` on the file at `db_path`, read-only: the problems it
     reports, an empty list when the database is sound; damage that stops the check, or a file
-    that is no database, is its one problem. Raises FileNotFoundError when there is no file."""
+    that is no database (an empty file too: SQLite would read it as a new database), is its
+    one problem. Raises FileNotFoundError when there is no file."""
     path = Path(db_path)
     if not path.is_file():
         raise FileNotFoundError(f"no database at {path}")
+    if path.stat().st_size == 0:
+        return ["the file is empty (0 bytes), not a jobhound database"]
     with _connect_readonly(path) as db:
         try:
             rows = [str(row[0]) for row in db.execute("PRAGMA integrity_check").fetchall()]

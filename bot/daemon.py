@@ -320,8 +320,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
 
 
 async def _open_http(settings: Settings, ops: Operations, stack: contextlib.AsyncExitStack) -> None:
-    """Serve /healthz and /metrics on `[http] listen` (nothing when unset) until `stack` closes,
-    logging the address (port 0 picks a free one); an address that cannot be bound is a
+    """Serve /healthz and /metrics on `[http] listen` (nothing when unset) until `stack` closes
+    (port 0 picks a free one, which `HttpApi` logs); an address that cannot be bound is a
     ConfigError (exit 2)."""
     if settings.http.listen is None:
         return
@@ -333,8 +333,6 @@ async def _open_http(settings: Settings, ops: Operations, stack: contextlib.Asyn
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", key="http.listen"
         ) from None
-    shown = f"[{host}]" if ":" in host else host
-    log.info("serving /healthz and /metrics on http://%s:%d", shown, api.port)
 
 
 def _run_now(scheduler: AsyncIOScheduler, name: str) -> bool:

@@ -179,6 +179,9 @@ def run_export(settings: Settings, dest: str | None, say: Say) -> int:
     except FileExistsError:
         print(f"jobhound: export: {dest} exists; choose a new file", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # no such directory, no permission, a full disk
+        print(f"jobhound: export: cannot write {dest}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     say(
         f"export: {len(data['chats'])} chats, {len(data['subscriptions'])} subscriptions, "
         f"{len(data['mutes'])} muted companies to {dest}"

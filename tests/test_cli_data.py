@@ -151,3 +151,29 @@ def test_export_then_import_gives_equal_chats_and_subscriptions(
     # A second import would duplicate them: refused, nothing written.
     assert main(["import", str(dump), "--config", config(tmp_path, fresh)]) == 2
     assert "import only into an empty database" in capsys.readouterr().err
+
+
+def test_data_commands_answer_a_missing_directory_or_an_empty_file_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regressions a tester found: `export` into a missing directory ended in a traceback,
+    `backup` there said only "unable to open database file", and `check --db` passed an
+    empty file that every other command refuses."""
+    db = tmp_path / "live.db"
+    seeded(db).close()
+    nowhere = tmp_path / "no" / "such"
+    assert main(["export", str(nowhere / "x.json"), "--config", config(tmp_path, db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jobhound: export: cannot write")
+    assert len(err.splitlines()) == 1
+    assert main(["backup", str(nowhere / "x.db"), "--config", config(tmp_path, db)]) == 2
+    err = capsys.readouterr().err
+    assert f"no directory {nowhere}" in err
+    assert len(err.splitlines()) == 1
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert main(["check", "--db", "--config", config(tmp_path, empty)]) == 1
+    out = capsys.readouterr().out
+    assert "the file is empty (0 bytes)" in out
+    assert "restore a backup" in out

@@ -50,7 +50,7 @@ async def served_port(caplog: pytest.LogCaptureFixture) -> int:
     """The port the daemon logged it serves on (it was given port 0: no free-port race)."""
     while True:
         for record in caplog.records:
-            if found := re.search(r"/metrics on http://127\.0\.0\.1:(\d+)$", record.getMessage()):
+            if found := re.search(r"/metrics on 127\.0\.0\.1:(\d+)$", record.getMessage()):
                 return int(found.group(1))
         await asyncio.sleep(0.01)
 
@@ -66,7 +66,7 @@ def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 async def test_healthz_turns_503_when_a_source_stalls_and_metrics_has_every_metric(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.daemon")
+    caplog.set_level(logging.INFO, logger="bot.httpapi")
     async with serve() as server:
         server.add("/feed.rss", Route(body=FEED))
         settings = write_config(

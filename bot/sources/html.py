@@ -42,7 +42,10 @@ DEFAULT_MAX_PAGES = 10
 def parse_page(
     html: str, selectors: Mapping[str, str], *, base_url: str = "", company_name: str = ""
 ) -> tuple[list[Posting], str | None]:
-    """Postings on one page by the configured selectors, and the next page's URL if any."""
+    """Postings on one page by the configured selectors, and the next page's URL if any.
+    Raises ParseError for an empty answer (no page at all) or a selector selectolax refuses."""
+    if not html.strip():
+        raise ParseError("empty answer (no HTML page)")
     tree = LexborHTMLParser(html)
     try:
         items = tree.css(selectors["item"])
@@ -125,6 +128,11 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
             where = f"page {page}"
             warnings.append(common.page_failed(exc, source, page_url, first=page == 1, where=where))
             break
+        if page == 1 and not found:  # a board with no openings, or selectors that miss
+            warnings.append(
+                f"page 1 lists no posting by the selectors (item {selectors['item']!r}, "
+                f"title {selectors['title']!r}); check them if the board has openings"
+            )
         postings.extend(found)
     else:  # max_pages reached: a next page may hold more
         return ScrapeResult(

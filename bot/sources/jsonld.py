@@ -312,7 +312,10 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
     if found is None:  # every shard answered 304
         return ScrapeResult(unchanged=True)
     urls = found.urls
-    known = ctx.known_urls(urls, source.identity) if urls else set()
+    if not urls and not found.page_postings:  # not "unchanged": the pipeline checks layouts
+        where = "sitemap" if found.maps else "listing"
+        return ScrapeResult(warnings=(f"the {where} links no job page",))
+    known = ctx.known_urls(urls, source.identity)
     unknown = [url for url in dict.fromkeys(urls) if url not in known]
     if not unknown and not found.page_postings:
         for shard in found.shards:
@@ -355,7 +358,9 @@ async def _discover(
     company: str,
 ) -> _Found | None:
     """The job URLs of a sitemap, a sitemap index's newest shards, or a listing page; None when
-    every shard answered 304. ParseError for an unreadable sitemap."""
+    every shard answered 304. ParseError for an empty answer or an unreadable sitemap."""
+    if not first.content.strip():
+        raise ParseError("empty answer (no listing page or sitemap)", url=first.url)
     if not looks_like_sitemap(first.content):
         page_postings = [
             p

@@ -55,6 +55,8 @@ def read_feed(
     # feedparser's strict parser then reads most real feeds, and its lenient fallback, which
     # turns a bare `R&D` into `R&D;`, is left for the rest.
     raw = common.xml_bytes(body)
+    if not raw:  # feedparser answers an empty document with a result that has no `version`
+        raise ParseError("empty answer (no feed document)")
     if b"<!ENTITY" in raw[:4096]:
         raise ParseError("the feed declares XML entities; refusing to expand them")
     headers = {"content-type": content_type} if content_type else {}
@@ -63,12 +65,12 @@ def read_feed(
     problem = feed.get("bozo_exception")
     if feed.bozo and not any(end in raw[-1024:] for end in _ROOT_ENDS):
         raise ParseError(f"invalid XML ({problem}; the document ends before the feed closes)")
-    if not feed.version:
+    if not feed.get("version"):
         if problem is not None and not feed.entries:
             raise ParseError(f"not an RSS or Atom feed (invalid XML: {problem})")
         if not feed.entries:
             raise ParseError("not an RSS or Atom feed (no rss, RDF or Atom feed element)")
-    atom = str(feed.version).startswith("atom")
+    atom = str(feed.get("version", "")).startswith("atom")
     postings: list[Posting] = []
     warnings: list[str] = []
     for number, entry in enumerate(feed.entries, 1):

@@ -62,6 +62,9 @@ MAX_MESSAGE_LENGTH = 4096
 # Telegram honours at most 100 entities per message (tdlib/telegram-bot-api#820).
 MAX_ENTITIES = 100
 MAX_CALLBACK_DATA_BYTES = 64
+# Telegram refuses an inline keyboard of more than 100 buttons with "reply markup is too
+# long" (tginfo/Telegram-Limits#228; not in the Bot API documentation).
+MAX_INLINE_BUTTONS = 100
 
 # Telegram answers 404 for a malformed token and 401 for a well-formed one it does not know.
 _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
@@ -1570,6 +1573,8 @@ class FakeTelegram:
             return markup  # reply keyboards, removal, force_reply: accepted as sent
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
             raise _bad_request('can\'t parse inline keyboard: field "inline_keyboard" is invalid')
+        if sum(map(len, rows)) > MAX_INLINE_BUTTONS:
+            raise _bad_request("reply markup is too long")
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not isinstance(button.get("text"), str):

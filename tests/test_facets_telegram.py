@@ -43,6 +43,9 @@ async def test_subscribe_answers_with_the_facets_as_understood(env: Env) -> None
     assert "postings paid in other currencies do not match" in reply.text
     assert "remote, open to someone living in EU" in reply.text
     assert "end a filter with !" in reply.text
+    # Regression (tester): the NOT was dropped, as if the query asked for interns.
+    assert "• excluded: seniority" in reply.text
+    assert "• seniority" not in reply.text
     (sub,) = env.store.subscriptions(USER)
     assert sub.query == "rust AND remote:EU AND salary>=90k EUR AND NOT seniority:intern"
     bad = await one(env, USER, "/subscribe rust remote:mars")

@@ -172,6 +172,40 @@ async def test_list_with_unsubscribe_buttons(env: Env) -> None:
     assert confirmation
 
 
+async def test_a_long_list_is_paged_within_telegrams_limits(env: Env) -> None:
+    """Regression (tester): 50 long subscriptions made one /list reply Telegram refused (over
+    4,096 characters, and 200 buttons where it takes 100); the user got no answer."""
+    env.store.touch_chat(USER, type="private", title="Ada")
+    for i in range(50):  # 18 terms of 10 characters: about 200, the longest query there is
+        env.subs.add(USER, " ".join(f"w{i:02d}term{k:03d}" for k in range(18)))
+    companies = env.store.company_ids(
+        [f"Company number {n} of a long mute list" for n in range(60)]
+    )
+    for company_id in companies.values():
+        env.store.mute(USER, company_id)
+    env.store.set_paused(USER, True)
+    before = len(env.tg.sent_messages(USER))
+    env.tg.send_user_message(USER, USER, "/list")
+    await env.tg.wait_for_async(
+        lambda: any("Alerts are paused" in m.text for m in env.tg.sent_messages(USER)[before:])
+    )
+    pages = env.tg.sent_messages(USER)[before:]
+    assert len(pages) >= 3
+    assert pages[0].text.startswith("Subscriptions (50)")
+    unsubscribe = [
+        b["callback_data"] for page in pages for b in page.buttons if "unsub:" in b["callback_data"]
+    ]
+    assert unsubscribe == [f"unsub:{s.id}" for s in env.store.subscriptions(USER)]
+    for page in pages:  # every subscription's line with its own buttons
+        listed = [line.split(":")[0] for line in page.text.splitlines() if line.startswith("#")]
+        assert [
+            f"#{b['callback_data'][6:]}" for b in page.buttons if "unsub:" in b["callback_data"]
+        ] == listed
+    shown = "".join(page.text for page in pages)
+    assert "Muted companies (60)" in shown
+    assert all(name.casefold() in shown for name in companies)
+
+
 async def test_unsubscribe_by_id_and_all(env: Env) -> None:
     await one(env, USER, "/subscribe rust")
     await one(env, USER, "/subscribe golang")

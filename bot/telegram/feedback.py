@@ -127,12 +127,15 @@ class FeedbackCommands:
         await query.answer(f"Noted: {REASONS[code]}. Thanks!")
 
 
-def mute_lines(muted: list[str]) -> list[str]:
-    """The mute list as /list shows it (nothing when empty)."""
+def mute_lines(muted: list[str], width: int = 500) -> list[str]:
+    """The mute list as /list shows it (nothing when empty): a heading, the names (escaped) in
+    lines of about `width` characters, so that a long list can be paged like the rest."""
     if not muted:
         return []
-    names = ", ".join(f"<code>{html.escape(name)}</code>" for name in muted)
-    return [
-        f"\n<b>Muted companies ({len(muted)})</b>: {names}",
-        "/unmute <i>company</i> undoes one.",
-    ]
+    lines, line = [f"\n<b>Muted companies ({len(muted)})</b>:"], ""
+    for name in map(html.escape, muted):
+        if line and len(line) + len(name) > width:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {name}" if line else name
+    return [*lines, line, "/unmute <i>company</i> undoes one."]

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
+from bot.deliver.format import MESSAGE_LIMIT, utf16_len
 from bot.errors import LimitError, QueryError
-from bot.query import Query
+from bot.facets.filters import FacetFilter
+from bot.query import Facet, Node, Not, Query, Term
 from bot.settings import Settings
 from bot.store import Chat, Subscription
 from bot.subscriptions import PostingScans, Subscriptions
@@ -34,7 +37,10 @@ def facet_lines(query: Query) -> str:
     facets = query.facets
     if not facets:
         return ""
-    lines = [f"• {html.escape(f.describe())}" for f in facets]
+    lines = [
+        f"• {'excluded: ' if negated else ''}{html.escape(f.describe())}"
+        for f, negated in dict.fromkeys(_signed_facets(query.root))
+    ]
     lines.append(
         "Postings that do not state a fact pass (the alert says so); "
         "end a filter with ! to require it, as in salary>=90k!."
@@ -45,6 +51,54 @@ def facet_lines(query: Query) -> str:
             "those that do not state the facts included."
         )
     return "Filters:\n" + "\n".join(lines) + "\n"
+
+
+def _signed_facets(node: Node, negated: bool = False) -> Iterator[tuple[FacetFilter, bool]]:
+    """Each facet filter of a query, in query order, and whether it sits under a NOT
+    (`-seniority:intern` excludes what `seniority:intern` asks for)."""
+    if isinstance(node, Facet):
+        yield node.filter, negated
+    elif isinstance(node, Not):
+        yield from _signed_facets(node.child, not negated)
+    elif not isinstance(node, Term):
+        for child in node.children:
+            yield from _signed_facets(child, negated)
+
+
+# A /list message holds at most this many subscriptions, each with its Unsubscribe button
+# and its row of mode buttons: Telegram refuses a keyboard of over 100 buttons ("reply markup
+# is too long"; tginfo/Telegram-Limits#228) or of about 10 KB of JSON (#187).
+LIST_PAGE_SUBSCRIPTIONS = 20
+_Buttons = list[list[InlineKeyboardButton]]
+
+
+def list_pages(
+    head: str, entries: Sequence[tuple[str, _Buttons]], tail: Sequence[str]
+) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """`head`, then each entry's line (its buttons in the same message), then the `tail` lines,
+    as messages within Telegram's limits: `LIST_PAGE_SUBSCRIPTIONS` entries and
+    `MESSAGE_LIMIT` UTF-16 code units (counted on the HTML, an upper bound of what shows).
+    A line is never split: each comes from a bounded query or mute list line."""
+    pages: list[tuple[list[str], _Buttons]] = [([head], [])]
+    count = 0  # entries on the last page
+    for line, buttons in entries:
+        if count == LIST_PAGE_SUBSCRIPTIONS or _too_long(pages[-1][0], line):
+            pages.append(([], []))
+            count = 0
+        pages[-1][0].append(line)
+        pages[-1][1].extend(buttons)
+        count += 1
+    for line in tail:
+        if _too_long(pages[-1][0], line):
+            pages.append(([], []))
+        pages[-1][0].append(line)
+    return [
+        ("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None) for lines, rows in pages
+    ]
+
+
+def _too_long(lines: Sequence[str], line: str) -> bool:
+    return bool(lines) and utf16_len("\n".join([*lines, line])) > MESSAGE_LIMIT
 
 
 class SubscriptionStore(Protocol):
@@ -122,30 +176,30 @@ class SubscriptionCommands:
         return chat is not None and chat.paused
 
     async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The chat's subscriptions with their buttons, its mute list and whether it is
+        paused, in as many messages as Telegram's limits need (`list_pages`)."""
         chat = update.effective_chat
         assert chat is not None
         subs = self.store.subscriptions(chat.id)
-        muted = mute_lines(self.store.muted(chat.id))
-        if not subs:
-            text = "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
-            await reply(update, "\n".join([text, *muted]))
-            return
-        lines = [f"<b>Subscriptions ({len(subs)})</b>"]
-        lines += [
-            f"#{s.id}: <code>{html.escape(s.query)}</code> · "
-            f"{html.escape(self.subs.mode(s.id).describe())}"
-            for s in subs
-        ]
-        lines += muted
-        if self._paused(chat.id):
-            lines.append("\n⏸ Alerts are paused: /resume to get them again.")
-        buttons = []
-        for s in subs:
-            unsub = InlineKeyboardButton(
-                f"Unsubscribe #{s.id}", callback_data=f"{UNSUB_PREFIX}{s.id}"
-            )
-            buttons += [[unsub], mode_buttons(s.id, self.subs.mode(s.id))]
-        await reply(update, "\n".join(lines), markup=InlineKeyboardMarkup(buttons))
+        tail = mute_lines(self.store.muted(chat.id))
+        if subs and self._paused(chat.id):
+            tail.append("\n⏸ Alerts are paused: /resume to get them again.")
+        head = (
+            f"<b>Subscriptions ({len(subs)})</b>"
+            if subs
+            else "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
+        )
+        for text, markup in list_pages(head, [self._entry(s) for s in subs], tail):
+            await reply(update, text, markup=markup)
+
+    def _entry(self, sub: Subscription) -> tuple[str, _Buttons]:
+        """One subscription's /list line and its buttons: Unsubscribe, then its modes."""
+        mode = self.subs.mode(sub.id)
+        line = f"#{sub.id}: <code>{html.escape(sub.query)}</code> · {html.escape(mode.describe())}"
+        unsubscribe = InlineKeyboardButton(
+            f"Unsubscribe #{sub.id}", callback_data=f"{UNSUB_PREFIX}{sub.id}"
+        )
+        return line, [[unsubscribe], mode_buttons(sub.id, mode)]
 
     async def unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat

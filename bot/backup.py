@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from bot.store.feedback import company_key
+from bot.text import counted
 
 EXPORT_FORMAT = "jobhound-subscriptions"
 # Version 2 carries each chat's settings (time zone, quiet hours, daily cap), each
@@ -195,7 +196,7 @@ def _refuse_unless_empty(db: Database) -> None:
         count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
         if count:
             raise ImportRefused(
-                f"the database already has {count} {table}; import only into an empty "
+                f"the database already has {counted(count, table[:-1])}; import only into an empty "
                 "database (a new storage.path)"
             )
 

@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings, SourceSettings
 from bot.store.base import now_utc
 from bot.store.health import SourceHealth
+from bot.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ def sources_with_state(ops: Operations, sources: Iterable[SourceSettings]) -> li
             state = ops.state(source.name)
             if state.problem is None and not h.consecutive_failures:
                 count = h.last_count if h.last_count is not None else 0
-                lines.append(f"✅ {head}: ok, {count} postings")
+                lines.append(f"✅ {head}: ok, {counted(count, 'posting')}")
                 continue
             if state.problem is None:  # a failure the machine has not seen (a fresh state)
                 state = replace(state, problem="failure", since=h.last_error_at, failures=1)

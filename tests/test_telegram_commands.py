@@ -112,7 +112,7 @@ async def test_subscribe_replies_with_id_query_and_current_matches(env: Env) -> 
     sub = env.store.subscriptions(USER)[0]
     assert f"Subscription #{sub.id}" in reply.text
     assert "(rust OR golang) backend" in reply.text.replace("AND ", "")
-    assert "matches 1 stored postings" in reply.text  # the Golang backend lead
+    assert "matches 1 stored posting right now" in reply.text  # the Golang backend lead
 
 
 async def test_sub_alias_and_usage_without_query(env: Env) -> None:

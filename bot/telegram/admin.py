@@ -30,7 +30,7 @@ from bot.settings import Settings, SourceSettings
 from bot.sources.registry import KINDS
 from bot.store import SourceHealth, Subscription
 from bot.subscriptions import PostingScans
-from bot.telegram.guard import reply
+from bot.telegram.guard import reply, reply_pages
 from bot.telegram.help import ADDSOURCE_USAGE
 from bot.text import counted
 
@@ -197,8 +197,8 @@ class Status:
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self.ops is not None:
             lines = sources_with_state(self.ops, self.ops.settings.sources)
-            text = "\n".join(html.escape(line) for line in lines)
-            await reply(update, f"<b>Watched boards</b>\n{text}")
+            shown = ["<b>Watched boards</b>", *map(html.escape, lines)]
+            await reply_pages(update, [(line, ()) for line in shown])
             return
         now = datetime.now(UTC)
         health = {h.name: h for h in self.store.source_health()}
@@ -223,7 +223,7 @@ class Status:
                     f"✅ {name}: {counted(count, 'posting')}, "
                     f"last success {_ago(h.last_success_at, now)}"
                 )
-        await reply(update, "\n".join(lines))
+        await reply_pages(update, [(line, ()) for line in lines])
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user

@@ -5,21 +5,30 @@ in a group may change its subscriptions; and the one way handlers answer (`reply
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.deliver.format import MAX_ENTITIES, MESSAGE_LIMIT, utf16_len
 from bot.telegram.help import NOT_ADMIN
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 1000
+# A paged reply's buttons per message: Telegram refuses a keyboard of over 100 buttons ("reply
+# markup is too long"; tginfo/Telegram-Limits#228) or of about 10 KB of JSON (#187).
+PAGE_BUTTONS = 80
+# An opening tag of Telegram HTML: one formatting entity.
+_TAG = re.compile(r"<[a-z]")
+# A line of a paged reply and the rows of buttons that go in the same message as it.
+Line = tuple[str, Sequence[Sequence[InlineKeyboardButton]]]
 # Commands a chat may send per minute before the bot asks it to slow down.
 COMMANDS_PER_MINUTE = 20
 
@@ -106,6 +115,41 @@ async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | Non
         link_preview_options=LinkPreviewOptions(is_disabled=True),
         do_quote=False,
     )
+
+
+def pages(lines: Sequence[Line]) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """Lines (Telegram HTML, each with its buttons) as messages within Telegram's limits:
+    `MESSAGE_LIMIT` UTF-16 code units (counted on the HTML, an upper bound of what shows),
+    `MAX_ENTITIES` formatting tags and `PAGE_BUTTONS` buttons. A line is never split (callers
+    keep each line bounded)."""
+    found: list[tuple[list[str], list[Sequence[InlineKeyboardButton]]]] = []
+    for line, rows in lines:
+        if not found or _overflows(found[-1][0], found[-1][1], line, rows):
+            found.append(([], []))
+        found[-1][0].append(line)
+        found[-1][1].extend(rows)
+    return [("\n".join(text), InlineKeyboardMarkup(rows) if rows else None) for text, rows in found]
+
+
+def _overflows(
+    text: list[str],
+    rows: list[Sequence[InlineKeyboardButton]],
+    line: str,
+    more: Sequence[Sequence[InlineKeyboardButton]],
+) -> bool:
+    """Whether a page of `text` and `rows` would break a limit with `line` and `more` added."""
+    joined = "\n".join([*text, line])
+    return (
+        sum(map(len, rows)) + sum(map(len, more)) > PAGE_BUTTONS
+        or utf16_len(joined) > MESSAGE_LIMIT
+        or len(_TAG.findall(joined)) > MAX_ENTITIES
+    )
+
+
+async def reply_pages(update: Update, lines: Sequence[Line]) -> None:
+    """`reply` with `lines` in as many messages as `pages` makes, in order."""
+    for text, markup in pages(lines):
+        await reply(update, text, markup=markup)
 
 
 async def may_change(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Protocol
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
-from bot.deliver.format import MESSAGE_LIMIT, utf16_len
 from bot.errors import LimitError, QueryError
 from bot.facets.filters import FacetFilter
 from bot.query import Facet, Node, Not, Query, Term
@@ -20,7 +19,7 @@ from bot.settings import Settings
 from bot.store import Chat, Subscription
 from bot.subscriptions import PostingScans, Subscriptions
 from bot.telegram.feedback import mute_lines
-from bot.telegram.guard import may_change, refuse_non_admin, reply
+from bot.telegram.guard import Line, may_change, refuse_non_admin, reply, reply_pages
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN, SUBSCRIBE_USAGE
 from bot.telegram.numbers import MAX_ID, ascii_number
 from bot.telegram.timing import mode_buttons
@@ -63,42 +62,6 @@ def _signed_facets(node: Node, negated: bool = False) -> Iterator[tuple[FacetFil
     elif not isinstance(node, Term):
         for child in node.children:
             yield from _signed_facets(child, negated)
-
-
-# A /list message holds at most this many subscriptions, each with its Unsubscribe button
-# and its row of mode buttons: Telegram refuses a keyboard of over 100 buttons ("reply markup
-# is too long"; tginfo/Telegram-Limits#228) or of about 10 KB of JSON (#187).
-LIST_PAGE_SUBSCRIPTIONS = 20
-_Buttons = list[list[InlineKeyboardButton]]
-
-
-def list_pages(
-    head: str, entries: Sequence[tuple[str, _Buttons]], tail: Sequence[str]
-) -> list[tuple[str, InlineKeyboardMarkup | None]]:
-    """`head`, then each entry's line (its buttons in the same message), then the `tail` lines,
-    as messages within Telegram's limits: `LIST_PAGE_SUBSCRIPTIONS` entries and
-    `MESSAGE_LIMIT` UTF-16 code units (counted on the HTML, an upper bound of what shows).
-    A line is never split: each comes from a bounded query or mute list line."""
-    pages: list[tuple[list[str], _Buttons]] = [([head], [])]
-    count = 0  # entries on the last page
-    for line, buttons in entries:
-        if count == LIST_PAGE_SUBSCRIPTIONS or _too_long(pages[-1][0], line):
-            pages.append(([], []))
-            count = 0
-        pages[-1][0].append(line)
-        pages[-1][1].extend(buttons)
-        count += 1
-    for line in tail:
-        if _too_long(pages[-1][0], line):
-            pages.append(([], []))
-        pages[-1][0].append(line)
-    return [
-        ("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None) for lines, rows in pages
-    ]
-
-
-def _too_long(lines: Sequence[str], line: str) -> bool:
-    return bool(lines) and utf16_len("\n".join([*lines, line])) > MESSAGE_LIMIT
 
 
 class SubscriptionStore(Protocol):
@@ -156,7 +119,11 @@ class SubscriptionCommands:
             )
             return
         count, partial = await self.scans.count(added.query, datetime.now(UTC))
-        scope = "of the newest stored postings" if partial else "stored postings"
+        scope = (
+            "of the newest stored postings"
+            if partial
+            else ("stored posting" if count == 1 else "stored postings")
+        )
         paused = (
             "\nAlerts are paused in this chat: /resume to get them."
             if self._paused(chat.id)
@@ -177,7 +144,7 @@ class SubscriptionCommands:
 
     async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The chat's subscriptions with their buttons, its mute list and whether it is
-        paused, in as many messages as Telegram's limits need (`list_pages`)."""
+        paused, in as many messages as Telegram's limits need (`pages`)."""
         chat = update.effective_chat
         assert chat is not None
         subs = self.store.subscriptions(chat.id)
@@ -189,10 +156,10 @@ class SubscriptionCommands:
             if subs
             else "This chat has no subscriptions. Add one with /subscribe <i>query</i>."
         )
-        for text, markup in list_pages(head, [self._entry(s) for s in subs], tail):
-            await reply(update, text, markup=markup)
+        entries = [self._entry(s) for s in subs]
+        await reply_pages(update, [(head, ()), *entries, *((line, ()) for line in tail)])
 
-    def _entry(self, sub: Subscription) -> tuple[str, _Buttons]:
+    def _entry(self, sub: Subscription) -> Line:
         """One subscription's /list line and its buttons: Unsubscribe, then its modes."""
         mode = self.subs.mode(sub.id)
         line = f"#{sub.id}: <code>{html.escape(sub.query)}</code> · {html.escape(mode.describe())}"

@@ -12,14 +12,19 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
+from bot.errors import QueryError
+from bot.query import parse_query
 from bot.store.feedback import company_key
+from bot.subscriptions import MAX_PER_CHAT
 from bot.text import counted
+from bot.timing import ChatTiming, Mode, zone
 
 EXPORT_FORMAT = "jobhound-subscriptions"
 # Version 2 carries each chat's settings (time zone, quiet hours, daily cap), each
@@ -142,8 +147,9 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
     """Insert an `export_subscriptions` dict (version 1 or 2) into `db` (migrated, with no
     chats or subscriptions yet) in one transaction; returns what it inserted.
     Raises ImportRefused naming the problem: not an export, another version, a row with an
-    unknown or missing column or a wrong type, a subscription or mute of an unknown chat, or
-    a database that already has chats or subscriptions."""
+    unknown or missing column or a wrong type, a subscription or mute of an unknown chat, a
+    setting, query or mode the daemon cannot read, too many subscriptions for a chat, or a
+    database that already has chats or subscriptions."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise ImportRefused(f'not a jobhound export (expected "format": "{EXPORT_FORMAT}")')
     version = data.get("version")
@@ -167,6 +173,7 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
     for index, row in enumerate(mutes):
         if not row["company"] or not row["company"].strip():
             raise ImportRefused(f"mutes[{index}].company is empty")
+    _check_settings(rows["chats"], rows["subscriptions"])
     with db.conn:
         _refuse_unless_empty(db)
         for table, columns in TABLES.items():
@@ -187,6 +194,33 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
                 [row["chat_id"], row["created_at"], name],
             )
     return Imported(len(rows["chats"]), len(rows["subscriptions"]), len(mutes))
+
+
+def _check_settings(chats: list[dict[str, Any]], subscriptions: list[dict[str, Any]]) -> None:
+    """Refuse what the daemon would not accept from a chat: a time zone, quiet hours or cap
+    it cannot read, a query that does not parse, a mode it does not know, more subscriptions
+    than a chat may have (`MAX_PER_CHAT`). Each such row would otherwise be skipped with a
+    warning at every start, and its chat would never hear why."""
+    for index, chat in enumerate(chats):
+        try:
+            timing = ChatTiming.from_columns(chat.get("tz"), chat.get("quiet"), chat.get("cap"))
+            zone(timing.tz)
+        except ValueError as exc:
+            raise ImportRefused(f"chats[{index}]: {exc}") from None
+    per_chat: Counter[int] = Counter()
+    for index, sub in enumerate(subscriptions):
+        try:
+            parse_query(sub["query"] or "")
+            if sub.get("mode") is not None:
+                Mode.parse(sub["mode"])
+        except (QueryError, ValueError) as exc:
+            raise ImportRefused(f"subscriptions[{index}]: {exc}") from None
+        per_chat[sub["chat_id"]] += 1
+        if per_chat[sub["chat_id"]] > MAX_PER_CHAT:
+            raise ImportRefused(
+                f"chat {sub['chat_id']} has more than {MAX_PER_CHAT} subscriptions, "
+                "the most a chat may have"
+            )
 
 
 def _refuse_unless_empty(db: Database) -> None:

@@ -216,6 +216,16 @@ def test_import_only_into_an_empty_database(tmp_path: Path) -> None:
         (lambda d: d["mutes"][0].update(company=" "), r"mutes\[0\]\.company is empty"),
         (lambda d: d["mutes"][0].pop("created_at"), r"missing columns \['created_at'\]"),
         (lambda d: d["chats"][1].update(cap="5"), r"chats\[1\]\.cap must be int"),
+        (lambda d: d["chats"][1].update(tz="Mars/Olympus"), r"chats\[1\]: .*Mars/Olympus"),
+        (lambda d: d["chats"][1].update(quiet="late"), r"chats\[1\]: "),
+        (lambda d: d["subscriptions"][0].update(query="((("), r"subscriptions\[0\]: "),
+        (lambda d: d["subscriptions"][0].update(mode="sometimes"), r"subscriptions\[0\]: "),
+        (
+            lambda d: d["subscriptions"].extend(
+                dict(d["subscriptions"][0], id=100 + n) for n in range(50)
+            ),
+            "more than 50 subscriptions",
+        ),
     ],
 )
 def test_import_refuses_a_bad_export_and_writes_nothing(tmp_path, change, message) -> None:

@@ -128,7 +128,10 @@ class Pipeline:
             log.info("%s: unchanged since the last run (%.2fs)", source.name, _since(started))
             return SourceOutcome(source.name, ok=True, unchanged=True, seconds=_since(started))
         self._check_layout(source, result)
-        was_open = self.postings.open_count(source.name) if self.ops and result.complete else 0
+        # Absence closes only after a whole, clean listing (issue 12): never from a feed, a
+        # partial crawl, a run with unreadable items or a kind that re-reads only what is new.
+        closes = kind.lists_all and result.complete and result.listed_all and not result.warnings
+        was_open = self.postings.open_count(source.name) if self.ops and closes else 0
         # Off the event loop's critical path: polling and sending go on meanwhile.
         stored = await self.postings.ingest_async(
             source.name,
@@ -136,14 +139,12 @@ class Pipeline:
             matcher=self._measured(self.matcher()),
             complete=result.complete,
             identity=source.identity,
-            # Absence closes only after a whole, clean listing (issue 12): never from a feed,
-            # a partial crawl or a run with unreadable items.
-            closes=kind.lists_all and result.complete and result.listed_all and not result.warnings,
+            closes=closes,
         )
         self.health.record_success(source.name, count=stored.seen, new=len(stored.new))
-        # Open before and not seen now: closed (a complete scrape only; a partial one, e.g. a
-        # page cap, cannot tell a closed posting from an unread one).
-        closed = max(0, was_open - (stored.seen - len(stored.new))) if result.complete else 0
+        # Open before and not seen now: closed (only a run that closes can tell a closed
+        # posting from one it did not read).
+        closed = max(0, was_open - (stored.seen - len(stored.new))) if closes else 0
         self._report(source, stored, closed, started)
         if self.publish is not None and (stored.new or stored.deliveries):
             await self.publish(stored)

@@ -103,9 +103,12 @@ def parse_schedule(text: str) -> Schedule:
         return Schedule(text=text, interval=seconds)
     if len(text.split()) == 5:
         try:
-            crontab_trigger(text)
+            trigger = crontab_trigger(text)
         except ValueError as exc:
             raise ValueError(f"invalid crontab {text!r}: {exc}") from None
+        # "0 0 31 2 *" (February 31st) reads, but APScheduler finds no time it fires.
+        if trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+            raise ValueError(f"crontab {text!r} names no date that exists: it would never run")
         return Schedule(text=text, cron=text)
     raise ValueError(
         f'{text!r} is neither a crontab line of 5 fields ("*/30 * * * *") '

@@ -42,3 +42,14 @@ def test_days_of_the_week_as_crontab_means_them(line: str, days: list[str]) -> N
 def test_impossible_days_are_refused(line: str) -> None:
     with pytest.raises(ValueError, match="invalid crontab"):
         parse_schedule(line)
+
+
+@pytest.mark.parametrize("line", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"])
+def test_a_crontab_that_never_fires_is_refused(line: str) -> None:
+    """Regression (tester): February 31st passed `check` with "next run never"."""
+    with pytest.raises(ValueError, match="would never run"):
+        parse_schedule(line)
+
+
+def test_february_29th_is_a_date_that_exists() -> None:
+    assert parse_schedule("0 0 29 2 *").cron == "0 0 29 2 *"

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from bot.config import TOKEN_ENV, config_path, load_settings
 from bot.errors import ConfigError, DeliveryDeferred, StoreError
@@ -228,6 +229,10 @@ def _add(settings: Settings, url: str, name: str | None, schedule: str | None) -
     from bot.discover import AlreadyConfigured, NotPlaced, add_source
     from bot.errors import SourceError
 
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        say(f"jobhound: add: {url!r} is not an http(s) URL of a board", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         outcome = asyncio.run(add_source(settings, url, name=name, schedule=schedule))
     except SourceError as exc:

@@ -237,3 +237,17 @@ def test_a_job_page_pattern_is_its_path_without_the_last_segment() -> None:
     assert discover.job_page_pattern("https://a.example/job/rust-1") == "/job/"
     assert discover.job_page_pattern("https://a.example/careers/jobs/42/") == "/careers/jobs/"
     assert discover.job_page_pattern("https://a.example/rust-1") is None
+
+
+@pytest.mark.parametrize("url", ["not a url", "/etc/passwd", "ftp://jobs.example/", "https://"])
+def test_add_refuses_what_is_not_an_http_url_in_one_line(
+    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression (tester): these got the html template with `url = "not a url"` in it."""
+    path = config(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    assert main(["add", url, "--config", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"jobhound: add: {url!r} is not an http(s) URL of a board\n"
+    assert path.read_text(encoding="utf-8") == before

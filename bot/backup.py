@@ -163,16 +163,7 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
         for table, columns in TABLES.items()
     }
     mutes = _rows(data, "mutes", MUTE_COLUMNS, key=None) if version != 1 else []
-    chat_ids = {row["id"] for row in rows["chats"]}
-    for table, rows_of in (("subscriptions", rows["subscriptions"]), ("mutes", mutes)):
-        for index, row in enumerate(rows_of):
-            if row["chat_id"] not in chat_ids:
-                raise ImportRefused(
-                    f"{table}[{index}] belongs to chat {row['chat_id']}, which is not in the export"
-                )
-    for index, row in enumerate(mutes):
-        if not row["company"] or not row["company"].strip():
-            raise ImportRefused(f"mutes[{index}].company is empty")
+    _check_references(rows["chats"], rows["subscriptions"], mutes)
     _check_settings(rows["chats"], rows["subscriptions"])
     with db.conn:
         _refuse_unless_empty(db)
@@ -194,6 +185,22 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
                 [row["chat_id"], row["created_at"], name],
             )
     return Imported(len(rows["chats"]), len(rows["subscriptions"]), len(mutes))
+
+
+def _check_references(
+    chats: list[dict[str, Any]], subscriptions: list[dict[str, Any]], mutes: list[dict[str, Any]]
+) -> None:
+    """Refuse a subscription or mute of a chat the export does not have, or a nameless mute."""
+    chat_ids = {row["id"] for row in chats}
+    for table, rows in (("subscriptions", subscriptions), ("mutes", mutes)):
+        for index, row in enumerate(rows):
+            if row["chat_id"] not in chat_ids:
+                raise ImportRefused(
+                    f"{table}[{index}] belongs to chat {row['chat_id']}, which is not in the export"
+                )
+    for index, row in enumerate(mutes):
+        if not row["company"] or not row["company"].strip():
+            raise ImportRefused(f"mutes[{index}].company is empty")
 
 
 def _check_settings(chats: list[dict[str, Any]], subscriptions: list[dict[str, Any]]) -> None:

@@ -4,7 +4,7 @@ ingest that lets the event loop run, each new posting committed with its outbox 
 import asyncio
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -215,3 +215,62 @@ def test_a_muted_companys_postings_do_not_count_toward_the_per_cycle_cap() -> No
     rows = store.pending_for_chat(7)
     assert len(rows) == 2
     assert all(row.overflow == 0 for row in rows)  # nothing held back
+
+
+def test_the_outbox_status_index_is_two_partial_ones_and_every_outbox_query_uses_an_index(
+    tmp_path: Path,
+) -> None:
+    """Bug: each outbox row's entry in the (status, next_attempt_at) index cost a fifth of its
+    insert; the partial indexes that replace it must still serve every query (a plan that
+    walks a whole index of the outbox is a full scan of millions of rows)."""
+    path = tmp_path / "old.db"
+    db = Database(path)
+    db.execute("PRAGMA foreign_keys=ON")
+    migrations.apply(db, stop_before="m_outbox_partial_indexes")
+    old = Store(db)
+    old.ingest("board", [posting(0)], now=T0)
+    old.touch_chat(7, type="private", title="t", now=T0)
+    old.ingest(
+        "board",
+        [posting(1), posting(2)],
+        now=T0,
+        matcher=lambda new: [PendingDelivery(7, p.id, 1) for p in new],
+    )
+    old.close()
+
+    store = Store.open(path)
+    names = {index.name for index in store.db.table("deliveries").indexes}
+    assert "idx_deliveries_status_next_attempt_at" not in names
+    assert {"idx_deliveries_pending_due", "idx_deliveries_sent_at"} <= names
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    later = T0 + timedelta(hours=1)
+    assert store.due_chats(now=later) == [7]
+    first, second = store.pending_for_chat(7, due_by=later)
+    store.mark_sent([first.id], now=later)
+    store.defer([second.id], later + timedelta(hours=1), "timed out")
+    assert store.next_due_at() == later + timedelta(hours=1)
+    assert store.reset_backoff(now=later) == 1
+    assert (store.pending_count(), store.oldest_pending_at()) == (1, T0)
+    assert (store.last_sent_at(), store.sent_count_since(T0)) == (later, 1)
+    assert store.instant_count(7, T0, later) == 2
+    assert [row[0] for row in store.waiting(7)] == [second.id]  # its backoff reset
+    store.reschedule([(second.id, later, False, "now")])
+    store.mark_dropped([second.id], "chat not found")
+    store.db.conn.set_trace_callback(None)
+    outbox = [
+        sql
+        for sql in statements
+        if "deliveries" in sql and sql.split()[0] in ("SELECT", "UPDATE", "DELETE")
+    ]
+    assert len(outbox) >= 13
+    for sql in outbox:
+        plan = [row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        scans = [
+            step
+            for step in plan
+            if step.startswith("SCAN deliveries")
+            and step != "SCAN deliveries USING INDEX idx_deliveries_pending_due"
+        ]
+        assert scans == [], sql
+    store.close()

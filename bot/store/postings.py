@@ -160,7 +160,8 @@ _R = TypeVar("_R")
 @_guarded
 class Postings(Repository):
     """Stored postings, one per id (see `bot.models.Identity`), and the ingest that stores a
-    scrape with the outbox rows it causes (each new posting with its own, see `_writes`)."""
+    scrape with the outbox rows it causes (a slab of new postings, then their rows, see
+    `_writes`)."""
 
     def __init__(self, db: Database, *, path: str = "", secrets: Sequence[str] = ()) -> None:
         super().__init__(db, path=path, secrets=secrets)
@@ -199,8 +200,9 @@ class Postings(Repository):
         Postings past `valid_through` close on that date.
 
         The write is a series of short transactions (`_writes`, which says why each crash
-        point is safe): a new posting is stored iff its outbox rows are. Runs to the end in
-        one call (tests, the CLI); the daemon uses `ingest_async`."""
+        point is safe): a new posting is stored with all its outbox rows or marked in
+        `fanout` until they are (a kill in between is finished by the next ingest). Runs to
+        the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
         if matcher is not None:
             self.finish_fanout(matcher, now)
         plan = self._plan(source, postings, now, complete, identity, closes)
@@ -221,8 +223,8 @@ class Postings(Repository):
         while the event loop goes on, and the loop free between the write's transactions
         (each about `WRITE_SECONDS` of SQLite work, see `_Pace`): polling, sending and
         commands get their turn during a scrape of thousands of alerts. No transaction spans
-        an `await`: no other coroutine's statement can join one, and nothing reads a posting
-        before it is committed with its outbox rows. One ingest at a time (a lock), so what
+        an `await`: no other coroutine's statement can join one, nor read what is not
+        committed. One ingest at a time (a lock), so what
         the plan read (which ids are known, whether the baseline is open) still holds at the
         write: the other writers touch chats, health, validators and sent marks, not postings.
         """

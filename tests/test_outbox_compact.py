@@ -5,10 +5,13 @@ import asyncio
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
+import bot.store.postings
 from bot.models import Posting, StoredPosting
 from bot.store import PendingDelivery, Store, migrations
 from bot.subscriptions import Subscriptions
@@ -273,4 +276,45 @@ def test_the_outbox_status_index_is_two_partial_ones_and_every_outbox_query_uses
             and step != "SCAN deliveries USING INDEX idx_deliveries_pending_due"
         ]
         assert scans == [], sql
+    store.close()
+
+
+async def test_a_task_woken_by_a_callback_runs_between_every_two_transactions_of_an_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the ingest let the loop run one iteration between transactions, and a task woken
+    by a timer or a socket (its wake-up call in one iteration, its step in the next) ran only
+    after the next transaction or two: the loop's stalls were two or three transactions."""
+    monkeypatch.setattr(bot.store.postings, "WRITE_ROWS", 200)
+    store = Store.open(tmp_path / "jobs.db")
+    store.ingest("board", [posting(0)], now=T0)
+    chats = range(100, 400)
+    for chat in chats:
+        store.touch_chat(chat, type="private", title="t", now=T0)
+    commits: list[str] = []
+    store.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    seen: list[int] = []  # how many transactions had committed at each wake-up
+
+    async def woken_by_callbacks() -> None:
+        while not done.is_set():
+            wake: asyncio.Future[None] = loop.create_future()
+            loop.call_soon(wake.set_result, None)  # as a timer's or a socket's callback does
+            await wake
+            seen.append(len(commits))
+
+    def matcher(new: object) -> list[PendingDelivery]:
+        return [PendingDelivery(c, p.id, 1) for p in new for c in chats]  # type: ignore[attr-defined]
+
+    task = asyncio.create_task(woken_by_callbacks())
+    scrape = [posting(n) for n in range(1, 11)]
+    result = await within(store.ingest_async("board", scrape, now=T0, matcher=matcher))
+    done.set()
+    await within(task)
+    store.db.conn.set_trace_callback(None)
+    assert result.deliveries == len(scrape) * len(chats)
+    assert len(commits) >= 10
+    steps = [after - before for before, after in pairwise(seen)]
+    assert max(steps) <= 1  # never two commits without the task running in between
     store.close()

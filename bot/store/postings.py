@@ -480,9 +480,10 @@ class Postings(Repository):
         weight = len(units) * _POSTING_ROWS + len(rows)
         if weight <= max(self._pace.rows, min(FIRST_WRITE_ROWS, WRITE_ROWS)):
             with self._pace.timing(weight), self.db.atomic():
-                self._store_new(units, [])
+                self._store_new(units, [])  # with all their rows: no marks needed
                 written = insert_rows(self.db, rows)
-                self._unmark(slab.marked)
+                if not units:  # a slab a kill cut short: its marks go with its last rows
+                    self._unmark(slab.marked)
             yield weight
             rows.clear()
             return written

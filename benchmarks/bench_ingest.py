@@ -13,7 +13,7 @@ the daemon calls it, with `Subscriptions.matcher`):
 - the event loop's longest stall while one scrape of 50, then one of 1,000 new postings is
   ingested as the daemon does it (`Store.ingest_async`; on a tree without it, `Store.ingest`
   on the loop, as the pipeline called it then), measured by a ticker task that wakes every
-  millisecond.
+  millisecond, while a sender task marks alerts sent on the loop's connection every 10 ms.
 
 `--root` runs the same logic against another checkout (e.g. `git archive pre-i10` unpacked)
 for "before" figures. Fixed seed; figures are printed, never asserted.
@@ -26,6 +26,7 @@ import asyncio
 import dataclasses
 import gc
 import importlib
+import itertools
 import random
 import sys
 import tempfile
@@ -72,11 +73,26 @@ async def per_posting(
     return took, cpu, rows
 
 
-async def stall_during(store: Any, matcher: Any, postings: list[Any]) -> tuple[float, float]:
-    """(seconds for the ingest, longest gap in seconds between two ticks of a 1 ms ticker)."""
+async def stall_during(
+    store: Any, matcher: Any, postings: list[Any], chats: list[int]
+) -> tuple[float, float, int]:
+    """(seconds for the ingest, longest gap in seconds between two ticks of a 1 ms ticker, sent
+    marks written meanwhile). Alongside, as the daemon's sender does on the loop's connection,
+    a writer reads a chat's pending alerts and marks them sent every 10 ms."""
     loop = asyncio.get_running_loop()
     longest = 0.0
     done = asyncio.Event()
+    marked = 0
+
+    async def sender() -> None:
+        nonlocal marked
+        for chat in itertools.cycle(chats):
+            if done.is_set():
+                return
+            ids = [d.id for d in store.pending_for_chat(chat, limit=5)]
+            store.mark_sent(ids)
+            marked += len(ids)
+            await asyncio.sleep(0.01)
 
     async def ticker() -> None:
         nonlocal longest
@@ -88,6 +104,7 @@ async def stall_during(store: Any, matcher: Any, postings: list[Any]) -> tuple[f
             last = now
 
     ticks = asyncio.create_task(ticker())
+    marks = asyncio.create_task(sender())
     await asyncio.sleep(0.01)
     started = time.perf_counter()
     if hasattr(store, "ingest_async"):
@@ -98,7 +115,8 @@ async def stall_during(store: Any, matcher: Any, postings: list[Any]) -> tuple[f
     await asyncio.sleep(0.01)
     done.set()
     await ticks
-    return took, longest
+    await marks
+    return took, longest, marked
 
 
 def main() -> int:
@@ -159,10 +177,10 @@ def main() -> int:
             )
         for count in (50, args.stall_postings):
             big = copies(pool, count, f"stall{count}-")
-            took, longest = asyncio.run(stall_during(store, subs.matcher, big))
+            took, longest, marked = asyncio.run(stall_during(store, subs.matcher, big, chats))
             print(
                 f"{len(big)} new postings in one scrape: {took:.1f} s, the event loop's longest "
-                f"stall {longest * 1000:.0f} ms"
+                f"stall {longest * 1000:.0f} ms ({marked} alerts marked sent meanwhile)"
             )
         store.close()
     return 0

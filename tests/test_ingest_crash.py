@@ -5,13 +5,14 @@ and leaves the groups consistent.
 The write is a series of short transactions (`Postings._writes`); a kill is simulated by a
 trigger that aborts one of them (its own changes roll back, the earlier ones stay committed:
 the state a SIGKILL between the two leaves), and `WRITE_ROWS` is 1 so each new posting is its
-own transaction.
+own transaction (and, unless a test says otherwise, `SLAB_POSTINGS` is 1: each posting's rows
+are written before the next posting is stored).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def job(n: int, title: str = "", location: str = "Berlin") -> Posting:
 @pytest.fixture(autouse=True)
 def one_posting_per_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bot.store.postings, "WRITE_ROWS", 1)
+    monkeypatch.setattr(bot.store.postings, "SLAB_POSTINGS", 1)
 
 
 @pytest.fixture
@@ -229,5 +231,75 @@ def test_a_kill_between_the_parts_of_a_postings_rows_is_finished_by_the_next_run
         "SELECT count(*), count(DISTINCT chat_id) FROM deliveries WHERE posting_id = ?", [pid]
     ).fetchone()
     assert tuple(counts) == (len(CHATS), len(CHATS))  # each chat once: none lost, none twice
+    assert store.db.execute("SELECT count(*) FROM fanout").fetchone()[0] == 0
+    assert_groups_consistent(store)
+
+
+def test_a_slabs_rows_are_written_chat_by_chat_across_its_postings(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: rows were written posting by posting, so every short transaction changed a page of
+    the outbox's chat index per chat (~2,000) and rewrote each to the WAL: they follow the
+    matcher's order now, chat by chat across a slab's postings."""
+    monkeypatch.setattr(bot.store.postings, "SLAB_POSTINGS", 3)
+    with_chats(store)
+    store.ingest("board", [job(0)], now=T0)  # the baseline
+
+    def chat_by_chat(postings: Sequence[StoredPosting]) -> Iterable[PendingDelivery]:
+        return [PendingDelivery(chat, p.id, 1) for chat in CHATS for p in postings]
+
+    scrape = [job(n) for n in range(1, 5)]
+    store.ingest("board", scrape, now=T0, matcher=chat_by_chat)
+    rows = store.db.execute("SELECT chat_id, posting_id FROM deliveries ORDER BY id").fetchall()
+    first, second = [p.id for p in scrape[:3]], [scrape[3].id]
+    expected = [(c, p) for c in CHATS for p in first] + [(c, p) for c in CHATS for p in second]
+    assert [tuple(row) for row in rows] == expected
+    assert store.db.execute("SELECT count(*) FROM fanout").fetchone()[0] == 0
+
+
+def slab_matcher(calls: list[list[str]]) -> Callable[..., Iterable[PendingDelivery]]:
+    """`to_every_chat`, recording the postings of each call."""
+
+    def matcher(postings: Sequence[StoredPosting]) -> Iterable[PendingDelivery]:
+        calls.append([p.id for p in postings])
+        return to_every_chat(postings)
+
+    return matcher
+
+
+@pytest.mark.parametrize("rows_before_kill", [0, 200], ids=["before its rows", "after a part"])
+async def test_a_slab_cut_short_by_a_kill_is_finished_by_the_next_run_matched_together(
+    store: Store, monkeypatch: pytest.MonkeyPatch, rows_before_kill: int
+) -> None:
+    """A slab's postings are stored (marked) before its rows: the next run matches them again
+    in one call, as the scrape did (the per-cycle cap holds across them: no flood), and writes
+    each (chat, posting) row once."""
+    monkeypatch.setattr(bot.store.postings, "SLAB_POSTINGS", 3)
+    with_chats(store)
+    store.ingest("board", [job(0)], now=T0)  # the baseline
+    scrape = [job(n) for n in range(1, 4)]
+    kill(
+        store,
+        f"BEFORE INSERT ON deliveries WHEN (SELECT count(*) FROM deliveries) >= {rows_before_kill}",  # noqa: S608
+    )
+    calls: list[list[str]] = []
+    with pytest.raises(sqlite3.IntegrityError, match="killed"):
+        await within(store.ingest_async("board", scrape, now=T0, matcher=slab_matcher(calls)))
+    revive(store)
+    ids = [p.id for p in scrape]
+    assert stored(store) == {job(0).id, *ids}
+    assert len(alerted(store)) == rows_before_kill
+    marked = store.db.execute("SELECT posting_id FROM fanout ORDER BY rowid").fetchall()
+    assert [row[0] for row in marked] == ids
+    calls.clear()
+    later = T0 + timedelta(hours=1)
+    result = await within(
+        store.ingest_async("board", scrape, now=later, matcher=slab_matcher(calls))
+    )
+    assert (result.new, calls) == ((), [ids])  # one call, all three: the cap sees them together
+    counts = store.db.execute(
+        "SELECT count(*), count(DISTINCT chat_id || posting_id) FROM deliveries"
+    ).fetchone()
+    assert tuple(counts) == (len(CHATS) * 3, len(CHATS) * 3)  # none lost, none twice
     assert store.db.execute("SELECT count(*) FROM fanout").fetchone()[0] == 0
     assert_groups_consistent(store)

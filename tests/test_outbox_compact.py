@@ -4,11 +4,14 @@ ingest that lets the event loop run, each new posting committed with its outbox 
 import asyncio
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
+import bot.store.postings
 from bot.models import Posting, StoredPosting
 from bot.store import PendingDelivery, Store, migrations
 from bot.subscriptions import Subscriptions
@@ -215,3 +218,103 @@ def test_a_muted_companys_postings_do_not_count_toward_the_per_cycle_cap() -> No
     rows = store.pending_for_chat(7)
     assert len(rows) == 2
     assert all(row.overflow == 0 for row in rows)  # nothing held back
+
+
+def test_the_outbox_status_index_is_two_partial_ones_and_every_outbox_query_uses_an_index(
+    tmp_path: Path,
+) -> None:
+    """Bug: each outbox row's entry in the (status, next_attempt_at) index cost a fifth of its
+    insert; the partial indexes that replace it must still serve every query (a plan that
+    walks a whole index of the outbox is a full scan of millions of rows)."""
+    path = tmp_path / "old.db"
+    db = Database(path)
+    db.execute("PRAGMA foreign_keys=ON")
+    migrations.apply(db, stop_before="m_outbox_partial_indexes")
+    old = Store(db)
+    old.ingest("board", [posting(0)], now=T0)
+    old.touch_chat(7, type="private", title="t", now=T0)
+    old.ingest(
+        "board",
+        [posting(1), posting(2)],
+        now=T0,
+        matcher=lambda new: [PendingDelivery(7, p.id, 1) for p in new],
+    )
+    old.close()
+
+    store = Store.open(path)
+    names = {index.name for index in store.db.table("deliveries").indexes}
+    assert "idx_deliveries_status_next_attempt_at" not in names
+    assert {"idx_deliveries_pending_due", "idx_deliveries_sent_at"} <= names
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    later = T0 + timedelta(hours=1)
+    assert store.due_chats(now=later) == [7]
+    first, second = store.pending_for_chat(7, due_by=later)
+    store.mark_sent([first.id], now=later)
+    store.defer([second.id], later + timedelta(hours=1), "timed out")
+    assert store.next_due_at() == later + timedelta(hours=1)
+    assert store.reset_backoff(now=later) == 1
+    assert (store.pending_count(), store.oldest_pending_at()) == (1, T0)
+    assert (store.last_sent_at(), store.sent_count_since(T0)) == (later, 1)
+    assert store.instant_count(7, T0, later) == 2
+    assert [row[0] for row in store.waiting(7)] == [second.id]  # its backoff reset
+    store.reschedule([(second.id, later, False, "now")])
+    store.mark_dropped([second.id], "chat not found")
+    store.db.conn.set_trace_callback(None)
+    outbox = [
+        sql
+        for sql in statements
+        if "deliveries" in sql and sql.split()[0] in ("SELECT", "UPDATE", "DELETE")
+    ]
+    assert len(outbox) >= 13
+    for sql in outbox:
+        plan = [row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        scans = [
+            step
+            for step in plan
+            if step.startswith("SCAN deliveries")
+            and step != "SCAN deliveries USING INDEX idx_deliveries_pending_due"
+        ]
+        assert scans == [], sql
+    store.close()
+
+
+async def test_a_task_woken_by_a_callback_runs_between_every_two_transactions_of_an_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the ingest let the loop run one iteration between transactions, and a task woken
+    by a timer or a socket (its wake-up call in one iteration, its step in the next) ran only
+    after the next transaction or two: the loop's stalls were two or three transactions."""
+    monkeypatch.setattr(bot.store.postings, "WRITE_ROWS", 200)
+    store = Store.open(tmp_path / "jobs.db")
+    store.ingest("board", [posting(0)], now=T0)
+    chats = range(100, 400)
+    for chat in chats:
+        store.touch_chat(chat, type="private", title="t", now=T0)
+    commits: list[str] = []
+    store.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    seen: list[int] = []  # how many transactions had committed at each wake-up
+
+    async def woken_by_callbacks() -> None:
+        while not done.is_set():
+            wake: asyncio.Future[None] = loop.create_future()
+            loop.call_soon(wake.set_result, None)  # as a timer's or a socket's callback does
+            await wake
+            seen.append(len(commits))
+
+    def matcher(new: object) -> list[PendingDelivery]:
+        return [PendingDelivery(c, p.id, 1) for p in new for c in chats]  # type: ignore[attr-defined]
+
+    task = asyncio.create_task(woken_by_callbacks())
+    scrape = [posting(n) for n in range(1, 11)]
+    result = await within(store.ingest_async("board", scrape, now=T0, matcher=matcher))
+    done.set()
+    await within(task)
+    store.db.conn.set_trace_callback(None)
+    assert result.deliveries == len(scrape) * len(chats)
+    assert len(commits) >= 10
+    steps = [after - before for before, after in pairwise(seen)]
+    assert max(steps) <= 1  # never two commits without the task running in between
+    store.close()

@@ -6,9 +6,10 @@ A single statement commits by itself (sqlite-utils' `execute`); several that mus
 together run in `db.atomic()`.
 
 The schema is a list of sqlite-utils migrations applied at start-up. Every SQL statement is
-parameterised. A scrape is written in short transactions, each new posting with its pending
-deliveries (together or not at all; `Postings._writes` orders them so that any crash point is
-safe), so that the event loop runs between them.
+parameterised. A scrape is written in short transactions, new postings a slab at a time with
+their pending deliveries (a slab's postings marked in `fanout` until its last delivery is
+written; `Postings._writes` orders them so that any crash point is safe), so that the event loop
+runs between them.
 
 Storage faults (disk full, read-only file, corrupt file, a lock held by another program) leave
 every public method as a `StoreError` subclass (`_guarded`), so callers tell them from bugs; SQL

@@ -62,20 +62,11 @@ OutboxRow = tuple[int, str, int | None, str, str | None, str | None, int, str | 
 def outbox_row(d: PendingDelivery, stamp: str | None) -> OutboxRow:
     """`d` as the outbox row queued at `stamp` (ISO, UTC). A delivery with a `due_at` is first
     tried then (`next_attempt_at` starts at its due time)."""
-    due = _iso(d.due_at) if d.due_at is not None else stamp
-    status = "capped" if d.capped else "pending"
-    return (
-        d.chat_id,
-        d.posting_id,
-        d.subscription_id,
-        status,
-        stamp,
-        due,
-        d.overflow,
-        due,
-        int(d.silent),
-        d.held,
-    )
+    # Unpacked, not read field by field: an ingest builds ~2,000 rows per new posting.
+    chat_id, posting_id, subscription_id, overflow, capped, due_at, silent, held = d
+    due = stamp if due_at is None else _iso(due_at)
+    status = "capped" if capped else "pending"
+    return (chat_id, posting_id, subscription_id, status, stamp, due, overflow, due, silent, held)
 
 
 def insert_rows(db: Database, rows: Iterable[OutboxRow]) -> int:
@@ -113,8 +104,11 @@ class Outbox(Repository):
 
     def due_chats(self, *, now: datetime | None = None, limit: int = 1000) -> list[int]:
         """Chats with pending deliveries due now, the longest-waiting first."""
+        # Named: without statistics, SQLite would rather walk the whole chat index for the
+        # GROUP BY than read the due rows of the partial index (`m_outbox_partial_indexes`).
         rows = self.db.execute(
-            "SELECT chat_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "SELECT chat_id FROM deliveries INDEXED BY idx_deliveries_pending_due "
+            "WHERE status = 'pending' AND next_attempt_at <= ? "
             "GROUP BY chat_id ORDER BY min(id) LIMIT ?",
             [_iso(now or now_utc()), limit],
         ).fetchall()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -79,23 +79,48 @@ FIRST_WRITE_ROWS = 2_000
 WRITE_ROWS = 20_000
 # A new posting's own row weighs as this many outbox rows (its text and seven indexes).
 _POSTING_ROWS = 25
-# A posting's outbox rows are split into parts of at least this many (a part per transaction).
+# Iterations of the event loop between two of an ingest's transactions (see `Postings._paced`).
+_TURNS = 3
+# A slab's outbox rows are written in parts of at least this many (a part per transaction).
 _MIN_PART = 200
-# Every transaction writes each page it changed to the WAL again, and the outbox's chat index
-# changes a page per chat: a scrape of 1,000 postings in short transactions would grow the WAL
-# to gigabytes. After this many rows it is checkpointed (in a worker) between two transactions,
-# and SQLite writes the next ones from its start again.
+# New postings are written a slab of this many at a time (see `_Slab`).
+SLAB_POSTINGS = 50
+# Every transaction writes each page it changed to the WAL again: a scrape of 1,000 postings in
+# short transactions grows the WAL to hundreds of megabytes. After this many rows it is
+# checkpointed (in a worker) between two transactions, and SQLite writes the next ones from its
+# start again.
 CHECKPOINT_ROWS = 25_000
 
 
 @dataclass
 class _Unit:
-    """One new posting as it is written (see `_Part`): its row (with its group
-    columns), its group's row and ATS ids as placing it left them, its outbox rows."""
+    """One new posting as it is written (see `_Slab`): its row (with its group columns), its
+    group's row and ATS ids as placing it left them."""
 
     row: dict[str, Any]
     groups: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     ats: list[dict[str, str]] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class _Slab:
+    """A few new postings and the outbox rows they cause, as `_write_slab` writes them: the
+    postings first (each with its group and ATS ids), those in `marked` marked in `fanout`;
+    then the rows in the matcher's order, chat by chat, in parts; with the last part the marks
+    dropped. A kill in between leaves the marks, and the next ingest finishes the slab
+    (`Postings.finish_fanout`).
+
+    Chat by chat, not posting by posting: the outbox's index by chat takes a page per chat an
+    alert goes to, and every transaction writes each page it changed to the WAL. A posting's
+    ~2,000 rows go to ~2,000 chats: written posting by posting, a ~15 ms transaction rewrote
+    ~2,000 pages of that index (8 MB) and spent half its time committing them; written chat by
+    chat across a slab's postings, the rows of a transaction share a few dozen chats' pages and
+    one page per posting of the (posting, chat) index (about a quarter of the WAL per row)."""
+
+    units: list[_Unit]
+    # Of `units` (or, when finishing a slab a kill cut short, stored before), the postings the
+    # matcher saw, while their rows are not all written; empty when there are no rows.
+    marked: list[str] = dataclasses.field(default_factory=list)
     outbox: list[OutboxRow] = dataclasses.field(default_factory=list)
 
 
@@ -129,12 +154,14 @@ class _Plan:
 
 # Given the postings a scrape stored for the first time, the deliveries they cause.
 Matcher = Callable[[Sequence[StoredPosting]], Iterable[PendingDelivery]]
+_R = TypeVar("_R")
 
 
 @_guarded
 class Postings(Repository):
     """Stored postings, one per id (see `bot.models.Identity`), and the ingest that stores a
-    scrape with the outbox rows it causes (each new posting with its own, see `_writes`)."""
+    scrape with the outbox rows it causes (a slab of new postings, then their rows, see
+    `_writes`)."""
 
     def __init__(self, db: Database, *, path: str = "", secrets: Sequence[str] = ()) -> None:
         super().__init__(db, path=path, secrets=secrets)
@@ -173,18 +200,13 @@ class Postings(Repository):
         Postings past `valid_through` close on that date.
 
         The write is a series of short transactions (`_writes`, which says why each crash
-        point is safe): a new posting is stored iff its outbox rows are. Runs to the end in
-        one call (tests, the CLI); the daemon uses `ingest_async`."""
+        point is safe): a new posting is stored with all its outbox rows or marked in
+        `fanout` until they are (a kill in between is finished by the next ingest). Runs to
+        the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
         if matcher is not None:
             self.finish_fanout(matcher, now)
         plan = self._plan(source, postings, now, complete, identity, closes)
-        steps = self._writes(plan, _place_and_match(plan, matcher))
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                result: IngestResult = done.value
-                return result
+        return _run(self._writes(plan, _place_and_match(plan, matcher)))
 
     async def ingest_async(
         self,
@@ -201,8 +223,8 @@ class Postings(Repository):
         while the event loop goes on, and the loop free between the write's transactions
         (each about `WRITE_SECONDS` of SQLite work, see `_Pace`): polling, sending and
         commands get their turn during a scrape of thousands of alerts. No transaction spans
-        an `await`: no other coroutine's statement can join one, and nothing reads a posting
-        before it is committed with its outbox rows. One ingest at a time (a lock), so what
+        an `await`: no other coroutine's statement can join one, nor read what is not
+        committed. One ingest at a time (a lock), so what
         the plan read (which ids are known, whether the baseline is open) still holds at the
         write: the other writers touch chats, health, validators and sent marks, not postings.
         """
@@ -211,12 +233,15 @@ class Postings(Repository):
         postings = list(postings)
         async with self._ingest_lock:
             try:
-                if matcher is not None:  # only after a kill: a few postings, at once
-                    self.finish_fanout(matcher, now)
+                on_file = Path(self.path).is_file()  # noqa: ASYNC240 - one stat per scrape
+                if matcher is not None and (cut := self._cut_short()) is not None:
+                    # Only after a kill: a slab's rows, matched in a worker, written paced.
+                    slab, marked = cut
+                    slab.outbox = await asyncio.to_thread(_matched_rows, marked, matcher, now)
+                    await self._paced(self._finish_slab(slab), on_file=on_file)
                 # Re-keying (rare: the source's rules changed) writes: here, before the plan.
                 with self.db.atomic():
                     self._adopt_identity(source, identity)
-                on_file = Path(self.path).is_file()  # noqa: ASYNC240 - one stat per scrape
                 if on_file:
                     # Its reads (grouping's candidates) and the new postings' facts: 0.2 s
                     # for 1,000 new postings, in a worker on a connection of its own.
@@ -225,28 +250,31 @@ class Postings(Repository):
                     )
                 else:  # an in-memory database has the one connection, the loop's
                     plan = self._plan(source, postings, now, complete, identity, closes)
-                units: list[_Unit] = []
+                slabs: list[_Slab] = []
                 if plan.rows:  # grouping (rapidfuzz) and matching: CPU, in a worker thread
-                    units = await asyncio.to_thread(_place_and_match, plan, matcher)
-                return await self._write_async(plan, units, on_file=on_file)
+                    slabs = await asyncio.to_thread(_place_and_match, plan, matcher)
+                return await self._paced(self._writes(plan, slabs), on_file=on_file)
             except sqlite3.Error as exc:  # `_guarded` covers the synchronous methods only
                 raise (store_error(exc, self.path) or exc) from None
 
-    async def _write_async(
-        self, plan: _Plan, units: Sequence[_Unit], *, on_file: bool
-    ) -> IngestResult:
-        """`_writes`, the event loop running between its transactions, and the WAL
-        checkpointed every `CHECKPOINT_ROWS` rows in a worker, alongside the next
-        transactions and scrapes (a WAL lets a checkpoint run while another connection
-        writes; each PASSIVE checkpoint copies what was committed when it began)."""
-        steps = self._writes(plan, units)
+    async def _paced(self, steps: Generator[int, None, _R], *, on_file: bool) -> _R:
+        """Run `steps` (`_writes` or `_finish_slab`), the event loop running between their
+        transactions, and the WAL checkpointed every `CHECKPOINT_ROWS` rows in a worker,
+        alongside the next transactions and scrapes (a WAL lets a checkpoint run while
+        another connection writes; each PASSIVE checkpoint copies what was committed when it
+        began)."""
         while True:
             try:
                 written = next(steps)  # one transaction, committed
             except StopIteration as done:
-                result: IngestResult = done.value
+                result: _R = done.value
                 return result
-            await asyncio.sleep(0)  # the loop's turn
+            # The loop's turn: three of its iterations. A task woken by a timer or by I/O
+            # gets its wake-up call in one iteration and runs in the next, after the tasks
+            # already due there; with one, polling and sending would run only after the
+            # next transaction or two (a stall of two or three transactions).
+            for _ in range(_TURNS):
+                await asyncio.sleep(0)
             self._unchecked += written
             idle = self._checkpointing is None or self._checkpointing.done()
             if on_file and idle and self._unchecked >= CHECKPOINT_ROWS:
@@ -256,22 +284,32 @@ class Postings(Repository):
 
     def finish_fanout(self, matcher: Matcher, now: datetime | None = None) -> int:
         """Write the outbox rows of postings stored before a kill cut their rows short (still
-        marked in `fanout`): `matcher` again for those postings, rows already written left
-        as they are (one per chat and posting), then the mark dropped, one posting per
-        transaction. Returns the rows written (0, and one query, when nothing is marked)."""
-        marked = [row[0] for row in self.db.execute("SELECT posting_id FROM fanout")]
-        if not marked:
+        marked in `fanout`, at most a slab's): `matcher` again for those postings together,
+        as the scrape matched them (so the per-cycle cap holds across them), rows already
+        written left as they are (one per chat and posting), then the marks dropped, in
+        paced transactions (`_write_slab`). Returns the rows written (0, and one query, when
+        nothing is marked)."""
+        cut = self._cut_short()
+        if cut is None:
             return 0
-        stamp = _iso(now or now_utc())
+        slab, marked = cut
+        slab.outbox = _matched_rows(marked, matcher, now)
+        return _run(self._finish_slab(slab))
+
+    def _cut_short(self) -> tuple[_Slab, list[StoredPosting]] | None:
+        """The slab a kill cut short, its rows still to match (`_matched_rows`), and its
+        postings (stored, marked in `fanout`); None when nothing is marked."""
+        # In the order they were stored, which is the order the scrape matched them in.
+        marked = [row[0] for row in self.db.execute("SELECT posting_id FROM fanout ORDER BY rowid")]
+        if not marked:
+            return None
         found = self.get_postings(marked)
-        written = 0
-        for posting_id in marked:
-            posting = found.get(posting_id)
-            rows = [outbox_row(d, stamp) for d in matcher([posting])] if posting else []
-            with self.db.atomic():
-                written += insert_rows(self.db, rows)
-                self.db.execute("DELETE FROM fanout WHERE posting_id = ?", [posting_id])
-        log.info("finished the alerts of %d postings a stop had cut short", len(marked))
+        return _Slab([], marked), [found[pid] for pid in marked if pid in found]
+
+    def _finish_slab(self, slab: _Slab) -> Generator[int, None, int]:
+        """`_write_slab` for a slab a kill cut short; returns the outbox rows written."""
+        written = yield from self._write_slab(slab, None)
+        log.info("finished the alerts of %d postings a stop had cut short", len(slab.marked))
         return written
 
     def _plan_apart(
@@ -370,7 +408,7 @@ class Postings(Repository):
                     break
         return links
 
-    def _writes(self, plan: _Plan, units: Sequence[_Unit]) -> Generator[int, None, IngestResult]:
+    def _writes(self, plan: _Plan, slabs: Sequence[_Slab]) -> Generator[int, None, IngestResult]:
         """The scrape's write as short transactions, each committed before it yields the
         number of rows it wrote (the caller may let the event loop run there); returns what
         the scrape changed.
@@ -380,12 +418,12 @@ class Postings(Repository):
            one of the source (a closing run), relinks, last_seen (the listed ones open again,
            with no misses), those missed twice closed. One transaction, so the count and its
            reset never part; a run killed after it was still a run that saw the listing.
-        2. the new postings, a few at a time (see `_Pace`), each with its
-           group as placing it left it, its ATS ids and its outbox rows; a posting with more
-           rows than a transaction takes is stored with the first part of them and marked in
-           `fanout` until its last part (`_Part`), and a kill in between is finished by the
-           next ingest (`finish_fanout`). One not stored yet is new again on the next run, and
-           alerts then.
+        2. the new postings, a slab at a time (`_Slab`, `_write_slab`): its postings, each
+           with its group as placing it left it and its ATS ids, those the matcher saw marked
+           in `fanout`; then the slab's outbox rows, chat by chat, in parts (see `_Pace`); with
+           the last part, the marks dropped. A kill in between leaves the marks, and the next
+           ingest writes the rest (`finish_fanout`, one row per chat and posting). A posting
+           not stored yet is new again on the next run, and alerts then.
         3. postings past `valid_through` closed (the new ones too), and last the baseline
            mark: killed before it, the next run is still the baseline and alerts nobody, where
            a mark written first would let the unstored rest of a first scrape alert (a flood).
@@ -407,16 +445,8 @@ class Postings(Repository):
             groups |= self._seen_and_closed(plan)
         yield 0
         queued = 0
-        for batch in _batches(units, self._pace):
-            started = time.perf_counter()
-            with self.db.atomic():
-                written = self._store_new(batch, plan.stamp)
-            self._pace.took(sum(p.weight for p in batch), time.perf_counter() - started)
-            for part in batch:  # freed now, a batch at a time, not all at the end on the loop
-                if part.last:
-                    part.unit.outbox.clear()
-            queued += written
-            yield written + len(batch)
+        for slab in slabs:
+            queued += yield from self._write_slab(slab, plan.stamp)
         with self.db.atomic():
             groups |= self._expire(plan.stamp)
             if plan.closes_baseline:
@@ -441,35 +471,67 @@ class Postings(Repository):
             [source, stamp],
         )
 
-    def _store_new(self, batch: Sequence[_Part], stamp: str | None) -> int:
-        """Insert new postings (their first parts) with their groups and ATS ids, and the parts'
-        outbox rows, in the caller's transaction; a posting whose rows go on in a later
-        transaction is marked in `fanout` until its last part. Returns the outbox rows written."""
-        units = [part.unit for part in batch if part.first]
-        if units:
-            self.db.table("postings").insert_all([u.row for u in units], batch_size=_CHUNK)
-            # Each group as the last of these placements left it (an earlier one's row is older).
-            rows = {row["id"]: row for unit in units for row in unit.groups}
-            if rows:
-                self.db.table("groups").upsert_all(list(rows.values()), pk="id")
-            ats = [row for unit in units for row in unit.ats]
-            if ats:
-                self.db.table("ats_ids").insert_all(
-                    ats, pk="ats_id", ignore=True, batch_size=_CHUNK
-                )
-            # A group step 1 closed is open again when one of these joined it.
-            joined = {unit.row["group_id"] for unit in units if unit.row.get("group_id")}
-            recompute_closed(self.db, sorted(joined))
-        for part in batch:
-            posting_id = part.unit.row["id"]
-            if part.first and not part.last:  # the first of several parts
-                self.db.execute(
-                    "INSERT INTO fanout (posting_id, created_at) VALUES (?, ?)", [posting_id, stamp]
-                )
-            elif part.last and not part.first:
-                self.db.execute("DELETE FROM fanout WHERE posting_id = ?", [posting_id])
-        outbox = (row for part in batch for row in part.unit.outbox[part.start : part.end])
-        return insert_rows(self.db, outbox)
+    def _write_slab(self, slab: _Slab, stamp: str | None) -> Generator[int, None, int]:
+        """`slab` (see `_Slab`) in transactions of about `_Pace` rows, each committed before it
+        yields the rows it weighed; returns the outbox rows written. A slab that fits in one
+        transaction (as a posting and its rows did before slabs) is written whole, unmarked.
+        The rows are freed as the slab ends, not all at the scrape's end on the loop."""
+        rows, units = slab.outbox, slab.units
+        weight = len(units) * _POSTING_ROWS + len(rows)
+        if weight <= max(self._pace.rows, min(FIRST_WRITE_ROWS, WRITE_ROWS)):
+            with self._pace.timing(weight), self.db.atomic():
+                self._store_new(units, [])  # with all their rows: no marks needed
+                written = insert_rows(self.db, rows)
+                if not units:  # a slab a kill cut short: its marks go with its last rows
+                    self._unmark(slab.marked)
+            yield weight
+            rows.clear()
+            return written
+        marked = set(slab.marked)
+        step = max(1, self._pace.rows // _POSTING_ROWS)
+        for start in range(0, len(units), step):
+            chunk = units[start : start + step]
+            marks = [(unit.row["id"], stamp) for unit in chunk if unit.row["id"] in marked]
+            with self._pace.timing(len(chunk) * _POSTING_ROWS), self.db.atomic():
+                self._store_new(chunk, marks)
+            yield len(chunk) * _POSTING_ROWS
+        written = start = 0
+        while start < len(rows):
+            end = min(len(rows), start + max(self._pace.rows, _MIN_PART))
+            with self._pace.timing(end - start), self.db.atomic():
+                written += insert_rows(self.db, rows[start:end])
+                if end == len(rows):  # the slab's last rows: all are written
+                    self._unmark(slab.marked)
+            yield end - start
+            start = end
+        rows.clear()
+        return written
+
+    def _unmark(self, posting_ids: Sequence[str]) -> None:
+        """Drop the `fanout` marks of `posting_ids` (their rows are all written)."""
+        if posting_ids:
+            self._in("DELETE FROM fanout WHERE posting_id IN ({marks})", [], posting_ids)
+
+    def _store_new(self, units: Sequence[_Unit], marks: Sequence[tuple[str, str | None]]) -> None:
+        """Insert new postings with their groups and ATS ids, and the `fanout` marks (posting
+        id, stamp) of those whose rows follow, in the caller's transaction."""
+        if not units:
+            return
+        self.db.table("postings").insert_all([u.row for u in units], batch_size=_CHUNK)
+        # Each group as the last of these placements left it (an earlier one's row is older).
+        rows = {row["id"]: row for unit in units for row in unit.groups}
+        if rows:
+            self.db.table("groups").upsert_all(list(rows.values()), pk="id")
+        ats = [row for unit in units for row in unit.ats]
+        if ats:
+            self.db.table("ats_ids").insert_all(ats, pk="ats_id", ignore=True, batch_size=_CHUNK)
+        # A group step 1 closed is open again when one of these joined it.
+        joined = {unit.row["group_id"] for unit in units if unit.row.get("group_id")}
+        recompute_closed(self.db, sorted(joined))
+        if marks:
+            self.db.conn.executemany(
+                "INSERT INTO fanout (posting_id, created_at) VALUES (?, ?)", marks
+            )
 
     def _seen_and_closed(self, plan: _Plan) -> set[str]:
         """last_seen of the stored postings this run listed, which are open again (unless past
@@ -710,11 +772,12 @@ def checkpoint(path: str) -> None:
         log.debug("%s: WAL checkpoint skipped: %s", path, exc)
 
 
-def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[_Unit]:
+def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[_Slab]:
     """Each new posting placed in its group (`plan.rows` get their group columns,
     `plan.alerting` those that found or reopen one), then the outbox rows `matcher` derives
-    from those: one `_Unit` per new posting, in first-seen order. Touches no database: runs
-    in a worker thread under `ingest_async`."""
+    from those: the new postings in first-seen order in slabs of `SLAB_POSTINGS`, each with
+    its postings' rows in the matcher's order (chat by chat). Touches no database: runs in a
+    worker thread under `ingest_async`."""
     units = [_Unit(row) for row in plan.rows]
     if plan.grouper is not None:
         grouper = plan.grouper
@@ -728,14 +791,37 @@ def _place_and_match(plan: _Plan, matcher: Matcher | None) -> list[_Unit]:
             unit.ats.extend(grouper.ats_rows(noted))
             if placement.alerts:
                 plan.alerting.append(member)
+    slabs = [_Slab(units[n : n + SLAB_POSTINGS]) for n in range(0, len(units), SLAB_POSTINGS)]
     if plan.alerts and matcher and units:
-        by_id = {unit.row["id"]: unit for unit in units}
+        slab_of = {unit.row["id"]: slabs[n // SLAB_POSTINGS] for n, unit in enumerate(units)}
         # Kept as plain rows, not `PendingDelivery`s (see `outbox_row`): the matcher streams.
         for delivery in matcher(plan.alerting):
             # A row for a posting stored before (a matcher may queue one) goes with the last.
-            unit = by_id.get(delivery.posting_id, units[-1])
-            unit.outbox.append(outbox_row(delivery, plan.stamp))
-    return units
+            slab = slab_of.get(delivery.posting_id, slabs[-1])
+            slab.outbox.append(outbox_row(delivery, plan.stamp))
+        seen = {posting.id for posting in plan.alerting}
+        for slab in slabs:
+            if slab.outbox:
+                slab.marked = [u.row["id"] for u in slab.units if u.row["id"] in seen]
+    return slabs
+
+
+def _matched_rows(
+    postings: Sequence[StoredPosting], matcher: Matcher, now: datetime | None
+) -> list[OutboxRow]:
+    """The outbox rows `matcher` derives from `postings` together, queued at `now`."""
+    stamp = _iso(now or now_utc())
+    return [outbox_row(delivery, stamp) for delivery in matcher(postings)] if postings else []
+
+
+def _run(steps: Generator[int, None, _R]) -> _R:
+    """Run `_writes` or `_finish_slab` to the end, at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: _R = done.value
+            return result
 
 
 class _Pace:
@@ -750,46 +836,13 @@ class _Pace:
         if seconds > 0:
             self.rows = max(1, min(WRITE_ROWS, int(rows * WRITE_SECONDS / seconds)))
 
-
-@dataclass(frozen=True)
-class _Part:
-    """What one transaction writes of a new posting: with the `first` part its row, group and
-    ATS ids; its outbox rows `start` to `end`; with the `last` part, all of them are written.
-    A posting whose rows take several parts is marked in `fanout` from its first part to its
-    last, so that a kill in between is finished by `Postings.finish_fanout`."""
-
-    unit: _Unit
-    start: int
-    end: int
-    first: bool
-    last: bool
-
-    @property
-    def weight(self) -> int:
-        return (_POSTING_ROWS if self.first else 0) + self.end - self.start
-
-
-def _batches(units: Sequence[_Unit], pace: _Pace) -> Iterator[list[_Part]]:
-    """`units` in order, in batches of about `pace.rows` rows (read as each batch starts); a
-    posting with more outbox rows than a batch takes is split across batches."""
-    batch: list[_Part] = []
-    size = 0
-    for unit in units:
-        start, total = 0, len(unit.outbox)
-        while True:
-            room = max(pace.rows - size - (_POSTING_ROWS if start == 0 else 0), _MIN_PART)
-            end = min(total, start + room)
-            part = _Part(unit, start, end, first=start == 0, last=end == total)
-            batch.append(part)
-            size += part.weight
-            if size >= pace.rows:
-                yield batch
-                batch, size = [], 0
-            if part.last:
-                break
-            start = end
-    if batch:
-        yield batch
+    @contextlib.contextmanager
+    def timing(self, rows: int) -> Iterator[None]:
+        """`took` for the block's `rows`, from the time it took (the commit included when the
+        block holds the transaction)."""
+        started = time.perf_counter()
+        yield
+        self.took(rows, time.perf_counter() - started)
 
 
 def _posting_row(

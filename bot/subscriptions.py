@@ -14,13 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby, islice
-from operator import itemgetter
+from itertools import islice
 from typing import Protocol, TypeVar
 
 from bot.due import ChatPlanner, InstantCounts, chat_timing, parse_mode, rescheduled
 from bot.errors import LimitError, QueryError
-from bot.matching import MatchIndex, TermStats
+from bot.matching import Match, MatchIndex, TermStats
 from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
 from bot.store import (
@@ -44,7 +43,6 @@ STATS_SAMPLE = 2_000
 SCAN_LIMIT = 20_000
 # New postings matched per hold of the index lock (see `Subscriptions.matcher`).
 _MATCH_CHUNK = 16
-_sub_of, _chat_of = itemgetter(0), itemgetter(1)  # of a `bot.matching.Match`
 # A posting some of a chat's subscriptions match: (posting id, subscription id, ...).
 _Matched = tuple[str, *tuple[int, ...]]
 
@@ -61,6 +59,7 @@ class SubscriptionsStore(InstantCounts, Protocol):
 
     def get_chat(self, chat_id: int) -> Chat | None: ...
     def chats(self, ids: Sequence[int]) -> list[Chat]: ...
+    def plain_chats(self, ids: Sequence[int]) -> set[int]: ...
     def subscriptions(self, chat_id: int) -> list[Subscription]: ...
     def subscriptions_all(self) -> list[Subscription]: ...
     def add_subscription(
@@ -247,10 +246,8 @@ class Subscriptions:
             with self._lock:
                 matched = self.index.match_many(chunk)
             for posting, matches in zip(postings[start : start + len(chunk)], matched, strict=True):
-                # Grouped by a sort, not into a dict of lists: ~2,000 lists alive per posting
-                # are promoted by the young collections and so set off full ones.
-                for chat_id, subs in groupby(sorted(matches, key=_chat_of), key=_chat_of):
-                    per_chat[chat_id].append((posting.id, *map(_sub_of, subs)))
+                for chat_id, found in _by_chat(posting.id, matches).items():
+                    per_chat[chat_id].append(found)
         return per_chat
 
     def _deliveries(
@@ -259,16 +256,14 @@ class Subscriptions:
         """One delivery per (chat, posting) of `per_chat`, timed and capped per chat."""
         # Most chats: instant, no quiet hours, no cap, so due now whatever the time zone (the
         # rows' stamp); a due time per chat would cost ~50 µs x ~2,000 chats a posting. Kept
-        # as ids, not thousands of `Chat`s alive while the deliveries are made (see above).
-        instant: set[int] = set()
-        timed: dict[int, Chat] = {}
-        for chat in self.store.chats(list(per_chat)):
-            if not chat.active or chat.paused:
-                continue
-            if chat.quiet is None and chat.cap is None and chat.id not in self._digest_chats:
-                instant.add(chat.id)
-            else:
-                timed[chat.id] = chat
+        # as ids, not thousands of `Chat`s alive while the deliveries are made (see above):
+        # only the others are read whole.
+        instant = self.store.plain_chats(list(per_chat)) - self._digest_chats
+        timed = {
+            chat.id: chat
+            for chat in self.store.chats([c for c in per_chat if c not in instant])
+            if chat.active and not chat.paused
+        }
         for chat_id in list(per_chat):
             # Freed chat by chat: two million tuples freed at once would hold the GIL (and
             # the event loop) for a tenth of a second.
@@ -358,6 +353,16 @@ class Subscriptions:
                 yield delivery._replace(overflow=held)
             else:
                 yield delivery._replace(capped=True)
+
+
+def _by_chat(posting_id: str, matches: Iterable[Match]) -> dict[int, _Matched]:
+    """One posting's matches by chat: chat id -> (posting id, subscription id, ...). Tuples of
+    ints and strings, which the garbage collector stops tracking (see `matcher`)."""
+    found: dict[int, _Matched] = {}
+    for sub_id, chat_id in matches:
+        known = found.get(chat_id)
+        found[chat_id] = (posting_id, sub_id) if known is None else (*known, sub_id)
+    return found
 
 
 def _unmuted(

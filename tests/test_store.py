@@ -167,3 +167,15 @@ def test_baseline_stays_open_while_a_crawl_catches_up(store: Store) -> None:
     assert store.ingest("board", [posting(2)], now=T0, complete=False).baseline
     assert store.ingest("board", [posting(3)], now=T0, complete=True).baseline
     assert not store.ingest("board", [posting(4)], now=T0).baseline
+
+
+def test_plain_chats_are_the_active_unpaused_ones_without_quiet_hours_or_cap(store: Store) -> None:
+    for chat_id in range(1, 6):
+        store.touch_chat(chat_id, type="private", title=f"c{chat_id}")
+    store.set_paused(2, True)
+    store.set_timing(3, tz=None, quiet="22:00-07:00", cap=None)
+    store.set_timing(4, tz="Europe/Berlin", quiet=None, cap=5)
+    store.db.execute("UPDATE chats SET active = 0 WHERE id = 5")
+    assert store.plain_chats([1, 2, 3, 4, 5, 99]) == {1}
+    store.set_timing(4, tz="Europe/Berlin", quiet=None, cap=None)  # a time zone alone: plain
+    assert store.plain_chats([1, 4]) == {1, 4}

@@ -151,6 +151,15 @@ class Chats(Repository):
         sql = f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id IN ({{marks}})"  # noqa: S608
         return [_chat(row) for row in self._in(sql, [], ids)]
 
+    def plain_chats(self, ids: Sequence[int]) -> set[int]:
+        """Of these chats, those alerts go to at once: active, not paused, without quiet hours
+        or a daily cap (the ids only: an ingest asks about thousands of chats a scrape)."""
+        sql = (
+            "SELECT id FROM chats WHERE id IN ({marks}) AND active = 1 AND paused = 0 "
+            "AND quiet IS NULL AND cap IS NULL"
+        )
+        return {row[0] for row in self._in(sql, [], ids)}
+
     def remove_subscriptions(self, chat_id: int, ids: Sequence[int] | None = None) -> list[int]:
         """Remove some (or, ids None, all) of a chat's subscriptions; returns the removed ids."""
         mine = [s.id for s in self.subscriptions(chat_id)]

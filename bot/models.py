@@ -240,3 +240,6 @@ class ScrapeResult:
     # False when the run stopped before the listing's end (a page cap): the postings it did
     # not reach are not absent, so nothing closes by absence (issue 12).
     listed_all: bool = True
+    # URLs of stored postings the listing still links and the run did not read again (a kind
+    # that fetches only new pages): seen by this run all the same.
+    listed: tuple[str, ...] = ()

@@ -140,6 +140,7 @@ class Pipeline:
             complete=result.complete,
             identity=source.identity,
             closes=closes,
+            listed=result.listed,
         )
         self.health.record_success(source.name, count=stored.seen, new=len(stored.new))
         # Open before and not seen now: closed (only a run that closes can tell a closed
@@ -160,7 +161,7 @@ class Pipeline:
     def _check_layout(self, source: SourceSettings, result: ScrapeResult) -> None:
         """ParseError when a board that had postings returns none: its layout changed."""
         previous = self.health.health(source.name)
-        if not result.postings and previous and previous.last_count:
+        if not result.postings and not result.listed and previous and previous.last_count:
             # Zero items where there were many: a changed layout, not every posting gone.
             raise ParseError(
                 f"returned no postings where the last run had {previous.last_count}; "

@@ -132,13 +132,17 @@ async def test_every_job_page_failing_is_an_error() -> None:
     assert caught.value.source == "test-jsonld"
 
 
-async def test_all_known_is_unchanged() -> None:
+async def test_all_known_are_listed_not_fetched() -> None:
+    """Every job page stored already: none fetched, all reported as listed (seen by the run;
+    "unchanged" left the stored postings' last_seen behind, see test_jsonld_listing.py)."""
     async with serve() as server, fetcher() as fetch:
         base = server.url("")
         server.add("/sitemap.xml", body=_urlset([f"{base}/job/a-1"]))
         ctx = context(fetch, known=[f"{base}/job/a-1"])
         result = await within(jsonld.collect(ctx, source("jsonld", server.url("/sitemap.xml"))))
-    assert result.unchanged
+    assert not result.unchanged
+    assert result.postings == ()
+    assert result.listed == (f"{base}/job/a-1",)
     assert server.hits("/job/a-1") == 0
 
 

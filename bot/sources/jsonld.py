@@ -297,7 +297,8 @@ def posting_from_jsonld(
 
 
 async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
-    """Discover job URLs, then fetch the ones not stored yet; failed pages become warnings."""
+    """Discover job URLs, then fetch the ones not stored yet (the stored ones the listing
+    links are reported as `listed`: seen, not read again); failed pages become warnings."""
     fetcher = common.fetcher_of(ctx, source)
     options = source.options
     pattern_text = common.option_str(options, "pattern")
@@ -317,10 +318,11 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
         return ScrapeResult(warnings=(f"the {where} links no job page",))
     known = ctx.known_urls(urls, source.identity)
     unknown = [url for url in dict.fromkeys(urls) if url not in known]
+    listed = tuple(url for url in dict.fromkeys(urls) if url in known)
     if not unknown and not found.page_postings:
         for shard in found.shards:
             fetcher.remember(shard)
-        return ScrapeResult(unchanged=True)
+        return ScrapeResult(listed=listed)
     todo = unknown[:max_pages]
     outcomes = await asyncio.gather(*(_job_page(ctx, source, url, company) for url in todo))
     postings, warnings, transient = _gathered(found, outcomes)
@@ -334,7 +336,10 @@ async def collect(ctx: SourceContext, source: SourceSettings) -> ScrapeResult:
         for shard in found.shards:  # every job of these shards is handled: a 304 next time is safe
             fetcher.remember(shard)
     return ScrapeResult(
-        postings=tuple(postings), warnings=tuple(warnings), complete=len(unknown) <= max_pages
+        postings=tuple(postings),
+        warnings=tuple(warnings),
+        complete=len(unknown) <= max_pages,
+        listed=listed,
     )
 
 

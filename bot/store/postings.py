@@ -183,6 +183,7 @@ class Postings(Repository):
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
         closes: bool = False,
+        listed: Sequence[str] = (),
     ) -> IngestResult:
         """Store one scrape: new postings, last_seen of known ones, and the pending deliveries
         `matcher` derives from the new ones. The first successful scrape of
@@ -197,7 +198,9 @@ class Postings(Repository):
         that posting with a changed link (updated, seen, not new; only with `closes`). With
         `closes` (the kind lists every open posting, and this run was complete and clean),
         postings absent from two such runs in a row are closed; present ones are open again.
-        Postings past `valid_through` close on that date.
+        Postings past `valid_through` close on that date. `listed`: URLs of stored postings
+        the listing still links that the run did not read again (a kind that fetches only
+        new pages, `jsonld`): seen like the postings read, so counts and `open_count` hold.
 
         The write is a series of short transactions (`_writes`, which says why each crash
         point is safe): a new posting is stored with all its outbox rows or marked in
@@ -205,7 +208,7 @@ class Postings(Repository):
         the end in one call (tests, the CLI); the daemon uses `ingest_async`."""
         if matcher is not None:
             self.finish_fanout(matcher, now)
-        plan = self._plan(source, postings, now, complete, identity, closes)
+        plan = self._plan(source, postings, now, complete, identity, closes, listed)
         return _run(self._writes(plan, _place_and_match(plan, matcher)))
 
     async def ingest_async(
@@ -218,6 +221,7 @@ class Postings(Repository):
         complete: bool = True,
         identity: Identity = URL_IDENTITY,
         closes: bool = False,
+        listed: Sequence[str] = (),
     ) -> IngestResult:
         """As `ingest`, with grouping and `matcher` (the CPU-bound part) in a worker thread
         while the event loop goes on, and the loop free between the write's transactions
@@ -246,10 +250,10 @@ class Postings(Repository):
                     # Its reads (grouping's candidates) and the new postings' facts: 0.2 s
                     # for 1,000 new postings, in a worker on a connection of its own.
                     plan = await asyncio.to_thread(
-                        self._plan_apart, source, postings, now, complete, identity, closes
+                        self._plan_apart, source, postings, now, complete, identity, closes, listed
                     )
                 else:  # an in-memory database has the one connection, the loop's
-                    plan = self._plan(source, postings, now, complete, identity, closes)
+                    plan = self._plan(source, postings, now, complete, identity, closes, listed)
                 slabs: list[_Slab] = []
                 if plan.rows:  # grouping (rapidfuzz) and matching: CPU, in a worker thread
                     slabs = await asyncio.to_thread(_place_and_match, plan, matcher)
@@ -320,6 +324,7 @@ class Postings(Repository):
         complete: bool,
         identity: Identity,
         closes: bool,
+        listed: Sequence[str],
     ) -> _Plan:
         """`_plan` on a read-only connection of its own to the database file (committed
         state, as `_plan` reads), for a worker thread; the source's identity is adopted."""
@@ -327,7 +332,7 @@ class Postings(Repository):
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             reader = Postings(Database(conn), path=self.path)
-            return reader._plan(source, postings, now, complete, identity, closes)
+            return reader._plan(source, postings, now, complete, identity, closes, listed)
 
     def _plan(
         self,
@@ -337,6 +342,7 @@ class Postings(Repository):
         complete: bool,
         identity: Identity,
         closes: bool = False,
+        listed: Sequence[str] = (),
     ) -> _Plan:
         """What a scrape will write, from committed state (no transaction is left open)."""
         moment = now or now_utc()
@@ -347,6 +353,10 @@ class Postings(Repository):
         with self.db.atomic():  # re-keying (rare: the source's rules changed) commits first
             self._adopt_identity(source, identity)
         known = self._existing_ids(list(unique))
+        # Stored postings the listing links but the run did not read: seen all the same.
+        relisted = self._existing_ids(
+            sorted({identity.posting_id(url) for url in listed} - unique.keys())
+        )
         fresh = {pid: p for pid, p in unique.items() if pid not in known}
         # Only where the listing is whole: from a feed, an old item's absence means nothing.
         relinks = self._relinks(source, fresh, known) if closes and complete else []
@@ -363,8 +373,8 @@ class Postings(Repository):
         return _Plan(
             source=source,
             stamp=stamp,
-            seen=len(unique),
-            known=sorted(known | {old for _, (old, _, _) in relinks}),
+            seen=len(unique) + len(relisted),
+            known=sorted(known | relisted | {old for _, (old, _, _) in relinks}),
             rows=rows,
             stored=stored,
             baseline=baseline,

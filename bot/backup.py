@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from bot.errors import QueryError
 from bot.query import parse_query
-from bot.store.feedback import company_key
+from bot.store.feedback import company_key, shown_name
 from bot.subscriptions import MAX_PER_CHAT
 from bot.text import counted
 from bot.timing import ChatTiming, Mode, zone
@@ -59,7 +59,7 @@ _V1_COLUMNS = {
     "chats": {"id", "type", "title", "active", "paused", "created_at", "updated_at"},
     "subscriptions": {"id", "chat_id", "query", "created_at"},
 }
-# A chat's mute list, one row per company (its name as the store compares it).
+# A chat's mute list, one row per company (its name as postings spelled it).
 MUTE_COLUMNS: dict[str, type] = {"chat_id": int, "company": str, "created_at": str}
 
 
@@ -128,7 +128,7 @@ def export_subscriptions(db: Database) -> dict[str, Any]:
         cursor = db.execute(f"SELECT {names} FROM {table} ORDER BY id")  # noqa: S608
         data[table] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     cursor = db.execute(
-        "SELECT m.chat_id, c.name, m.created_at FROM mutes m "
+        "SELECT m.chat_id, coalesce(c.shown, c.name), m.created_at FROM mutes m "
         "JOIN companies c ON c.id = m.company_id ORDER BY m.chat_id, c.name"
     )
     data["mutes"] = [dict(zip(MUTE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
@@ -177,7 +177,8 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
         for row in mutes:
             name = company_key(row["company"])
             db.conn.execute(
-                "INSERT INTO companies (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name]
+                "INSERT INTO companies (name, shown) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                [name, shown_name(row["company"])],
             )
             db.conn.execute(
                 "INSERT OR IGNORE INTO mutes (chat_id, company_id, created_at) "

@@ -159,8 +159,8 @@ def test_export_then_import_gives_equal_chats_and_subscriptions(tmp_path: Path) 
     assert exported["chats"][1]["tz"] == "Europe/Berlin"
     assert len(exported["subscriptions"]) == 4
     assert exported["mutes"] == [
-        {"chat_id": -100500, "company": "initech", "created_at": NOW.isoformat()},
-        {"chat_id": 1001, "company": "acme corp", "created_at": NOW.isoformat()},
+        {"chat_id": -100500, "company": "Initech", "created_at": NOW.isoformat()},
+        {"chat_id": 1001, "company": "ACME Corp", "created_at": NOW.isoformat()},
     ]
 
     target = Store.open(tmp_path / "b.db")

@@ -84,7 +84,8 @@ async def test_mute_company_drops_queued_alerts_shows_in_list_and_unmutes(env: E
     confirm = await env.tg.wait_for_async(
         lambda: [m for m in env.tg.sent_messages(USER) if m.text.startswith("🔇 Muted")]
     )
-    assert "acme" in confirm[0].text
+    # Regression (tester): "Muted acme." showed the compared form; the posting says "Acme".
+    assert confirm[0].text.startswith("🔇 Muted Acme:")
     assert env.store.muted(USER) == ["acme"]
     env.store.db.execute(
         "UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending'",
@@ -103,7 +104,7 @@ async def test_mute_company_drops_queued_alerts_shows_in_list_and_unmutes(env: E
     assert dropped == [("company muted",)]
     listing = await one(env, USER, "/list")
     assert "Muted companies (1)" in listing.text
-    assert "acme" in listing.text
+    assert "Acme" in listing.text
     (latest,) = await ask(env, USER, "/latest 20 rust")
     assert "Acme" not in latest.text
     assert "Other Co" in latest.text

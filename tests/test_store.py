@@ -179,3 +179,16 @@ def test_plain_chats_are_the_active_unpaused_ones_without_quiet_hours_or_cap(sto
     assert store.plain_chats([1, 2, 3, 4, 5, 99]) == {1}
     store.set_timing(4, tz="Europe/Berlin", quiet=None, cap=None)  # a time zone alone: plain
     assert store.plain_chats([1, 4]) == {1, 4}
+
+
+def test_a_company_is_shown_as_first_spelled_and_compared_folded(store: Store) -> None:
+    store.touch_chat(1, type="private", title="c")
+    ids = store.company_ids(["  Smith  &  Sons ", "SMITH & SONS"])
+    assert ids["  Smith  &  Sons "] == ids["SMITH & SONS"]
+    assert store.mute(1, ids["SMITH & SONS"]) == "Smith & Sons"
+    assert store.muted(1) == ["smith & sons"]  # what alerts are compared with
+    assert store.muted_shown(1) == ["Smith & Sons"]
+    # A row stored before companies had a spelling shows its compared form.
+    store.db.execute("UPDATE companies SET shown = NULL")
+    assert store.muted_shown(1) == ["smith & sons"]
+    assert store.unmute(1, "smith & SONS") == "smith & sons"

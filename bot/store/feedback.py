@@ -21,26 +21,36 @@ def company_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
+def shown_name(name: str) -> str:
+    """A company name as shown: its own spelling, runs of spaces made one."""
+    return " ".join(name.split())
+
+
 @_guarded
 class Feedback(Repository):
     """`companies` (each name once, with the small id a button's callback_data carries),
     each chat's mute list, and the Not for me answers."""
 
     def company_ids(self, names: Iterable[str]) -> dict[str, int]:
-        """The id of each non-empty company name, adding the names not known yet."""
+        """The id of each non-empty company name, adding the names not known yet (spelled as
+        the first posting that named them spelled them)."""
         found: dict[str, int] = {}
         for name in dict.fromkeys(n for n in names if n.strip()):
             key = company_key(name)
             self.db.execute(
-                "INSERT INTO companies (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [key]
+                "INSERT INTO companies (name, shown) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                [key, shown_name(name)],
             )
             row = self.db.execute("SELECT id FROM companies WHERE name = ?", [key]).fetchone()
             found[name] = int(row[0])
         return found
 
     def mute(self, chat_id: int, company_id: int, *, now: datetime | None = None) -> str | None:
-        """Add a company (by id) to the chat's mute list; its name, or None for no such id."""
-        row = self.db.execute("SELECT name FROM companies WHERE id = ?", [company_id]).fetchone()
+        """Add a company (by id) to the chat's mute list; its name as shown, or None for no such
+        id."""
+        row = self.db.execute(
+            "SELECT coalesce(shown, name) FROM companies WHERE id = ?", [company_id]
+        ).fetchone()
         if row is None:
             return None
         self.db.execute(
@@ -51,15 +61,16 @@ class Feedback(Repository):
         return str(row[0])
 
     def unmute(self, chat_id: int, company: str | int) -> str | None:
-        """Remove a company (name, any case, or id) from the chat's mute list; its name, or
-        None when the chat had not muted it."""
+        """Remove a company (name, any case, or id) from the chat's mute list; its name as
+        shown, or None when the chat had not muted it."""
         value: str | int
         if isinstance(company, int):
             where, value = "c.id = ?", company
         else:
             where, value = "c.name = ?", company_key(company)
         row = self.db.execute(
-            "SELECT c.id, c.name FROM mutes m JOIN companies c ON c.id = m.company_id "  # noqa: S608
+            "SELECT c.id, coalesce(c.shown, c.name) FROM mutes m "  # noqa: S608
+            "JOIN companies c ON c.id = m.company_id "
             f"WHERE m.chat_id = ? AND {where}",
             [chat_id, value],
         ).fetchone()
@@ -73,6 +84,15 @@ class Feedback(Repository):
         rows = self.db.execute(
             "SELECT c.name FROM mutes m JOIN companies c ON c.id = m.company_id "
             "WHERE m.chat_id = ? ORDER BY c.name",
+            [chat_id],
+        )
+        return [str(row[0]) for row in rows]
+
+    def muted_shown(self, chat_id: int) -> list[str]:
+        """The chat's muted companies as postings spelled them, alphabetically (for /list)."""
+        rows = self.db.execute(
+            "SELECT coalesce(c.shown, c.name) FROM mutes m JOIN companies c "
+            "ON c.id = m.company_id WHERE m.chat_id = ? ORDER BY c.name",
             [chat_id],
         )
         return [str(row[0]) for row in rows]

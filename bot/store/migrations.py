@@ -381,3 +381,11 @@ def m_outbox_partial_indexes(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_deliveries_sent_at "
         "ON deliveries (sent_at) WHERE status = 'sent'"
     )
+
+
+@migrations()
+def m_company_names_shown(db: Database) -> None:
+    """A company's name as a posting spelled it (`companies.shown`), for the mute answers and
+    /list; `companies.name` stays the compared form (`company_key`: case and spaces folded).
+    Rows stored before show their compared form."""
+    db.table("companies").add_column("shown", str)

@@ -71,7 +71,7 @@ class SubscriptionStore(Protocol):
     def get_chat(self, chat_id: int) -> Chat | None: ...
     def subscriptions(self, chat_id: int) -> list[Subscription]: ...
     def set_paused(self, chat_id: int, paused: bool) -> None: ...
-    def muted(self, chat_id: int) -> list[str]: ...
+    def muted_shown(self, chat_id: int) -> list[str]: ...
 
 
 class SubscriptionCommands:
@@ -148,7 +148,7 @@ class SubscriptionCommands:
         chat = update.effective_chat
         assert chat is not None
         subs = self.store.subscriptions(chat.id)
-        tail = mute_lines(self.store.muted(chat.id))
+        tail = mute_lines(self.store.muted_shown(chat.id))
         if subs and self._paused(chat.id):
             tail.append("\n⏸ Alerts are paused: /resume to get them again.")
         head = (

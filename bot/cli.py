@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from bot.config import TOKEN_ENV, config_path, load_settings
 from bot.errors import ConfigError, DeliveryDeferred, StoreError
 from bot.logs import redact, setup_logging
+from bot.models import http_url_problem
 from bot.settings import Settings
 from bot.sources.registry import KINDS
 from bot.text import counted
@@ -229,9 +229,8 @@ def _add(settings: Settings, url: str, name: str | None, schedule: str | None) -
     from bot.discover import AlreadyConfigured, NotPlaced, add_source
     from bot.errors import SourceError
 
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        say(f"jobhound: add: {url!r} is not an http(s) URL of a board", file=sys.stderr)
+    if (problem := http_url_problem(url)) is not None:
+        say(f"jobhound: add: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         outcome = asyncio.run(add_source(settings, url, name=name, schedule=schedule))

@@ -13,11 +13,10 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.httpapi import parse_listen
-from bot.models import URL_IDENTITY, Identity
+from bot.models import URL_IDENTITY, Identity, http_url_problem
 from bot.schedule import Schedule, parse_schedule
 from bot.settings import (
     DeliverySettings,
@@ -340,9 +339,8 @@ class _Reader:
         return float(value) if typ is float else value
 
     def http_url(self, value: str, key: str) -> None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.fail(key, f"{value!r} is not an http(s) URL with a host")
+        if (problem := http_url_problem(value)) is not None:
+            self.fail(key, problem)
 
     def regex(self, value: Any, key: str) -> re.Pattern[str]:
         if not isinstance(value, str) or not value:

@@ -480,6 +480,9 @@ async def watch_config(
         except ConfigError as exc:
             log.warning("config changed but is invalid (%s); keeping the running sources", exc)
             continue
+        except Exception:  # a bug reading it must not end the watching (its traceback logged)
+            log.exception("config changed but could not be read (a bug); keeping the sources")
+            continue
         changes = apply(current, fresh)
         current = fresh
         if changes:

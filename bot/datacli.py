@@ -26,6 +26,7 @@ from bot.models import StoredPosting
 from bot.query import Document, Query, parse_query
 from bot.settings import Settings
 from bot.store import Postings, Store
+from bot.text import counted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Say = Callable[[str], None]
@@ -183,8 +184,9 @@ def run_export(settings: Settings, dest: str | None, say: Say) -> int:
         print(f"jobhound: export: cannot write {dest}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     say(
-        f"export: {len(data['chats'])} chats, {len(data['subscriptions'])} subscriptions, "
-        f"{len(data['mutes'])} muted companies to {dest}"
+        f"export: {counted(len(data['chats']), 'chat')}, "
+        f"{counted(len(data['subscriptions']), 'subscription')}, "
+        f"{counted(len(data['mutes']), 'muted company', 'muted companies')} to {dest}"
     )
     return EXIT_OK
 
@@ -211,7 +213,9 @@ def run_import(settings: Settings, source: str, say: Say) -> int:
     finally:
         lock.release()
     say(
-        f"import: {imported.chats} chats, {imported.subscriptions} subscriptions, "
-        f"{imported.mutes} muted companies into {settings.storage.path}"
+        f"import: {counted(imported.chats, 'chat')}, "
+        f"{counted(imported.subscriptions, 'subscription')}, "
+        f"{counted(imported.mutes, 'muted company', 'muted companies')} "
+        f"into {settings.storage.path}"
     )
     return EXIT_OK

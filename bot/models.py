@@ -64,6 +64,19 @@ def _is_volatile(name: str) -> bool:
     )
 
 
+def http_url_problem(url: str) -> str | None:
+    """Why `url` cannot name a board (None when it can): not http(s), no host, an unreadable
+    IPv6 literal or a port outside 0-65535 (RFC 3986 section 3.2, read by `urlsplit`)."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - read to validate: raises ValueError when out of range
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL with a host"
+    return None
+
+
 def canonical_url(url: str) -> str:
     """Return the URL a posting is known by (RFC 3986 section 6 normalisation, then noise removed).
 

@@ -239,15 +239,26 @@ def test_a_job_page_pattern_is_its_path_without_the_last_segment() -> None:
     assert discover.job_page_pattern("https://a.example/rust-1") is None
 
 
-@pytest.mark.parametrize("url", ["not a url", "/etc/passwd", "ftp://jobs.example/", "https://"])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("not a url", "is not an http(s) URL with a host"),
+        ("/etc/passwd", "is not an http(s) URL with a host"),
+        ("ftp://jobs.example/", "is not an http(s) URL with a host"),
+        ("https://", "is not an http(s) URL with a host"),
+        ("http://[::1", "is not a valid URL (Invalid IPv6 URL)"),
+        ("http://127.0.0.1:99999/x", "is not a valid URL (Port out of range 0-65535)"),
+    ],
+)
 def test_add_refuses_what_is_not_an_http_url_in_one_line(
-    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, url: str, why: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Regression (tester): these got the html template with `url = "not a url"` in it."""
+    """Regression (tester): these got the html template with `url = "not a url"` in it, or a
+    traceback (a malformed IPv6 literal, a port out of range)."""
     path = config(tmp_path)
     before = path.read_text(encoding="utf-8")
     assert main(["add", url, "--config", str(path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == f"jobhound: add: {url!r} is not an http(s) URL of a board\n"
+    assert captured.err == f"jobhound: add: {url!r} {why}\n"
     assert path.read_text(encoding="utf-8") == before

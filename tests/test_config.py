@@ -103,6 +103,28 @@ def test_db_path_from_environment(tmp_path: Path) -> None:
         (('schedule = "15m"', "schedule = 15"), "defaults.schedule", "expected str"),
         (("admins = [42]", "admins = ['me']"), "telegram.admins[0]", "integer"),
         (("[telegram]", "[telegram]\napi_url = 'ftp://x'"), "telegram.api_url", "http(s) URL"),
+        # Regression (tester): these raised ValueError out of `check` (a traceback), and a
+        # source with port 99999 passed and then crashed every run.
+        (
+            ("[telegram]", "[telegram]\napi_url = 'http://[::1/x'"),
+            "telegram.api_url",
+            "not a valid URL",
+        ),
+        (
+            ("[telegram]", "[telegram]\napi_url = 'http://127.0.0.1:99999/x'"),
+            "telegram.api_url",
+            "Port out of range",
+        ),
+        (
+            ("[telegram]", "[telegram]\napi_url = 'http://127.0.0.1:http/x'"),
+            "telegram.api_url",
+            "not a valid URL",
+        ),
+        (
+            ('schedule = "*/10 * * * *"', 'schedule = "0 0 31 2 *"'),
+            "sources[0].schedule",
+            "never run",
+        ),
         (("enabled = false", "enabled = 'no'"), "sources[1].enabled", "expected bool"),
     ],
 )

@@ -70,6 +70,14 @@ async def test_watch_applies_valid_edits_and_keeps_sources_on_invalid_ones(
     with caplog.at_level(logging.WARNING, logger="bot.daemon"):
         settings.path.write_text(settings.path.read_text() + '\nbogus = "x"\n')
         await within(_until(lambda: "keeping the running sources" in caplog.text))
+        caplog.clear()
+        # Regression (tester): a URL urlsplit cannot read ended the watcher without a word.
+        text = BASE.format(db=tmp_path / "db.sqlite")
+        settings.path.write_text(
+            text + '\n[[sources]]\nname = "v6"\nkind = "rss"\nurl = "http://[::1/x"\n'
+        )
+        await within(_until(lambda: "keeping the running sources" in caplog.text))
+        assert "is not a valid URL" in caplog.text
     assert seen == []
     text = BASE.format(db=tmp_path / "db.sqlite")
     settings.path.write_text(

@@ -414,7 +414,10 @@ def test_migrate_chat_refiles_only_that_chats_subscriptions_as_a_rebuild_would()
     subs.add(GROUP, "python")
     daily = subs.add(GROUP, "rust -go", Mode.parse("daily 09:00")).subscription
     other = subs.add(77, "python").subscription
+    store.mute(GROUP, store.company_ids(["Acme"])["Acme"])
     store.migrate_chat(GROUP, SUPERGROUP)
+    # Regression (tester): the mute list stayed with the old group id.
+    assert (store.muted(SUPERGROUP), store.muted(GROUP)) == (["acme"], [])
 
     assert subs.migrate_chat(GROUP, SUPERGROUP) == 2
 

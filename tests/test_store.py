@@ -192,3 +192,17 @@ def test_a_company_is_shown_as_first_spelled_and_compared_folded(store: Store) -
     store.db.execute("UPDATE companies SET shown = NULL")
     assert store.muted_shown(1) == ["smith & sons"]
     assert store.unmute(1, "smith & SONS") == "smith & sons"
+
+
+def test_a_very_long_company_is_shown_cut_and_can_be_unmuted_as_shown(store: Store) -> None:
+    """Regression (tester): a 4,000-character company made the mute answer (which quotes it
+    twice) too long for Telegram, and /unmute refused a name that long."""
+    store.touch_chat(1, type="private", title="c")
+    name = "Acme " + "x" * 4000
+    shown = store.mute(1, store.company_ids([name])[name])
+    assert shown is not None
+    assert len(shown) == 100
+    assert shown.endswith("…")
+    assert store.muted_shown(1) == [shown]
+    assert store.unmute(1, shown) == shown
+    assert store.muted(1) == []

@@ -89,6 +89,12 @@ async def test_addsource_preview_and_alert_without_restart(tmp_path: Path) -> No
                         m for m in tg.sent_messages(USER) if "for the bot's operators" in m.text
                     ]
                 )
+                # Regression (tester): a URL urlsplit cannot read left the admin with only
+                # "Looking at …" and a traceback in the log.
+                tg.send_user_message(ADMIN, ADMIN, "/addsource http://127.0.0.1:99999/x")
+                (refused,) = await tg.wait_for_async(
+                    lambda: [m for m in tg.sent_messages(ADMIN) if "not a valid URL" in m.text]
+                )
                 tg.send_user_message(ADMIN, ADMIN, f"/addsource {server.url('/board/jobs.rss')}")
                 (answer,) = await tg.wait_for_async(
                     lambda: [m for m in tg.sent_messages(ADMIN) if "Added source" in m.text],
@@ -104,6 +110,7 @@ async def test_addsource_preview_and_alert_without_restart(tmp_path: Path) -> No
             finally:
                 stop.set()
                 await within(daemon, 15)
+    assert refused.text.startswith("Cannot use that: 'http://127.0.0.1:99999/x' is not a valid")
     assert answer.text.startswith("RSS/Atom feed 127.0.0.1: 4 postings, newest: ")
     assert "Added source 127-0-0-1 (rss)" in answer.text
     text = path.read_text(encoding="utf-8")

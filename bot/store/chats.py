@@ -83,7 +83,8 @@ class Chats(Repository):
         self.db.execute("UPDATE chats SET active = ? WHERE id = ?", [int(active), chat_id])
 
     def migrate_chat(self, old_id: int, new_id: int, *, now: datetime | None = None) -> None:
-        """A group became a supergroup: its subscriptions and pending alerts move to `new_id`."""
+        """A group became a supergroup: its subscriptions, pending alerts, mute list and Not for
+        me answers move to `new_id`."""
         stamp = _iso(now or now_utc())
         with self.db.atomic():
             self.db.execute(
@@ -106,6 +107,13 @@ class Chats(Repository):
                 "WHERE chat_id = ? AND status = 'pending'",
                 [old_id],
             )
+            # Its mute list and Not for me answers follow (those already there win).
+            for table in ("mutes", "feedback"):
+                self.db.execute(
+                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608
+                    [new_id, old_id],
+                )
+                self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [old_id])  # noqa: S608
             self.db.execute("UPDATE chats SET active = 0 WHERE id = ?", [old_id])
 
     def add_subscription(

@@ -21,9 +21,16 @@ def company_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
+# A company name as shown is cut to this many characters (a board may send thousands; the
+# mute answer quotes it twice and must stay under Telegram's 4,096).
+SHOWN_CHARS = 100
+
+
 def shown_name(name: str) -> str:
-    """A company name as shown: its own spelling, runs of spaces made one."""
-    return " ".join(name.split())
+    """A company name as shown: its own spelling, runs of spaces made one, at most
+    `SHOWN_CHARS` characters (a longer one ends with "…")."""
+    shown = " ".join(name.split())
+    return shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 1] + "…"
 
 
 @_guarded
@@ -61,18 +68,19 @@ class Feedback(Repository):
         return str(row[0])
 
     def unmute(self, chat_id: int, company: str | int) -> str | None:
-        """Remove a company (name, any case, or id) from the chat's mute list; its name as
-        shown, or None when the chat had not muted it."""
-        value: str | int
+        """Remove a company (by id, or by name in any case, as compared or as shown: what
+        /list quotes) from the chat's mute list; its name as shown, or None when the chat had
+        not muted it."""
+        params: dict[str, str | int]
         if isinstance(company, int):
-            where, value = "c.id = ?", company
+            match, params = "c.id = :id", {"id": company}
         else:
-            where, value = "c.name = ?", company_key(company)
+            match = "(c.name = :key OR c.shown = :shown)"
+            params = {"key": company_key(company), "shown": shown_name(company)}
         row = self.db.execute(
             "SELECT c.id, coalesce(c.shown, c.name) FROM mutes m "  # noqa: S608
-            "JOIN companies c ON c.id = m.company_id "
-            f"WHERE m.chat_id = ? AND {where}",
-            [chat_id, value],
+            f"JOIN companies c ON c.id = m.company_id WHERE m.chat_id = :chat AND {match}",
+            {"chat": chat_id, **params},
         ).fetchone()
         if row is None:
             return None

@@ -25,6 +25,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, Co
 from bot.config import load_settings
 from bot.discover import AlreadyConfigured, NotPlaced, add_source
 from bot.errors import ConfigError, SourceError, StoreError
+from bot.models import http_url_problem
 from bot.operations import Operations, sources_with_state
 from bot.settings import Settings, SourceSettings
 from bot.sources.registry import KINDS
@@ -121,6 +122,9 @@ class Admin:
         url = args[0]
         if len(url) > MAX_URL_CHARS:
             await reply(update, f"That URL is too long (over {MAX_URL_CHARS} characters).")
+            return
+        if (problem := http_url_problem(url)) is not None:
+            await reply(update, f"Cannot use that: {html.escape(problem)}.")
             return
         await reply(update, f"Looking at {html.escape(url)} …")
         async with self._editing:

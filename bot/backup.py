@@ -76,6 +76,8 @@ def backup(db_path: Path | str, dest: Path | str) -> Path:
     source_path, dest_path = Path(db_path), Path(dest)
     if not source_path.is_file():
         raise FileNotFoundError(f"no database at {source_path}")
+    if source_path.stat().st_size == 0:  # SQLite would copy it as a new, empty database
+        raise sqlite3.DatabaseError("the file is empty (0 bytes), not a jobhound database")
     if dest_path.exists():
         raise FileExistsError(f"{dest_path} exists; choose a new file for the backup")
     if not dest_path.parent.is_dir():

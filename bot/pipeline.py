@@ -122,12 +122,13 @@ class Pipeline:
         started = time.monotonic()
         kind = self.kinds[source.kind]
         result = await kind.collect(self.context, source)
+        if not result.unchanged:  # a changed layout is the run's one line, not its warnings
+            self._check_layout(source, result)
         _log_warnings(source, result)
         if result.unchanged:
             self.health.record_success(source.name, count=None, new=0)
             log.info("%s: unchanged since the last run (%.2fs)", source.name, _since(started))
             return SourceOutcome(source.name, ok=True, unchanged=True, seconds=_since(started))
-        self._check_layout(source, result)
         # Absence closes only after a whole, clean listing (issue 12): never from a feed, a
         # partial crawl, a run with unreadable items or a kind that re-reads only what is new.
         closes = kind.lists_all and result.complete and result.listed_all and not result.warnings

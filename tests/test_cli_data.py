@@ -173,6 +173,9 @@ def test_data_commands_answer_a_missing_directory_or_an_empty_file_in_one_line(
 
     empty = tmp_path / "empty.db"
     empty.touch()
+    assert main(["backup", str(tmp_path / "copy.db"), "--config", config(tmp_path, empty)]) == 1
+    assert "the file is empty (0 bytes)" in capsys.readouterr().err
+    assert not (tmp_path / "copy.db").exists()
     assert main(["check", "--db", "--config", config(tmp_path, empty)]) == 1
     out = capsys.readouterr().out
     assert "the file is empty (0 bytes)" in out

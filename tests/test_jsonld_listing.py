@@ -62,6 +62,9 @@ async def test_a_jsonld_listing_that_links_no_job_page_is_not_unchanged(
     assert not emptied.ok
     assert emptied.error is not None
     assert "no postings where the last run had 2" in emptied.error
+    # The failure is the run's one line (tester: the warning came too).
+    emptied_lines = [r.getMessage() for r in caplog.records][len(warned) :]
+    assert [line for line in emptied_lines if "links no job page" in line] == []
 
 
 async def test_a_run_sees_the_stored_pages_its_listing_links(

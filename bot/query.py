@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -493,13 +493,19 @@ def _judge(node: Node, doc: Document) -> bool | None:
 
 def facets_of(node: Node) -> list[FacetFilter]:
     """The facet filters of a query, in query order (under a NOT too)."""
+    return [facet for facet, _ in signed_facets(node)]
+
+
+def signed_facets(node: Node, negated: bool = False) -> Iterator[tuple[FacetFilter, bool]]:
+    """Each facet filter of a query, in query order, and whether it sits under an odd number
+    of NOTs (`-seniority:intern` excludes what `seniority:intern` asks for)."""
     if isinstance(node, Facet):
-        return [node.filter]
-    if isinstance(node, Term):
-        return []
-    if isinstance(node, Not):
-        return facets_of(node.child)
-    return [f for child in node.children for f in facets_of(child)]
+        yield node.filter, negated
+    elif isinstance(node, Not):
+        yield from signed_facets(node.child, not negated)
+    elif not isinstance(node, Term):
+        for child in node.children:
+            yield from signed_facets(child, negated)
 
 
 def _compile_all(children: Sequence[Node]) -> Matcher:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -13,8 +12,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot.errors import LimitError, QueryError
-from bot.facets.filters import FacetFilter
-from bot.query import Facet, Node, Not, Query, Term
+from bot.query import Query, signed_facets
 from bot.settings import Settings
 from bot.store import Chat, Subscription
 from bot.subscriptions import PostingScans, Subscriptions
@@ -38,7 +36,7 @@ def facet_lines(query: Query) -> str:
         return ""
     lines = [
         f"• {'excluded: ' if negated else ''}{html.escape(f.describe())}"
-        for f, negated in dict.fromkeys(_signed_facets(query.root))
+        for f, negated in dict.fromkeys(signed_facets(query.root))
     ]
     lines.append(
         "Postings that do not state a fact pass (the alert says so); "
@@ -50,18 +48,6 @@ def facet_lines(query: Query) -> str:
             "those that do not state the facts included."
         )
     return "Filters:\n" + "\n".join(lines) + "\n"
-
-
-def _signed_facets(node: Node, negated: bool = False) -> Iterator[tuple[FacetFilter, bool]]:
-    """Each facet filter of a query, in query order, and whether it sits under a NOT
-    (`-seniority:intern` excludes what `seniority:intern` asks for)."""
-    if isinstance(node, Facet):
-        yield node.filter, negated
-    elif isinstance(node, Not):
-        yield from _signed_facets(node.child, not negated)
-    elif not isinstance(node, Term):
-        for child in node.children:
-            yield from _signed_facets(child, negated)
 
 
 class SubscriptionStore(Protocol):

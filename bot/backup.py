@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,7 +22,7 @@ from sqlite_utils import Database
 
 from bot.errors import QueryError
 from bot.query import parse_query
-from bot.store.feedback import company_key, shown_name
+from bot.store.feedback import Feedback
 from bot.subscriptions import MAX_PER_CHAT
 from bot.text import counted
 from bot.timing import ChatTiming, Mode, zone
@@ -176,24 +177,19 @@ def import_subscriptions(db: Database, data: dict[str, Any]) -> Imported:
                 f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
                 [tuple(row.get(name) for name in columns) for row in rows[table]],
             )
+        feedback = Feedback(db)  # the mute list as the bot writes it, in this transaction
         for row in mutes:
-            name = company_key(row["company"])
-            db.conn.execute(
-                "INSERT INTO companies (name, shown) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-                [name, shown_name(row["company"])],
-            )
-            db.conn.execute(
-                "INSERT OR IGNORE INTO mutes (chat_id, company_id, created_at) "
-                "SELECT ?, id, ? FROM companies WHERE name = ?",
-                [row["chat_id"], row["created_at"], name],
-            )
+            company = row["company"]
+            when = datetime.fromisoformat(row["created_at"]) if row["created_at"] else None
+            feedback.mute(row["chat_id"], feedback.company_ids([company])[company], now=when)
     return Imported(len(rows["chats"]), len(rows["subscriptions"]), len(mutes))
 
 
 def _check_references(
     chats: list[dict[str, Any]], subscriptions: list[dict[str, Any]], mutes: list[dict[str, Any]]
 ) -> None:
-    """Refuse a subscription or mute of a chat the export does not have, or a nameless mute."""
+    """Refuse a subscription or mute of a chat the export does not have, or a mute without a
+    name or with a date that is not ISO 8601."""
     chat_ids = {row["id"] for row in chats}
     for table, rows in (("subscriptions", subscriptions), ("mutes", mutes)):
         for index, row in enumerate(rows):
@@ -204,6 +200,10 @@ def _check_references(
     for index, row in enumerate(mutes):
         if not row["company"] or not row["company"].strip():
             raise ImportRefused(f"mutes[{index}].company is empty")
+        try:
+            datetime.fromisoformat(row["created_at"] or "2000-01-01")
+        except ValueError:
+            raise ImportRefused(f"mutes[{index}].created_at is not an ISO date") from None
 
 
 def _check_settings(chats: list[dict[str, Any]], subscriptions: list[dict[str, Any]]) -> None:

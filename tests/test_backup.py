@@ -215,6 +215,7 @@ def test_import_only_into_an_empty_database(tmp_path: Path) -> None:
         (lambda d: d["mutes"][0].update(chat_id=7), r"mutes\[0\] belongs to chat 7"),
         (lambda d: d["mutes"][0].update(company=" "), r"mutes\[0\]\.company is empty"),
         (lambda d: d["mutes"][0].pop("created_at"), r"missing columns \['created_at'\]"),
+        (lambda d: d["mutes"][0].update(created_at="yesterday"), r"mutes\[0\]\.created_at is not"),
         (lambda d: d["chats"][1].update(cap="5"), r"chats\[1\]\.cap must be int"),
         (lambda d: d["chats"][1].update(tz="Mars/Olympus"), r"chats\[1\]: .*Mars/Olympus"),
         (lambda d: d["chats"][1].update(quiet="late"), r"chats\[1\]: "),

@@ -33,7 +33,7 @@ from bot.schedule import build_scheduler
 from bot.settings import Settings, SourceSettings
 from bot.sources.base import SourceContext, SourceKind
 from bot.sources.registry import KINDS
-from bot.store import Store
+from bot.store import Store, checkpoint
 from bot.subscriptions import Subscriptions
 from bot.telegram.admin import AdminMessages
 from bot.telegram.app import build_application, telegram_front
@@ -50,6 +50,8 @@ STOP_GRACE_SECONDS = 3.0
 # A signal's promise, kept even if some library hangs on the way out: the process ends this long
 # after SIGINT/SIGTERM however far shutdown got (writes are transactional, like after SIGKILL).
 HARD_EXIT_SECONDS = 9.5
+# How often the WAL is copied into the database file (`checkpoint_wal`), in seconds.
+CHECKPOINT_SECONDS = 300.0
 
 
 class OutboxBell:
@@ -304,10 +306,13 @@ async def _serve(settings: Settings, stop: asyncio.Event, watch_interval: float)
             return reschedule(scheduler, old, new, job_for, res.policy)
 
         watcher = asyncio.create_task(watch_config(settings, stop, apply, interval=watch_interval))
+        wal = str(settings.storage.path)
+        checkpoints = asyncio.create_task(checkpoint_wal(wal, stop, interval=CHECKPOINT_SECONDS))
         try:
             await stop.wait()
         finally:
             watcher.cancel()
+            checkpoints.cancel()
             log.info(
                 "stopping: waiting up to %.0fs for %s",
                 STOP_GRACE_SECONDS,
@@ -453,6 +458,19 @@ def reschedule(
             )
             changes.append(f"+{name}")
     return changes
+
+
+async def checkpoint_wal(path: str, stop: asyncio.Event, *, interval: float) -> None:
+    """Every `interval` seconds until `stop`, copy the WAL into the database file in a worker
+    (`bot.store.checkpoint`, PASSIVE: it waits for nobody). The daemon's connection does not
+    checkpoint by itself (`open_database`) and an ingest does only after thousands of rows,
+    so without this the sender's marks, health and validator writes would grow the WAL for
+    as long as the daemon runs (each read then searches a longer WAL index)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        if not stop.is_set():
+            await asyncio.to_thread(checkpoint, path)
 
 
 async def watch_config(

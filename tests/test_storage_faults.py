@@ -9,6 +9,7 @@ SQLITE_FULL, another connection's `BEGIN IMMEDIATE` gives SQLITE_BUSY).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -280,3 +281,39 @@ def test_a_store_error_logged_with_a_traceback_anywhere_is_one_line(
         "a command handler crashed (StoreFullError: database data/j.db: the disk is full "
         "(SQLITE_FULL))"
     )
+
+
+async def test_the_daemon_checkpoints_the_wal_on_its_clock(tmp_path: Path) -> None:
+    """Regression: the connection never checkpoints by itself and an ingest did only after
+    25,000 rows, so small writes (sent marks, health, validators) grew the WAL for as long as
+    the daemon ran."""
+    from bot.daemon import checkpoint_wal
+    from bot.store import WAL_LIMIT_BYTES
+
+    path = tmp_path / "jobhound.db"
+    store = Store.open(path)
+    try:
+        assert store.db.execute("PRAGMA journal_size_limit").fetchone()[0] == WAL_LIMIT_BYTES
+        for n in range(300):  # one small transaction each, as the daemon's writers make them
+            store.record_success(f"source-{n}", count=n, new=0)
+        wal = path.with_name(path.name + "-wal")
+        before = path.stat().st_size
+        assert wal.stat().st_size > 100_000  # all of it in the WAL so far
+        stop = asyncio.Event()
+        task = asyncio.create_task(checkpoint_wal(str(path), stop, interval=0.01))
+
+        async def copied_back() -> None:  # the pages reach the database file
+            while path.stat().st_size == before:  # noqa: ASYNC110 - a file, nothing to await
+                await asyncio.sleep(0.01)
+
+        await within(copied_back())
+        stop.set()
+        await within(task)
+        store.record_success("after", count=1, new=0)  # the WAL starts over from its start
+        with sqlite3.connect(path) as other:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0
+        assert frames < 10  # the one write since, not the 300 before
+        assert copied == frames
+    finally:
+        store.close()

@@ -40,10 +40,12 @@ from bot.store.health import Health, SourceHealth
 from bot.store.http_cache import HttpCache
 from bot.store.migrations import migrations, rekey
 from bot.store.outbox import Delivery, Outbox, PendingDelivery
-from bot.store.postings import IngestResult, Matcher, Postings
+from bot.store.postings import IngestResult, Matcher, Postings, checkpoint
 
 # The page cache of the daemon's connection, in KiB (SQLite's default is 2,000).
 CACHE_KIB = 64 * 1024
+# The size a WAL file is cut back to when it starts over (`PRAGMA journal_size_limit`).
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -63,6 +65,7 @@ __all__ = [
     "SourceHealth",
     "Store",
     "Subscription",
+    "checkpoint",
     "company_key",
     "migrations",
     "now_utc",
@@ -109,8 +112,12 @@ def open_database(path: Path | str, *, check_writable: bool = False) -> tuple[Da
         if where != ":memory:":
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints run off the event loop, every `CHECKPOINT_ROWS` an ingest writes.
+            # Checkpoints run off the event loop: every `CHECKPOINT_ROWS` an ingest writes, and
+            # on the daemon's clock (`bot.daemon.checkpoint_wal`) for every other write.
             db.execute("PRAGMA wal_autocheckpoint=0")
+            # When a checkpoint lets the WAL start over, its file is cut back to this size: a
+            # scrape of a thousand alerted postings grows it to about a gigabyte.
+            db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             # The outbox's (chat, posting) index takes a page per chat an alert goes to: with
             # SQLite's default 2 MB of cache most inserts read their page again.
             db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")

@@ -89,18 +89,16 @@ class Feedback(Repository):
 
     def muted(self, chat_id: int) -> list[str]:
         """The chat's muted companies (compared as `company_key`), alphabetically."""
-        rows = self.db.execute(
-            "SELECT c.name FROM mutes m JOIN companies c ON c.id = m.company_id "
-            "WHERE m.chat_id = ? ORDER BY c.name",
-            [chat_id],
-        )
-        return [str(row[0]) for row in rows]
+        return self._muted(chat_id, "c.name")
 
     def muted_shown(self, chat_id: int) -> list[str]:
         """The chat's muted companies as postings spelled them, alphabetically (for /list)."""
+        return self._muted(chat_id, "coalesce(c.shown, c.name)")
+
+    def _muted(self, chat_id: int, column: str) -> list[str]:
         rows = self.db.execute(
-            "SELECT coalesce(c.shown, c.name) FROM mutes m JOIN companies c "
-            "ON c.id = m.company_id WHERE m.chat_id = ? ORDER BY c.name",
+            f"SELECT {column} FROM mutes m JOIN companies c ON c.id = m.company_id "  # noqa: S608 - our two column expressions
+            "WHERE m.chat_id = ? ORDER BY c.name",
             [chat_id],
         )
         return [str(row[0]) for row in rows]

@@ -13,14 +13,15 @@ Three parts, top to bottom in this file:
    group, an OR too big to expand; closures are shared by equal conditions and evaluated once
    per document). A facet condition of the query's top-level AND is a key like a word
    (`facet_key`): under three-valued logic each must pass on its own.
-2. **The trie** (`_Node`): each node holds the queries filed at its path, and owns one flat
-   tuple of their subscriptions that a document's result list is extended with in one call
-   (grouped by what they exclude, so a document with an excluded key gets the slices between
-   the spans it vetoes). Subscriptions with the same query share one `_Group`; keys are
-   interned, key sets stored as small tuples, empty containers not allocated: under 1 KB per
-   subscription at 100,000 (benchmarks/bench_matching.py).
+2. **The trie** (`_Node`): each node holds the queries filed at its path, and owns a `_View`
+   of them: one flat tuple of their subscriptions that a document's result list is extended
+   with in one call (grouped by what they exclude, so a document with an excluded key gets the
+   slices between the spans it vetoes), its checks and its children. Subscriptions with the
+   same query share one `_Group`; keys are interned, key sets stored as small tuples, empty
+   containers not allocated: under 1 KB per subscription at 100,000
+   (benchmarks/bench_matching.py).
 3. **The walk** (`MatchIndex._walk`): a document follows the children named by its keys (set
-   intersection in C), in one loop that reads each node's tuple.
+   intersection in C), in one loop that reads each node's view in one unpacking.
 
 A document's keys are `Document.keys` plus the prefix keys (`rust*`, `title:eng*`) of the
 prefixes in use it has a word for (`_Prefixes`, looked up once per word and remembered) and the
@@ -143,18 +144,25 @@ class _Filing(NamedTuple):
 DIRECT, VETOABLE, CHECK = "direct", "vetoable", "check"
 
 
-class _Matches(NamedTuple):
-    """The matches a node decides by keys alone, grouped by what they exclude (direct ones
-    exclude nothing), one span per group: a document with none of the excluded keys gets the
-    whole tuple in one `list.extend`."""
+class _View(NamedTuple):
+    """What a document reaching a node gets from it, read by the walk in one unpacking.
+
+    The matches decided by keys alone (direct ones, then vetoable ones grouped by what they
+    exclude, one span per group): a document with none of the `vetoes` gets the whole tuple in
+    one `list.extend`, one with some gets the slices between the spans they veto."""
 
     matches: tuple[Match, ...]
+    vetoes: frozenset[str] | None  # the excluded keys of the vetoable matches; None: none
     spans: dict[str, tuple[tuple[int, int], ...]]  # an excluded key -> the spans it vetoes
+    checks: list[_Check] | None  # the queries a closure decides here
+    children: dict[str, _Node] | None
 
     @classmethod
-    def build(cls, filed: Iterable[tuple[tuple[str, ...], _Group]]) -> _Matches:
+    def build(cls, node: _Node) -> _View:
         groups: dict[tuple[str, ...], list[Match]] = {}
-        for excluded, group in filed:
+        for group in node.direct or ():
+            groups.setdefault((), []).extend(group.matches.values())
+        for excluded, group in node.vetoable or ():
             groups.setdefault(excluded, []).extend(group.matches.values())
         ordered: list[Match] = []
         spans: dict[str, list[tuple[int, int]]] = {}
@@ -163,16 +171,23 @@ class _Matches(NamedTuple):
             for key in excluded:
                 spans.setdefault(key, []).append(span)
             ordered.extend(matches)
-        return cls(tuple(ordered), {key: tuple(found) for key, found in spans.items()})
+        return cls(
+            tuple(ordered),
+            frozenset(spans) if spans else None,
+            {key: tuple(found) for key, found in spans.items()},
+            node.checks,
+            node.children,
+        )
 
     def extend_unvetoed(
         self, keys: frozenset[str], extend: Callable[[Iterable[Match]], None]
     ) -> None:
         """Extend with the matches that none of the `keys` vetoes: the slices between the
         spans they veto (usually one or two of a node's spans)."""
+        assert self.vetoes is not None
         spans, matches, start = self.spans, self.matches, 0
         for begin, end in sorted(
-            chain.from_iterable(map(spans.__getitem__, keys.intersection(spans)))
+            chain.from_iterable(map(spans.__getitem__, self.vetoes.intersection(keys)))
         ):
             if begin > start:
                 extend(matches[start:begin])
@@ -183,12 +198,12 @@ class _Matches(NamedTuple):
 class _Node:
     """A trie node: the keys on the path from the root are the keys a document must have.
 
-    The node owns the caches of its matches as flat tuples (appended to a document's list in
-    one `list.extend`); whatever changes what is filed here goes through its methods, which
-    drop them.
+    The node owns its `_View` (its matches as one flat tuple, appended to a document's list in
+    one `list.extend`), built when first read; whatever changes what is filed here or its
+    children goes through its methods, which drop it.
     """
 
-    __slots__ = ("_matches", "checks", "children", "direct", "vetoable")
+    __slots__ = ("_view", "checks", "children", "direct", "vetoable")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] | None = None
@@ -196,7 +211,7 @@ class _Node:
         # ... these keys and none of some others
         self.vetoable: list[tuple[tuple[str, ...], _Group]] | None = None
         self.checks: list[_Check] | None = None  # ... these keys and a closure
-        self._matches: _Matches | None = None
+        self._view: _View | None = None
 
     def child(self, key: str) -> _Node | None:
         return self.children.get(key) if self.children else None
@@ -204,6 +219,7 @@ class _Node:
     def add_child(self, key: str) -> _Node:
         if self.children is None:
             self.children = {}
+            self.changed()
         node = self.children[key] = _Node()
         return node
 
@@ -212,6 +228,7 @@ class _Node:
         del self.children[key]
         if not self.children:
             self.children = None
+            self.changed()
 
     def empty(self) -> bool:
         return not (self.children or self.direct or self.vetoable or self.checks)
@@ -240,15 +257,15 @@ class _Node:
         self.changed()
 
     def changed(self) -> None:
-        """Something filed here gained or lost a subscription: rebuild the tuples when used."""
-        self._matches = None
+        """What is filed here, its subscriptions or its children changed: rebuild the view
+        when read."""
+        self._view = None
 
-    def matches(self) -> _Matches:
-        """The direct and vetoable matches filed here, as one tuple with the vetoed spans."""
-        if self._matches is None:
-            direct = [((), group) for group in self.direct or ()]
-            self._matches = _Matches.build(direct + (self.vetoable or []))
-        return self._matches
+    def view(self) -> _View:
+        """What a document reaching this node gets from it (built once per change)."""
+        if self._view is None:
+            self._view = _View.build(self)
+        return self._view
 
 
 class _Prefixes:
@@ -395,29 +412,29 @@ class MatchIndex:
         """Follow the children named by `keys` from the root, adding to `found` and `checks`
         what each node reached decides (a document there has all its path's keys).
 
-        One loop with no call per node but a cache's first build: this loop is most of the
-        time matching takes, so what `_Node` owns is read here directly.
+        One loop with no call per node but a view's first build: this loop is most of the
+        time matching takes, so each node reached is read in one unpacking of its `_View`.
         """
         size = len(keys)
-        extend = found.extend
-        stack = [self._root] if self._root.children else []
+        extend, add_checks = found.extend, checks.extend
+        stack = [self._root.children] if self._root.children else []
         while stack:
-            children = stack.pop().children
-            assert children is not None  # only nodes with children are stacked
+            children = stack.pop()
             # iterate the smaller side, in C: the node's children or the document's keys
             for key in (
                 keys.intersection(children) if len(children) < size else children.keys() & keys
             ):
                 node = children[key]
-                here = node._matches or node.matches()
-                if here.spans and not keys.isdisjoint(here.spans):
-                    here.extend_unvetoed(keys, extend)
+                view = node._view or node.view()
+                matches, vetoes, _, node_checks, grandchildren = view
+                if vetoes is None or keys.isdisjoint(vetoes):
+                    extend(matches)
                 else:
-                    extend(here.matches)
-                if node.checks:
-                    checks.extend(node.checks)
-                if node.children:
-                    stack.append(node)
+                    view.extend_unvetoed(keys, extend)
+                if node_checks:
+                    add_checks(node_checks)
+                if grandchildren:
+                    stack.append(grandchildren)
 
     def _finish(
         self, doc: Document, keys: frozenset[str], found: list[Match], checks: list[_Check]

@@ -111,6 +111,7 @@ async def test_non_ascii_digits_are_answered_not_raised(env: Env, records: Recor
     assert "between 1 and 20" in (await one(env, USER, "/latest ²")).text
     assert "between 1 and 20" in (await one(env, USER, "/latest ٣")).text
     assert "between 1 and 20" in (await one(env, USER, "/latest 99999999999999999999999")).text
+    assert "between 1 and 20" in (await one(env, USER, "/latest -1")).text  # not a query "-1"
     assert (await one(env, USER, "/unsubscribe ¹²³")).text.startswith("Usage: /unsubscribe")
     huge = "/unsubscribe 99999999999999999999999"  # past SQLite's 64-bit integers
     assert (await one(env, USER, huge)).text.startswith("Usage: /unsubscribe")

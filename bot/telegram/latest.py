@@ -47,7 +47,8 @@ class LatestCommand:
         if closed:
             args.pop(0)
         count = LATEST_DEFAULT
-        if args and args[0].isdigit():  # any script's digits: answered with the bound below
+        # any script's digits, or a negative number: answered with the bound below
+        if args and args[0].removeprefix("-").isdigit():
             number = ascii_number(args.pop(0), 1, LATEST_MAX)
             if number is None:
                 await reply(update, f"N must be a whole number between 1 and {LATEST_MAX}.")

@@ -111,8 +111,13 @@ async def test_stats_counts_alerts_and_429s_of_today(env: Env) -> None:
         "alerts today: 1",
         "outbox depth: 0",
         "429s today: 1",
+        "not for me: 0",
     ]
     assert metric(env.ops, "jobhound_alerts_sent_total") == 1
+    # Regression: the running daemon's /stats left out the Not for me answers issue 11 counts.
+    env.store.record_feedback(USER, posting.id, "l")
+    text = (await one(env, OPERATOR, "/stats", user=OPERATOR)).text  # type: ignore[arg-type]
+    assert text.splitlines()[-1] == "not for me: 1 (wrong location 1)"
     assert metric(env.ops, "jobhound_telegram_429_total") == 1
 
 

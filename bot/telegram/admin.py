@@ -234,16 +234,17 @@ class Status:
         if user is None or user.id not in self.settings.telegram.admins:
             await reply(update, "/stats is for the bot's operators.")
             return
+        feedback = _feedback(self.store.feedback_counts())
         if self.ops is not None:
-            figures = self.ops.stats()
-            await reply(update, "\n".join(f"{name}: {value}" for name, value in figures.items()))
+            lines = [f"{name}: {value}" for name, value in self.ops.stats().items()]
+            await reply(update, "\n".join([*lines, feedback]))
             return
         await reply(
             update,
             f"postings: {await self.scans.count_postings()}\n"
             f"subscriptions: {len(self.store.subscriptions_all())}\n"
             f"pending alerts: {self.store.pending_count()}\n"
-            f"{_feedback(self.store.feedback_counts())}",
+            f"{feedback}",
         )
 
 

@@ -135,6 +135,8 @@ def test_currency_mismatch_never_matches_and_says_so() -> None:
         ("seniority:Sr.", "seniority = senior"),
         ("type:contract!", "employment contract (required)"),
         ("age<14d", "posted less than 14 days ago"),
+        ("age>=1h", "posted more than 1 hour ago"),  # was "0.0416667 days"
+        ("age<2w", "posted less than 2 weeks ago"),
     ],
 )
 def test_describe(term: str, text: str) -> None:
@@ -145,6 +147,25 @@ def test_yen_salary_is_unknown_to_a_filter_without_currency() -> None:
     yen = Facts(salary=Salary(6_000_000, 10_000_000, "JPY"))
     assert parse_facet("salary>=90k").matches(yen, NOW) is None
     assert parse_facet("salary>=5m JPY").matches(yen, NOW) is True
+    # Regression: the alert said "salary not stated" for a salary stated in yen.
+    assert parse_facet("salary>=90k").unstated(yen, NOW) == "salary in JPY not compared"
+
+
+@pytest.mark.parametrize(
+    ("term", "amount", "currency"),
+    [
+        ("salary>=90,000", 90_000, None),  # regression: read as 90
+        ("salary>=100.000", 100_000, None),  # regression: read as 100
+        ("salary>=120'000 CHF", 120_000, "CHF"),
+        ("salary>=1,250,000 JPY", 1_250_000, "JPY"),
+        ("salary>=92.5k", 92_500, None),
+        ("salary>=92,5k EUR", 92_500, "EUR"),
+        ("salary>=$90000", 90_000, "USD"),
+    ],
+)
+def test_salary_amounts_with_separators(term: str, amount: float, currency: str | None) -> None:
+    facet = parse_facet(term)
+    assert (facet.amount, facet.currency) == (amount, currency)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +185,15 @@ def test_yen_salary_is_unknown_to_a_filter_without_currency() -> None:
             "type: 'gig' is not one of full_time, part_time, contract, internship, temporary",
         ),
         ("age<soon", "age takes a comparison and a duration, like age<14d (h, d, w, m)"),
+        ("age<0d", "age: '0d' is out of range; use 1h to 3650d"),
+        ("age<3651d", "age: '3651d' is out of range; use 1h to 3650d"),
+        # regression: an OverflowError from timedelta, the command crashed with no reply
+        ("age<1000000000d", "age: '1000000000d' is out of range; use 1h to 3650d"),
+        ("age<99999999999999d", "age: '99999999999999d' is out of range; use 1h to 3650d"),
+        (
+            "salary>=1,00,000",
+            "salary: '1,00,000' is not an amount; write it like 90k, 90000 or 90k EUR",
+        ),
     ],
 )
 def test_bad_terms_say_what_to_write(term: str, message: str) -> None:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.errors import QueryError
 from bot.facets.employment import Employment, employment_from_structured, employment_from_text
@@ -28,6 +28,7 @@ from bot.facets.remote import (
 )
 from bot.facets.salary import CODES, Salary, salary_from_extra, salary_from_text
 from bot.facets.seniority import Seniority, seniority_from_title
+from bot.text import counted
 
 FACETS = ("salary", "remote", "onsite", "seniority", "type", "age")
 _TERM = re.compile(r"(?P<name>[a-z]+)\s*(?P<op>>=|<=|≥|≤|>|<|:|=)\s*(?P<value>.+?)\s*(?P<req>!)?$")
@@ -35,6 +36,10 @@ _TERM = re.compile(r"(?P<name>[a-z]+)\s*(?P<op>>=|<=|≥|≤|>|<|:|=)\s*(?P<valu
 # currency compares with these as they are; a posting in another currency counts as unknown.
 _DOLLAR_LIKE = frozenset(str.split("USD EUR GBP CHF CAD AUD NZD SGD"))
 _AGE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400}
+_AGE_NAMES = {"h": "hour", "d": "day", "w": "week", "m": "month"}
+AGE_MAX_DAYS = 3650  # age<…: ten years, longer than any board keeps a posting
+# A salary figure with thousands separators: 90,000, 100.000, 120'000 (one kind of separator).
+_THOUSANDS = re.compile(r"\d{1,3}(?P<sep>[.,'])\d{3}(?:(?P=sep)\d{3})*")
 
 
 class FacetError(QueryError, ValueError):
@@ -141,6 +146,8 @@ class FacetFilter:
         ("salary not stated"), else None."""
         if self.required or self._test(facts, now) is not None:
             return None
+        if self.facet == "salary" and facts.salary is not None:  # stated, in another currency
+            return f"salary in {facts.salary.currency} not compared"
         return f"{_UNSTATED[self.facet]} not stated"
 
     def _test(self, facts: Facts, now: datetime) -> bool | None:  # noqa: C901 - one branch per facet, each a line or two
@@ -211,8 +218,9 @@ class FacetFilter:
             return f"seniority {op} {Seniority(int(self.amount)).name.lower()}{req}"
         if self.facet == "type":
             return f"employment {self.value.replace('_', '-')}{req}"
-        days = self.amount / 86400
-        return f"posted {'less' if '<' in self.op else 'more'} than {days:g} days ago{req}"
+        count, unit = int(self.value[:-1]), _AGE_NAMES[self.value[-1]]
+        span = counted(count, unit)
+        return f"posted {'less' if '<' in self.op else 'more'} than {span} ago{req}"
 
 
 def _fold(text: str) -> str:
@@ -229,12 +237,18 @@ def is_facet(term: str) -> bool:
 
 def _amount(text: str) -> tuple[float, str | None]:
     found = re.fullmatch(
-        r"(?P<cur1>[$€£]|[a-z]{3})?\s*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<k>[km])?\s*(?P<cur2>[a-z]{3}|[$€£])?",
+        r"(?P<cur1>[$€£]|[a-z]{3})?\s*(?P<num>\d+(?:[.,']\d+)*)\s*(?P<k>[km])?\s*(?P<cur2>[a-z]{3}|[$€£])?",
         text,
     )
     if found is None:
         raise FacetError(f"salary: {text!r} is not an amount; write it like 90k, 90000 or 90k EUR")
-    number = float(found.group("num").replace(",", "."))
+    digits = found.group("num")
+    if _THOUSANDS.fullmatch(digits):  # 90,000 / 100.000 / 120'000: groups of three
+        number = float(re.sub(r"\D", "", digits))
+    elif re.fullmatch(r"\d+(?:[.,]\d+)?", digits):  # 90 / 92.5k / 92,5k
+        number = float(digits.replace(",", "."))
+    else:
+        raise FacetError(f"salary: {text!r} is not an amount; write it like 90k, 90000 or 90k EUR")
     number *= {"k": 1000, "m": 1_000_000}.get(found.group("k") or "", 1)
     mark = found.group("cur1") or found.group("cur2")
     currency = {"$": "USD", "€": "EUR", "£": "GBP"}.get(mark or "", (mark or "").upper() or None)
@@ -285,8 +299,12 @@ def parse_facet(term: str) -> FacetFilter:  # noqa: C901 - one validation per fa
     age = re.fullmatch(r"(\d+)\s*([hdwm])", value)
     if age is None or op == ":":
         raise FacetError("age takes a comparison and a duration, like age<14d (h, d, w, m)")
-    seconds = float(timedelta(seconds=int(age.group(1)) * _AGE_UNITS[age.group(2)]).total_seconds())
-    return FacetFilter(name, op, value, seconds, required=required)
+    digits = age.group(1).lstrip("0") or "0"
+    seconds = int(digits) * _AGE_UNITS[age.group(2)] if len(digits) <= 6 else -1  # -1: too long
+    if not 0 < seconds <= AGE_MAX_DAYS * 86400:
+        raise FacetError(f"age: {value!r} is out of range; use 1h to {AGE_MAX_DAYS}d")
+    value = f"{digits}{age.group(2)}"
+    return FacetFilter(name, op, value, float(seconds), required=required)
 
 
 _UNSTATED = {

@@ -98,6 +98,10 @@ def test_employment_from_structured(value: str | list[str] | None, kind: Employm
         ("Software Engineer", "Employment type: Contract", E.CONTRACT),
         ("Software Engineer", "You will work with full-time staff and contractors.", None),
         ("Senior Software Engineer", "", None),
+        ("Contract Manager", "", None),  # regression: a role handling contracts, typed contract
+        ("Senior Contract Analyst (m/f/d)", "", None),
+        ("Contract Lead Engineer", "", E.CONTRACT),
+        ("Contractor - Data Engineer", "", E.CONTRACT),
     ],
 )
 def test_employment_from_text(title: str, description: str, kind: Employment | None) -> None:

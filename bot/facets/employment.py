@@ -43,9 +43,14 @@ _STRUCTURED = {
     "fixedterm": Employment.TEMPORARY,
     "seasonal": Employment.TEMPORARY,
 }
+_CONTRACT_ROLES = (
+    r"(?:manager|management|specialist|administrator|analyst|coordinator|officer|lawyer"
+    r"|attorney|counsel|negotiator|director)\b"
+)
 _TEXT = (
     (Employment.INTERNSHIP, r"intern(?:ship)?|werkstudent\w*|working student|praktikum"),
-    (Employment.CONTRACT, r"contract(?:or)?|freelance(?:r)?|b2b|1099"),
+    # "Contract Manager", "Contract Analyst": a role handling contracts, not a contract job
+    (Employment.CONTRACT, rf"contract(?:or)?(?!\s+{_CONTRACT_ROLES})|freelance(?:r)?|b2b|1099"),
     (Employment.PART_TIME, r"part[- ]?time|teilzeit"),
     (Employment.TEMPORARY, r"temporary|temp|fixed[- ]term|befristet|seasonal"),
     (Employment.FULL_TIME, r"full[- ]?time|vollzeit|permanent|festanstellung"),

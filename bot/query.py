@@ -40,7 +40,7 @@ from itertools import pairwise
 from typing import Protocol, TypeAlias
 
 from bot.errors import QueryError
-from bot.facets.filters import FacetFilter, Facts, is_facet, parse_facet
+from bot.facets.filters import FACET_EXAMPLES, FacetFilter, Facts, is_facet, parse_facet
 from bot.facets.salary import CODES
 
 MAX_QUERY_CHARS = 200
@@ -779,6 +779,7 @@ def _lex(text: str) -> list[_Token]:
                 token, i = _facet(text, i, j)
                 tokens.append(token)
                 continue
+            _refuse_facet_without_value(text, i, j)
             m = _FIELD_WORD.fullmatch(text[i:j])
             if m and not m.group(2) and j < n and text[j] in _QUOTES:  # title:"site reliability"
                 name = _field_name(m.group(1), i)
@@ -788,6 +789,22 @@ def _lex(text: str) -> list[_Token]:
                 tokens.append(_word(text, i, j))
             i = j
     return tokens
+
+
+_FACET_HEAD = re.compile(rf"({'|'.join(FACET_EXAMPLES)})\s*(?:>=|<=|≥|≤|>|<|:|=)?", re.I)
+_OPERATOR = re.compile(r"\s*(?:>=|<=|≥|≤|>|<|=)")
+
+
+def _refuse_facet_without_value(text: str, i: int, j: int) -> None:
+    """A QueryError for a facet name with no value right after it: `onsite:`, `salary>=`, or
+    `salary >= 90k` written with spaces (a search for the words would be a surprise)."""
+    head = _FACET_HEAD.fullmatch(text[i:j])
+    if head is not None and (head.group() != head.group(1) or _OPERATOR.match(text, j)):
+        example = FACET_EXAMPLES[head.group(1).lower()]
+        raise QueryError(
+            f"'{text[i:j]}' at position {i + 1} needs its value right after it, with no space, "
+            f"as in: {example}."
+        )
 
 
 _CURRENCY_AFTER = re.compile(r"\s+([A-Za-z]{3})(!?)(?=[\s()]|$)")

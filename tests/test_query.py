@@ -171,6 +171,20 @@ ERRORS = [
     ("pay:100k", "Unknown field 'pay:' at position 1"),
     # salary is a facet since issue 11: a colon is not a comparison
     ("salary:100k", "salary needs a comparison: salary>=90k"),
+    # regressions: a facet with spaces was "'>=' ... has no letters or digits to search for",
+    # one with no value an "Unknown field 'onsite:'"
+    (
+        "rust salary >= 90k",
+        "'salary' at position 6 needs its value right after it, with no space, as in: salary>=90k.",
+    ),
+    ("rust salary>= 90k", "'salary>=' at position 6 needs its value right after it"),
+    (
+        "rust onsite:",
+        "'onsite:' at position 6 needs its value right after it, with no space, "
+        "as in: onsite:berlin.",
+    ),
+    ("rust Remote:", "as in: remote:eu."),
+    ("rust age < 14d", "as in: age<14d."),
     ("title:", "'title:' at position 1 must be directly followed by a word"),
     ("title: rust", "'title:' at position 1 must be directly followed by a word"),
     ("title:-intern", "put the '-' before the field name, as in: -title:intern."),

@@ -31,7 +31,9 @@ from bot.facets.seniority import Seniority, seniority_from_title
 from bot.text import counted
 
 FACETS = ("salary", "remote", "onsite", "seniority", "type", "age")
-_TERM = re.compile(r"(?P<name>[a-z]+)\s*(?P<op>>=|<=|≥|≤|>|<|:|=)\s*(?P<value>.+?)\s*(?P<req>!)?$")
+_TERM = re.compile(
+    r"(?P<name>[a-z]+)\s*(?P<op>>=|<=|≥|≤|>|<|:|=)\s*(?P<value>[^<>=≥≤:\s].*?)\s*(?P<req>!)?$"
+)
 # Currencies whose unit is within a factor of about two of the US dollar: a filter without a
 # currency compares with these as they are; a posting in another currency counts as unknown.
 _DOLLAR_LIKE = frozenset(str.split("USD EUR GBP CHF CAD AUD NZD SGD"))
@@ -270,7 +272,7 @@ def parse_facet(term: str) -> FacetFilter:  # noqa: C901 - one validation per fa
         amount, currency = _amount(value)
         return FacetFilter(name, op, value, amount, currency, required)
     if name in ("remote", "onsite", "type") and op != ":":
-        raise FacetError(f"{name} takes a value after a colon, like {name}:{_EXAMPLE[name]}")
+        raise FacetError(f"{name} takes a value after a colon, like {FACET_EXAMPLES[name]}")
     if name == "remote":
         if value in ("yes", "true"):
             return FacetFilter(name, op, "yes", required=required)
@@ -315,4 +317,11 @@ _UNSTATED = {
     "type": "employment type",
     "age": "date",
 }
-_EXAMPLE = {"remote": "eu", "onsite": "berlin", "type": "contract"}
+FACET_EXAMPLES = {
+    "salary": "salary>=90k",
+    "remote": "remote:eu",
+    "onsite": "onsite:berlin",
+    "seniority": "seniority>=senior",
+    "type": "type:contract",
+    "age": "age<14d",
+}

@@ -50,6 +50,10 @@ async def test_subscribe_answers_with_the_facets_as_understood(env: Env) -> None
     assert sub.query == "rust AND remote:EU AND salary>=90k EUR AND NOT seniority:intern"
     bad = await one(env, USER, "/subscribe rust remote:mars")
     assert "remote: 'mars' is not a country or region" in bad.text
+    # Rough edge (tester): the hint to add ! was repeated when every filter had one.
+    required = await one(env, USER, "/subscribe golang remote:eu! salary>=90k EUR!")
+    assert "salary ≥ 90,000 EUR/year" in required.text
+    assert "end a filter with !" not in required.text
 
 
 async def test_alert_shows_the_facts_and_buttons_within_64_bytes(env: Env) -> None:

@@ -61,7 +61,7 @@ and accents don't matter (<code>munchen</code> = München). To search for or/and
 A query needs a word to look for (<code>-php</code> alone is refused). Limits: 200 characters, \
 20 terms, 50 subscriptions per chat.
 
-In groups, only administrators can change subscriptions.
+In groups, only administrators can change subscriptions, mutes and alert times.
 
 <b>{HELP_TIMING_TITLE}</b>
 {HELP_TIMING_BODY}"""
@@ -83,7 +83,9 @@ ADDSOURCE_USAGE = (
     "Usage: /addsource URL (a job board page, a posting on it, its API URL or a careers page)"
 )
 EXPIRED_BUTTON = "This button has expired."
-NOT_ADMIN = "Only this group's administrators can change its subscriptions."
+NOT_ADMIN = (
+    "Only this group's administrators can change its subscriptions, mute list and alert times."
+)
 COMMANDS_ONLY = "I understand commands only: send /help to see them."
 
 

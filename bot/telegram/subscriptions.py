@@ -38,10 +38,11 @@ def facet_lines(query: Query) -> str:
         f"• {'excluded: ' if negated else ''}{html.escape(f.describe())}"
         for f, negated in dict.fromkeys(signed_facets(query.root))
     ]
-    lines.append(
-        "Postings that do not state a fact pass (the alert says so); "
-        "end a filter with ! to require it, as in salary>=90k!."
-    )
+    if not all(f.required for f in facets):
+        lines.append(
+            "Postings that do not state a fact pass (the alert says so); "
+            "end a filter with ! to require it, as in salary>=90k!."
+        )
     if not query.terms:
         lines.append(
             "⚠️ No word to look for: every posting that passes these filters is sent, "

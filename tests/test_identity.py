@@ -372,3 +372,47 @@ def test_adding_id_pattern_merges_the_copies_a_token_made_keeping_the_first() ->
     deliveries = store.db.execute("SELECT chat_id, posting_id, status FROM deliveries").fetchall()
     assert deliveries == [(1, pid, "sent")]
     assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_merged_postings_button_names_the_job_it_joined_never_a_later_posting() -> None:
+    """Bug: buttons named postings by rowid; a merge freed the last rowids, and the next postings
+    stored took them, so an old Not for me button named another job."""
+    store = Store.open(":memory:")
+    copies = [Posting(url=f"https://x.test/xf-{t}/opp/101-engineer", title=t) for t in "abc"]
+    for hour, posting in enumerate(copies):
+        store.ingest("s", [posting], now=T0 + timedelta(hours=hour))
+    refs = [store.posting_ref(p.id) for p in copies]
+    identity = Identity(scope="s", id_pattern=re.compile(r"/opp/(\d+)"))
+    merged = Posting(url="https://x.test/xf-d/opp/101-engineer", title="d")
+    store.ingest("s", [merged], identity=identity, now=T0 + timedelta(hours=5))
+    later = [Posting(url=f"https://x.test/xf-e/opp/{n}-designer", title="e") for n in (7, 8)]
+    store.ingest("s", later, identity=identity, now=T0 + timedelta(hours=6))
+    job = identity.posting_id(merged.url)
+    assert [store.posting_of_ref(ref) for ref in refs if ref is not None] == [job] * 3
+    later_refs = {store.posting_ref(identity.posting_id(p.url)) for p in later}
+    assert later_refs.isdisjoint(refs)
+    assert store.posting_ref(job) == refs[0]  # the job keeps its first number
+    assert store.posting_ref("not stored") is None
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_buttons_sent_before_posting_refs_keep_naming_their_postings(tmp_path: Path) -> None:
+    """m_posting_refs seeds the numbers with the rowids the buttons already sent carry."""
+    from sqlite_utils import Database
+
+    from bot.store import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m_posting_refs")
+    old = Store(db)
+    postings = [Posting(url=f"https://x.test/jobs/{n}", title=f"job {n}") for n in (1, 2, 3)]
+    old.ingest("s", postings, now=T0)
+    rowids = dict(db.execute("SELECT id, rowid FROM postings").fetchall())
+    db.close()
+    store = Store.open(path)
+    assert {p.id: store.posting_ref(p.id) for p in postings} == rowids
+    assert all(store.posting_of_ref(ref) == pid for pid, ref in rowids.items())
+    fresh = Posting(url="https://x.test/jobs/4", title="job 4")
+    store.ingest("s", [fresh], now=T0 + timedelta(hours=1))
+    assert store.posting_ref(fresh.id) == max(rowids.values()) + 1

@@ -43,7 +43,7 @@ class AlertItem:
     terms: tuple[str, ...] = ()
     # Alerts held back by the per-cycle cap, announced after this item.
     overflow: int = 0
-    # The numbers the Mute company / Not for me buttons name (companies.id, postings.rowid);
+    # The numbers the Mute company / Not for me buttons name (companies.id, posting_refs.ref);
     # None: no such button.
     company_ref: int | None = None
     posting_ref: int | None = None

@@ -133,11 +133,24 @@ class Feedback(Repository):
         return {str(reason): int(count) for reason, count in rows}
 
     def posting_ref(self, posting_id: str) -> int | None:
-        """The small number (rowid) a button names a stored posting by."""
-        row = self.db.execute("SELECT rowid FROM postings WHERE id = ?", [posting_id]).fetchone()
-        return None if row is None else int(row[0])
+        """The small number a button names a stored posting by (`posting_refs`, given on first
+        use and never to another posting); None for a posting not stored."""
+        self.db.execute(
+            "INSERT INTO posting_refs (posting_id) SELECT id FROM postings WHERE id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM posting_refs WHERE posting_id = ?)",
+            [posting_id, posting_id],
+        )
+        row = self.db.execute(
+            "SELECT min(ref) FROM posting_refs WHERE posting_id = ?", [posting_id]
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
 
     def posting_of_ref(self, ref: int) -> str | None:
-        """The id of the stored posting a button's number names, or None."""
-        row = self.db.execute("SELECT id FROM postings WHERE rowid = ?", [ref]).fetchone()
+        """The id of the stored posting a button's number names (a merged posting's: the job
+        it joined), or None."""
+        row = self.db.execute(
+            "SELECT p.id FROM posting_refs r JOIN postings p ON p.id = r.posting_id "
+            "WHERE r.ref = ?",
+            [ref],
+        ).fetchone()
         return None if row is None else str(row[0])

@@ -237,10 +237,17 @@ def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> in
     # Parent keys change under their deliveries: foreign keys are checked at commit.
     db.execute("PRAGMA defer_foreign_keys = ON")
     merged = 0
+    refs = "posting_refs" in db.table_names()  # m003 re-keys before the table exists
     for new_id, group in changed.items():
         survivor, losers = group[0], group[1:]
         old_ids = [row[2] for row in group]
         _merge_deliveries(db, old_ids, new_id)
+        if refs:  # a merged posting's buttons name the job it joined
+            marks = ",".join("?" * len(old_ids))
+            db.execute(
+                f"UPDATE posting_refs SET posting_id = ? WHERE posting_id IN ({marks})",  # noqa: S608
+                [f"rekey {new_id}", *old_ids],
+            )
         for loser in losers:
             db.execute("DELETE FROM postings WHERE rowid = ?", [loser[1]])
         merged += len(losers)
@@ -254,7 +261,12 @@ def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> in
                 survivor[1],
             ],
         )
-    db.execute("UPDATE postings SET id = substr(id, 7) WHERE id LIKE 'rekey %'")
+    renamed = [("postings", "id"), ("deliveries", "posting_id")]
+    for table, column in renamed + ([("posting_refs", "posting_id")] if refs else []):
+        db.execute(
+            f"UPDATE {table} SET {column} = substr({column}, 7) "  # noqa: S608 - our names
+            f"WHERE {column} LIKE 'rekey %'"
+        )
     return merged
 
 
@@ -273,8 +285,10 @@ def _merge_deliveries(db: Database, old_ids: Sequence[str], new_id: str) -> None
     for delivery_id, _, _ in rows:
         if delivery_id not in kept:
             db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
-    for delivery_id in kept:
-        db.execute("UPDATE deliveries SET posting_id = ? WHERE id = ?", [new_id, delivery_id])
+    for delivery_id in kept:  # a temporary id, as the postings': another group may hold new_id
+        db.execute(
+            "UPDATE deliveries SET posting_id = ? WHERE id = ?", [f"rekey {new_id}", delivery_id]
+        )
 
 
 @migrations()
@@ -389,3 +403,18 @@ def m_company_names_shown(db: Database) -> None:
     /list; `companies.name` stays the compared form (`company_key`: case and spaces folded).
     Rows stored before show their compared form."""
     db.table("companies").add_column("shown", str)
+
+
+@migrations()
+def m_posting_refs(db: Database) -> None:
+    """The small number a Not for me button names a posting by (`posting_refs.ref`). It was the
+    posting's rowid, which a re-key that merges postings frees for the next posting stored
+    (SQLite gives a new row the largest rowid plus one: sqlite.org/autoinc.html), so an old
+    button could name another job. AUTOINCREMENT never hands a number out twice. Seeded with
+    the rowids, so the buttons already sent keep naming their postings."""
+    db.execute(
+        "CREATE TABLE posting_refs "
+        "(ref INTEGER PRIMARY KEY AUTOINCREMENT, posting_id TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_posting_refs_posting_id ON posting_refs (posting_id)")
+    db.execute("INSERT INTO posting_refs (ref, posting_id) SELECT rowid, id FROM postings")

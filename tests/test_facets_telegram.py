@@ -119,13 +119,17 @@ async def test_mute_company_drops_queued_alerts_shows_in_list_and_unmutes(env: E
 
 async def test_not_for_me_asks_why_records_and_counts_in_stats(env: Env) -> None:
     await one(env, USER, "/subscribe rust")
-    env.store.ingest("seeds", [posting(1)], matcher=env.subs.matcher)
+    env.store.ingest(
+        "seeds", [posting(1, title="Rust <Platform> Engineer")], matcher=env.subs.matcher
+    )
     (alert,) = await alerts(env, 1)
     nfm = next(b["callback_data"] for b in alert.buttons if b["text"].endswith("Not for me"))
     env.tg.press_button(USER, USER, alert.message_id, nfm)
     (question,) = await env.tg.wait_for_async(
         lambda: [m for m in env.tg.sent_messages(USER) if m.text.startswith("👎 Why")]
     )
+    # Rough edge (tester): under an alert listing several postings the question named none.
+    assert question.text == "👎 Why is Rust <Platform> Engineer not for you?"
     reasons = {b["text"]: b["callback_data"] for b in question.buttons}
     assert list(reasons) == ["Wrong seniority", "Wrong location", "Wrong stack", "Already seen"]
     env.tg.press_button(USER, USER, question.message_id, reasons["Wrong location"])

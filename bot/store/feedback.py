@@ -145,6 +145,11 @@ class Feedback(Repository):
         ).fetchone()
         return None if row[0] is None else int(row[0])
 
+    def posting_title(self, posting_id: str) -> str | None:
+        """The title of a stored posting, or None."""
+        row = self.db.execute("SELECT title FROM postings WHERE id = ?", [posting_id]).fetchone()
+        return None if row is None else str(row[0])
+
     def posting_of_ref(self, ref: int) -> str | None:
         """The id of the stored posting a button's number names (a merged posting's: the job
         it joined), or None."""

@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot.deliver.format import MUTE_PREFIX, NOT_FOR_ME_PREFIX
 from bot.settings import Settings
 from bot.store import REASONS, Feedback
+from bot.store.feedback import shown_name
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN
 from bot.telegram.numbers import MAX_ID, ascii_number
@@ -102,7 +103,8 @@ class FeedbackCommands:
         if query is None:
             return
         ref = ascii_number((query.data or "").removeprefix(NOT_FOR_ME_PREFIX), 1, MAX_ID)
-        if ref is None or self.store.posting_of_ref(ref) is None:
+        posting_id = self.store.posting_of_ref(ref) if ref is not None else None
+        if posting_id is None:
             await query.answer(EXPIRED_BUTTON)
             return
         await query.answer()
@@ -110,7 +112,13 @@ class FeedbackCommands:
             [InlineKeyboardButton(label.capitalize(), callback_data=f"{REASON_PREFIX}{ref}:{code}")]
             for code, label in REASONS.items()
         ]
-        await reply(update, "👎 Why is it not for you?", markup=InlineKeyboardMarkup(buttons))
+        # An alert may list several postings: the question says which one it is about.
+        title = shown_name(self.store.posting_title(posting_id) or "this posting")
+        await reply(
+            update,
+            f"👎 Why is <b>{html.escape(title)}</b> not for you?",
+            markup=InlineKeyboardMarkup(buttons),
+        )
 
     async def reason_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`nfr:N:CODE`: record why posting N was not for this chat."""

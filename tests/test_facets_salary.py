@@ -120,6 +120,9 @@ TABLE: list[tuple[str, tuple[float | None, float | None, str, Period] | None]] =
     ("**Salaire : 50-60K€ Brut/an**", (50_000, 60_000, "EUR", Y)),
     ("  * Food vouchers of 3,257 MXN / month", None),
     ("**AR $2.2M ARS/mo. - UY $168K URU/mo. ****", None),
+    # regressions (tester): "OTE" and "DOE" after a figure were taken for an unknown currency
+    ("$120,000 - $150,000 OTE", (120_000, 150_000, "USD", Y)),
+    ("$90k+ DOE", (90_000, None, "USD", Y)),
     # not salaries: no salary, never a wrong one
     ("competitive", None),
     ("Salary negotiable", None),

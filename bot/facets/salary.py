@@ -129,6 +129,9 @@ _NOT_BEFORE = re.compile(
 # followed by capitals that are no ISO code ("$168K URU"): some other dollar or peso.
 _FOREIGN_BEFORE = re.compile(r"\b(?!US)[A-Z]{2}\s$")
 _FOREIGN_AFTER = re.compile(r"\s?([A-Z]{3})\b")
+# Capitals after a figure that are not a currency but say how it is paid: on-target earnings,
+# depending on experience / qualifications, based on experience.
+_PAY_TERMS = frozenset({"OTE", "DOE", "DOQ", "BOE"})
 _FROM = re.compile(r"\b(?:from|starting at|at least|minimum(?: of)?|ab)\s*$", re.IGNORECASE)
 _UP_TO = re.compile(r"\b(?:up to|bis zu|jusqu'à|maximum(?: of)?)\s*$", re.IGNORECASE)
 _PERIOD_OF = {
@@ -367,7 +370,7 @@ def _one(  # noqa: C901 - the guards against non-salaries, each one rule of the 
     if match.group("acur1") == "$" and _FOREIGN_BEFORE.search(text[: match.start()][-4:]):
         return None
     foreign = _FOREIGN_AFTER.match(text, match.end())
-    if foreign and foreign.group(1) not in CODES:
+    if foreign and foreign.group(1) not in CODES | _PAY_TERMS:
         return None
     if _MAGNITUDE.match(text, match.end()) or _NOT_BEFORE.search(text[: match.start()][-30:]):
         return None

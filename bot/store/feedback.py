@@ -133,13 +133,8 @@ class Feedback(Repository):
         return {str(reason): int(count) for reason, count in rows}
 
     def posting_ref(self, posting_id: str) -> int | None:
-        """The small number a button names a stored posting by (`posting_refs`, given on first
-        use and never to another posting); None for a posting not stored."""
-        self.db.execute(
-            "INSERT INTO posting_refs (posting_id) SELECT id FROM postings WHERE id = ? "
-            "AND NOT EXISTS (SELECT 1 FROM posting_refs WHERE posting_id = ?)",
-            [posting_id, posting_id],
-        )
+        """The small number a button names a stored posting by (`posting_refs`: given when it
+        was stored, never to another posting); None for a posting not stored."""
         row = self.db.execute(
             "SELECT min(ref) FROM posting_refs WHERE posting_id = ?", [posting_id]
         ).fetchone()

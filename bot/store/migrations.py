@@ -411,10 +411,16 @@ def m_posting_refs(db: Database) -> None:
     posting's rowid, which a re-key that merges postings frees for the next posting stored
     (SQLite gives a new row the largest rowid plus one: sqlite.org/autoinc.html), so an old
     button could name another job. AUTOINCREMENT never hands a number out twice. Seeded with
-    the rowids, so the buttons already sent keep naming their postings."""
+    the rowids, so the buttons already sent keep naming their postings; a trigger numbers each
+    posting stored after, in its ingest's transaction, so that building an alert only reads
+    (a migration that rebuilds `postings` must create the trigger again)."""
     db.execute(
         "CREATE TABLE posting_refs "
         "(ref INTEGER PRIMARY KEY AUTOINCREMENT, posting_id TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX idx_posting_refs_posting_id ON posting_refs (posting_id)")
     db.execute("INSERT INTO posting_refs (ref, posting_id) SELECT rowid, id FROM postings")
+    db.execute(
+        "CREATE TRIGGER postings_numbered AFTER INSERT ON postings "
+        "BEGIN INSERT INTO posting_refs (posting_id) VALUES (new.id); END"
+    )

@@ -243,11 +243,7 @@ def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> in
         old_ids = [row[2] for row in group]
         _merge_deliveries(db, old_ids, new_id)
         if refs:  # a merged posting's buttons name the job it joined
-            marks = ",".join("?" * len(old_ids))
-            db.execute(
-                f"UPDATE posting_refs SET posting_id = ? WHERE posting_id IN ({marks})",  # noqa: S608
-                [f"rekey {new_id}", *old_ids],
-            )
+            _repoint_refs(db, old_ids, new_id)
         for loser in losers:
             db.execute("DELETE FROM postings WHERE rowid = ?", [loser[1]])
         merged += len(losers)
@@ -261,13 +257,26 @@ def rekey(db: Database, rows: Sequence[Sequence[Any]], identity: Identity) -> in
                 survivor[1],
             ],
         )
+    _drop_temporary_ids(db, refs)
+    return merged
+
+
+def _repoint_refs(db: Database, old_ids: Sequence[str], new_id: str) -> None:
+    marks = ",".join("?" * len(old_ids))
+    db.execute(
+        f"UPDATE posting_refs SET posting_id = ? WHERE posting_id IN ({marks})",  # noqa: S608
+        [f"rekey {new_id}", *old_ids],
+    )
+
+
+def _drop_temporary_ids(db: Database, refs: bool) -> None:
+    """`rekey {id}` -> `{id}` wherever a re-key wrote a temporary posting id."""
     renamed = [("postings", "id"), ("deliveries", "posting_id")]
     for table, column in renamed + ([("posting_refs", "posting_id")] if refs else []):
         db.execute(
             f"UPDATE {table} SET {column} = substr({column}, 7) "  # noqa: S608 - our names
             f"WHERE {column} LIKE 'rekey %'"
         )
-    return merged
 
 
 def _merge_deliveries(db: Database, old_ids: Sequence[str], new_id: str) -> None:

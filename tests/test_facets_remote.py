@@ -84,12 +84,29 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Remote,Global, OTHER", R, {WORLD}),
     ("remote,Poznan", R, set()),
     ("Houghton Le Spring, England, United Kingdom", UN, {"GB"}),
+    # A negated place is not a place the job is open to (issue 11 tester); "EU except DE" cannot
+    # be stated, so the excluded country is dropped and the rest kept.
+    ("Remote - not available in Germany", R, set()),
+    ("Remote within Europe (no UK)", R, {"EUROPE"}),
+    ("Remote (EU, excluding Germany)", R, {"EU"}),
+    ("Remote (EU, excluding Germany and Austria)", R, {"EU"}),
+    ("Remote, Europe ex. UK", R, {"EUROPE"}),
+    ("Remote Europe except UK", R, {"EUROPE"}),
+    ("Remote - not open to UK", R, set()),
+    ("Remote (outside US)", R, set()),
+    ("Europe (no UK), US", UN, {"EUROPE", "US"}),
+    ("Remote - no visa sponsorship, US only", R, {"US"}),
 ]
 
 
 @pytest.mark.parametrize(("location", "mode", "regions"), TABLE)
 def test_scope_from_text(location: str, mode: Mode, regions: set[str]) -> None:
     assert scope_from_text(location) == RemoteScope(mode, frozenset(regions))
+
+
+def test_negated_country_is_not_read_as_open_to_it() -> None:
+    # Regression: "Remote - not available in Germany" matched remote:de.
+    assert not open_to(scope_from_text("Remote - not available in Germany"), "DE")
 
 
 def test_board_remote_flag_makes_a_plain_location_remote() -> None:

@@ -199,24 +199,53 @@ def _piece_place(name: str, after_city: bool) -> str | None:
     return place_of(name)
 
 
+# A negation before a place: the posting is NOT open there ("Remote - not available in
+# Germany", "Europe (no UK)", "EU, excluding Germany", "Europe ex. UK"). "no" needs a word after
+# it: "Oslo, NO" is Norway.
+_NEGATION = re.compile(
+    r"\b(?:not|excluding|excludes?|excl\.|except(?:\s+for)?|outside(?:\s+of)?|other\s+than)\b"
+    r"|\bno\s+(?=\w)|\bex\.",
+    re.IGNORECASE,
+)
+# A negation holds to the end of its bracket, clause or text: "Europe (no UK), US" is open to
+# the US.
+_CLAUSE_END = re.compile(r"[)\];|\n]")
+
+
+def _place_in_piece(piece: str, after_city: bool) -> str | None:
+    words = re.split(r"[\s\-–]+", piece)
+    while words and _fold(words[0]) in _FILLER | {""}:
+        words.pop(0)
+    while words and _fold(words[-1]) in _FILLER | {""}:
+        words.pop()
+    name = " ".join(words)
+    place = _piece_place(name, after_city)
+    if place is None and len(words) > 1:
+        # "remote first in US", "Remote friendly in Germany": the last words name it.
+        place = _piece_place(words[-1], False) or _piece_place(" ".join(words[-2:]), True)
+    return place
+
+
 def regions_in(text: str) -> frozenset[str]:
-    """Every country or region a location text names ("Remote,Berlin, Germany" -> {DE};
-    "USA, Canada, Mexico - Remote" -> {US, CA, MX}); two capitals after a city are a US state."""
+    """Every country or region a location text names as open ("Remote,Berlin, Germany" -> {DE};
+    "USA, Canada, Mexico - Remote" -> {US, CA, MX}); two capitals after a city are a US state.
+    A place after a negation is left out, to the end of its bracket or clause ("Remote (EU,
+    excluding Germany)" -> {EU}; "Remote - not available in Germany" -> {})."""
     found: set[str] = set()
-    pieces = [p.strip() for p in _SPLIT.split(text)]
-    for index, piece in enumerate(pieces):
-        words = re.split(r"[\s\-–]+", piece)
-        while words and _fold(words[0]) in _FILLER | {""}:
-            words.pop(0)
-        while words and _fold(words[-1]) in _FILLER | {""}:
-            words.pop()
-        name = " ".join(words)
-        place = _piece_place(name, index > 0)
-        if place is None and len(words) > 1:
-            # "remote first in US", "Remote friendly in Germany": the last words name it.
-            place = _piece_place(words[-1], False) or _piece_place(" ".join(words[-2:]), True)
-        if place is not None:
-            found.add(place)
+    index = 0
+    for clause in _CLAUSE_END.split(text):
+        negated = False
+        for piece in (p.strip() for p in _SPLIT.split(clause)):
+            after_city = index > 0
+            index += 1
+            if negated:
+                continue  # "excluding Germany, Austria": the places listed after it too
+            if (negation := _NEGATION.search(piece)) is not None:
+                piece, rest = piece[: negation.start()], piece[negation.end() :]
+                # "no visa sponsorship, US only" excludes nothing after it.
+                negated = _place_in_piece(rest, after_city) is not None
+            if (place := _place_in_piece(piece, after_city)) is not None:
+                found.add(place)
     return frozenset(found)
 
 

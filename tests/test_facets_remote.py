@@ -96,6 +96,11 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Remote (outside US)", R, set()),
     ("Europe (no UK), US", UN, {"EUROPE", "US"}),
     ("Remote - no visa sponsorship, US only", R, {"US"}),
+    # A world-wide place alone is a remote posting (issue 11 tester); a hybrid or onsite word wins.
+    ("Worldwide", R, {WORLD}),
+    ("Global", R, {WORLD}),
+    ("Hybrid, Worldwide", HY, {WORLD}),
+    ("Onsite, Global", ON, {WORLD}),
 ]
 
 
@@ -107,6 +112,11 @@ def test_scope_from_text(location: str, mode: Mode, regions: set[str]) -> None:
 def test_negated_country_is_not_read_as_open_to_it() -> None:
     # Regression: "Remote - not available in Germany" matched remote:de.
     assert not open_to(scope_from_text("Remote - not available in Germany"), "DE")
+
+
+def test_worldwide_alone_is_remote_not_unknown() -> None:
+    # Regression: "Worldwide" gave mode unknown, so its alert showed no remote scope.
+    assert scope_from_text("Worldwide") == RemoteScope(R, frozenset({WORLD}))
 
 
 def test_board_remote_flag_makes_a_plain_location_remote() -> None:

@@ -251,7 +251,9 @@ def regions_in(text: str) -> frozenset[str]:
 
 def scope_from_text(location: str, remote: bool = False, title: str = "") -> RemoteScope:
     """The scope a location (and title) text states, `remote` being a board's own remote flag:
-    "Remote (EU only)", "USA Only", "Anywhere in the World", "remote,Asia", "Hybrid, Berlin"."""
+    "Remote (EU only)", "USA Only", "Anywhere in the World", "remote,Asia", "Hybrid, Berlin".
+    A hybrid or onsite word wins; else a remote word, the flag or a world-wide place
+    ("Worldwide") makes it remote."""
     text = f"{location} {title}"
     if _HYBRID_WORDS.search(text):
         mode = Mode.HYBRID
@@ -266,6 +268,8 @@ def scope_from_text(location: str, remote: bool = False, title: str = "") -> Rem
     regions = regions_in(location)
     if mode is Mode.REMOTE and re.search(r"\banywhere\b", location, re.I) and not regions:
         regions = frozenset({WORLD})
+    if mode is Mode.UNKNOWN and WORLD in regions:
+        mode = Mode.REMOTE  # "Worldwide", "Global": no office is open to the whole world
     return RemoteScope(mode, regions)
 
 

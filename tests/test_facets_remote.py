@@ -117,6 +117,7 @@ def test_negated_country_is_not_read_as_open_to_it() -> None:
 def test_worldwide_alone_is_remote_not_unknown() -> None:
     # Regression: "Worldwide" gave mode unknown, so its alert showed no remote scope.
     assert scope_from_text("Worldwide") == RemoteScope(R, frozenset({WORLD}))
+    assert scope_from_text("Worldwide").label() == "Remote · anywhere"
 
 
 def test_board_remote_flag_makes_a_plain_location_remote() -> None:
@@ -217,3 +218,24 @@ def test_label() -> None:
     assert RemoteScope(R, frozenset({"EU"})).label() == "Remote · EU"
     assert RemoteScope(HY).label() == "Hybrid"
     assert RemoteScope().label() == ""
+
+
+@pytest.mark.parametrize(
+    ("regions", "label"),
+    [
+        ({WORLD}, "Remote · anywhere"),
+        ({"EUROPE"}, "Remote · Europe"),
+        ({"EU"}, "Remote · EU"),
+        ({"APAC"}, "Remote · APAC"),
+        ({"EMEA"}, "Remote · EMEA"),
+        ({"LATAM"}, "Remote · LATAM"),
+        ({"NORTH_AMERICA"}, "Remote · North America"),
+        ({"MIDDLE_EAST"}, "Remote · Middle East"),
+        ({"DE"}, "Remote · DE"),
+        ({"CA", "US"}, "Remote · CA, US"),
+        ({"EUROPE", "GB"}, "Remote · Europe, GB"),
+    ],
+)
+def test_label_writes_regions_as_people_do(regions: set[str], label: str) -> None:
+    # Regression: alerts showed region codes in capitals ("Remote · WORLD", "Remote · EUROPE").
+    assert RemoteScope(R, frozenset(regions)).label() == label

@@ -80,7 +80,7 @@ def test_jsonld_telecommute_with_applicant_locations() -> None:
 def test_jsonld_anywhere_is_the_world() -> None:
     (posting,) = jsonld.parse_job_page(read("nodesk_job_detail_jsonld.html"), url="https://n/1")
     facts = posting_facts(posting)
-    assert facts.remote.label() == "Remote · WORLD"
+    assert facts.remote.label() == "Remote · anywhere"
     assert facts.salary is not None
     assert facts.salary.compact() == "$150–250k/yr"
 

@@ -64,6 +64,17 @@ REGIONS: Mapping[str, frozenset[str]] = {
     "APAC": ASIA | OCEANIA,
 }
 WORLD = "WORLD"
+# How an alert names a region; country codes and EU, EMEA, LATAM, APAC show as they are.
+_REGION_LABELS: Mapping[str, str] = {
+    WORLD: "anywhere",
+    "EUROPE": "Europe",
+    "MIDDLE_EAST": "Middle East",
+    "AFRICA": "Africa",
+    "NORTH_AMERICA": "North America",
+    "AMERICAS": "Americas",
+    "ASIA": "Asia",
+    "OCEANIA": "Oceania",
+}
 # How postings and users write regions and countries pycountry does not know by that name.
 _ALIASES = {
     "world": WORLD,
@@ -144,10 +155,11 @@ class RemoteScope:
     regions: frozenset[str] = field(default_factory=frozenset)
 
     def label(self) -> str:
-        """A short label for an alert line: "Remote · EU", "Hybrid", "" when unknown."""
+        """A short label for an alert line, regions as people write them: "Remote · EU",
+        "Remote · anywhere", "Remote · Europe, GB", "Hybrid", "" when unknown."""
         if self.mode is Mode.UNKNOWN:
             return ""
-        names = sorted(self.regions)
+        names = [_REGION_LABELS.get(region, region) for region in sorted(self.regions)]
         return " · ".join([self.mode.value.capitalize(), *(", ".join(names) for _ in names[:1])])
 
 

@@ -11,6 +11,7 @@ import pytest
 from bot.facets.remote import (
     EU,
     EUROPE,
+    JOB_LOCATION_OFFICE,
     REGIONS,
     WORLD,
     Mode,
@@ -195,6 +196,27 @@ def test_schema_org_telecommute_from_jsonld_fixtures() -> None:
 
 def test_schema_org_without_telecommute_reads_the_location() -> None:
     assert scope_from_schema_org(None, None, "Hybrid, Berlin") == RemoteScope(HY, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("job_location_type", "location", "expected"),
+    [
+        # Shapes of the fixtures' JSON-LD: iCIMS and HRMOS give a jobLocation address only.
+        (JOB_LOCATION_OFFICE, "Austin, TX, US", RemoteScope(ON, frozenset({"US"}))),
+        (JOB_LOCATION_OFFICE, "［渋谷本社］東京都渋谷区", RemoteScope(ON, frozenset())),
+        (JOB_LOCATION_OFFICE, "Berlin, Germany", RemoteScope(ON, frozenset({"DE"}))),
+        # The text's remote or hybrid word wins over the address.
+        (JOB_LOCATION_OFFICE, "Hybrid, Berlin", RemoteScope(HY, frozenset())),
+        (JOB_LOCATION_OFFICE, "Remote, Berlin, Germany", RemoteScope(R, frozenset({"DE"}))),
+        (JOB_LOCATION_OFFICE, "Worldwide", RemoteScope(R, frozenset({WORLD}))),
+        # No jobLocation either: nothing is known.
+        (None, "Austin, TX, US", RemoteScope(UN, frozenset({"US"}))),
+    ],
+)
+def test_schema_org_job_location_without_telecommute(
+    job_location_type: str | None, location: str, expected: RemoteScope
+) -> None:
+    assert scope_from_schema_org(job_location_type, None, location) == expected
 
 
 @pytest.mark.parametrize(

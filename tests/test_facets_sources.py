@@ -85,6 +85,25 @@ def test_jsonld_anywhere_is_the_world() -> None:
     assert facts.salary.compact() == "$150–250k/yr"
 
 
+def test_jsonld_office_job_location_is_onsite() -> None:
+    # Regression: a JobPosting with a jobLocation address and no TELECOMMUTE counted as unknown.
+    page = read("icims_job_detail_jsonld_no_meta_charset.html")
+    (posting,) = jsonld.parse_job_page(page, url="https://icims.example/1")
+    facts = posting_facts(posting)
+    assert (facts.remote.mode, facts.remote.regions) == (Mode.ONSITE, {"US"})
+    (posting,) = jsonld.parse_job_page(read("jsonld_hrmos_salary.html"), url="https://h.example/1")
+    assert posting_facts(posting).remote.mode is Mode.ONSITE
+
+
+def test_jsonld_job_location_with_a_remote_or_hybrid_title_keeps_the_title() -> None:
+    address = {"@type": "Place", "address": {"addressLocality": "Austin", "addressCountry": "US"}}
+    for title, mode in (("Engineer (Remote)", Mode.REMOTE), ("Engineer - Hybrid", Mode.HYBRID)):
+        node = {"@type": "JobPosting", "title": title, "jobLocation": address}
+        posting = jsonld.posting_from_jsonld(node, page_url="https://j.example/1")
+        assert posting is not None
+        assert posting_facts(posting).remote.mode is mode, title
+
+
 def test_remoteok_salary_min_max() -> None:
     postings = remoteok.parse_api(read("remoteok_api.json"))
     facts = posting_facts(by_title(postings, "VP Corporate Marketing"))

@@ -308,15 +308,27 @@ def _names(value: object) -> Iterable[str]:
             yield from _names(address.get("addressCountry"))
 
 
+# The `jobLocationType` a source records (`Posting.extra["job_location_type"]`) for a JobPosting
+# that gives a `jobLocation` and no TELECOMMUTE: Google's JobPosting guide calls `jobLocation` "the
+# physical location(s) of the business where the employee will report to work", and remote jobs
+# say `jobLocationType: TELECOMMUTE`.
+JOB_LOCATION_OFFICE = "OFFICE"
+
+
 def scope_from_schema_org(
     job_location_type: object, applicant_location_requirements: object, location: str = ""
 ) -> RemoteScope:
-    """schema.org JobPosting `jobLocationType` ("TELECOMMUTE" = remote) and
-    `applicantLocationRequirements` (Country / AdministrativeArea objects or names; "Anywhere"
-    = the world), per Google's JobPosting guide for remote jobs."""
+    """schema.org JobPosting `jobLocationType` ("TELECOMMUTE" = remote; `JOB_LOCATION_OFFICE`
+    when the posting gave a `jobLocation` address instead = onsite, unless the `location` text
+    says remote or hybrid) and `applicantLocationRequirements` (Country / AdministrativeArea
+    objects or names; "Anywhere" = the world), per Google's JobPosting guide
+    (developers.google.com/search/docs/appearance/structured-data/job-posting)."""
     types = " ".join(_names(job_location_type)).upper()
     if "TELECOMMUTE" not in types:
-        return scope_from_text(location)
+        scope = scope_from_text(location)
+        if JOB_LOCATION_OFFICE in types and scope.mode is Mode.UNKNOWN:
+            return RemoteScope(Mode.ONSITE, scope.regions)
+        return scope
     regions: set[str] = set()
     for name in _names(applicant_location_requirements):
         place = place_of(name)

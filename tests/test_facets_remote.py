@@ -97,6 +97,7 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Remote (outside US)", R, set()),
     ("Europe (no UK), US", UN, {"EUROPE", "US"}),
     ("Remote - no visa sponsorship, US only", R, {"US"}),
+    ("Remote - not available in Germany, Remote - US", R, {"US"}),
     # A world-wide place alone is a remote posting (issue 11 tester); a hybrid or onsite word wins.
     ("Worldwide", R, {WORLD}),
     ("Global", R, {WORLD}),

@@ -222,6 +222,8 @@ _NEGATION = re.compile(
 # A negation holds to the end of its bracket, clause or text: "Europe (no UK), US" is open to
 # the US.
 _CLAUSE_END = re.compile(r"[)\];|\n]")
+# ... or to a piece that states anew: "not available in Germany - Remote US only".
+_NEW_STATEMENT = re.compile(r"\b(?:remote|hybrid|on[- ]?site|only)\b", re.IGNORECASE)
 
 
 def _place_in_piece(piece: str, after_city: bool) -> str | None:
@@ -251,7 +253,9 @@ def regions_in(text: str) -> frozenset[str]:
             after_city = index > 0
             index += 1
             if negated:
-                continue  # "excluding Germany, Austria": the places listed after it too
+                if not _NEW_STATEMENT.search(piece):
+                    continue  # "excluding Germany, Austria": the places listed after it too
+                negated = False
             if (negation := _NEGATION.search(piece)) is not None:
                 piece, rest = piece[: negation.start()], piece[negation.end() :]
                 # "no visa sponsorship, US only" excludes nothing after it.

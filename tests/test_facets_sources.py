@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.facets.employment import Employment
-from bot.facets.remote import Mode
+from bot.facets.remote import Mode, RemoteScope
 from bot.facets.seniority import Seniority
 from bot.models import Posting
 from bot.sources import (
@@ -90,7 +90,7 @@ def test_jsonld_office_job_location_is_onsite() -> None:
     page = read("icims_job_detail_jsonld_no_meta_charset.html")
     (posting,) = jsonld.parse_job_page(page, url="https://icims.example/1")
     facts = posting_facts(posting)
-    assert (facts.remote.mode, facts.remote.regions) == (Mode.ONSITE, {"US"})
+    assert facts.remote == RemoteScope(Mode.ONSITE, frozenset({"US"}))
     (posting,) = jsonld.parse_job_page(read("jsonld_hrmos_salary.html"), url="https://h.example/1")
     assert posting_facts(posting).remote.mode is Mode.ONSITE
 

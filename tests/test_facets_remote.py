@@ -11,6 +11,7 @@ import pytest
 from bot.facets.remote import (
     EU,
     EUROPE,
+    JOB_LOCATION_OFFICE,
     REGIONS,
     WORLD,
     Mode,
@@ -84,12 +85,41 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Remote,Global, OTHER", R, {WORLD}),
     ("remote,Poznan", R, set()),
     ("Houghton Le Spring, England, United Kingdom", UN, {"GB"}),
+    # A negated place is not a place the job is open to (issue 11 tester); "EU except DE" cannot
+    # be stated, so the excluded country is dropped and the rest kept.
+    ("Remote - not available in Germany", R, set()),
+    ("Remote within Europe (no UK)", R, {"EUROPE"}),
+    ("Remote (EU, excluding Germany)", R, {"EU"}),
+    ("Remote (EU, excluding Germany and Austria)", R, {"EU"}),
+    ("Remote, Europe ex. UK", R, {"EUROPE"}),
+    ("Remote Europe except UK", R, {"EUROPE"}),
+    ("Remote - not open to UK", R, set()),
+    ("Remote (outside US)", R, set()),
+    ("Europe (no UK), US", UN, {"EUROPE", "US"}),
+    ("Remote - no visa sponsorship, US only", R, {"US"}),
+    ("Remote - not available in Germany, Remote - US", R, {"US"}),
+    # A world-wide place alone is a remote posting (issue 11 tester); a hybrid or onsite word wins.
+    ("Worldwide", R, {WORLD}),
+    ("Global", R, {WORLD}),
+    ("Hybrid, Worldwide", HY, {WORLD}),
+    ("Onsite, Global", ON, {WORLD}),
 ]
 
 
 @pytest.mark.parametrize(("location", "mode", "regions"), TABLE)
 def test_scope_from_text(location: str, mode: Mode, regions: set[str]) -> None:
     assert scope_from_text(location) == RemoteScope(mode, frozenset(regions))
+
+
+def test_negated_country_is_not_read_as_open_to_it() -> None:
+    # Regression: "Remote - not available in Germany" matched remote:de.
+    assert not open_to(scope_from_text("Remote - not available in Germany"), "DE")
+
+
+def test_worldwide_alone_is_remote_not_unknown() -> None:
+    # Regression: "Worldwide" gave mode unknown, so its alert showed no remote scope.
+    assert scope_from_text("Worldwide") == RemoteScope(R, frozenset({WORLD}))
+    assert scope_from_text("Worldwide").label() == "Remote · anywhere"
 
 
 def test_board_remote_flag_makes_a_plain_location_remote() -> None:
@@ -170,6 +200,27 @@ def test_schema_org_without_telecommute_reads_the_location() -> None:
 
 
 @pytest.mark.parametrize(
+    ("job_location_type", "location", "expected"),
+    [
+        # Shapes of the fixtures' JSON-LD: iCIMS and HRMOS give a jobLocation address only.
+        (JOB_LOCATION_OFFICE, "Austin, TX, US", RemoteScope(ON, frozenset({"US"}))),
+        (JOB_LOCATION_OFFICE, "［渋谷本社］東京都渋谷区", RemoteScope(ON, frozenset())),
+        (JOB_LOCATION_OFFICE, "Berlin, Germany", RemoteScope(ON, frozenset({"DE"}))),
+        # The text's remote or hybrid word wins over the address.
+        (JOB_LOCATION_OFFICE, "Hybrid, Berlin", RemoteScope(HY, frozenset())),
+        (JOB_LOCATION_OFFICE, "Remote, Berlin, Germany", RemoteScope(R, frozenset({"DE"}))),
+        (JOB_LOCATION_OFFICE, "Worldwide", RemoteScope(R, frozenset({WORLD}))),
+        # No jobLocation either: nothing is known.
+        (None, "Austin, TX, US", RemoteScope(UN, frozenset({"US"}))),
+    ],
+)
+def test_schema_org_job_location_without_telecommute(
+    job_location_type: str | None, location: str, expected: RemoteScope
+) -> None:
+    assert scope_from_schema_org(job_location_type, None, location) == expected
+
+
+@pytest.mark.parametrize(
     ("workplace_type", "location", "expected"),
     [
         ("Remote", "Europe", RemoteScope(R, frozenset({"EUROPE"}))),  # Ashby
@@ -190,3 +241,24 @@ def test_label() -> None:
     assert RemoteScope(R, frozenset({"EU"})).label() == "Remote · EU"
     assert RemoteScope(HY).label() == "Hybrid"
     assert RemoteScope().label() == ""
+
+
+@pytest.mark.parametrize(
+    ("regions", "label"),
+    [
+        ({WORLD}, "Remote · anywhere"),
+        ({"EUROPE"}, "Remote · Europe"),
+        ({"EU"}, "Remote · EU"),
+        ({"APAC"}, "Remote · APAC"),
+        ({"EMEA"}, "Remote · EMEA"),
+        ({"LATAM"}, "Remote · LATAM"),
+        ({"NORTH_AMERICA"}, "Remote · North America"),
+        ({"MIDDLE_EAST"}, "Remote · Middle East"),
+        ({"DE"}, "Remote · DE"),
+        ({"CA", "US"}, "Remote · CA, US"),
+        ({"EUROPE", "GB"}, "Remote · Europe, GB"),
+    ],
+)
+def test_label_writes_regions_as_people_do(regions: set[str], label: str) -> None:
+    # Regression: alerts showed region codes in capitals ("Remote · WORLD", "Remote · EUROPE").
+    assert RemoteScope(R, frozenset(regions)).label() == label

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.facets.employment import Employment
-from bot.facets.remote import Mode
+from bot.facets.remote import Mode, RemoteScope
 from bot.facets.seniority import Seniority
 from bot.models import Posting
 from bot.sources import (
@@ -80,9 +80,28 @@ def test_jsonld_telecommute_with_applicant_locations() -> None:
 def test_jsonld_anywhere_is_the_world() -> None:
     (posting,) = jsonld.parse_job_page(read("nodesk_job_detail_jsonld.html"), url="https://n/1")
     facts = posting_facts(posting)
-    assert facts.remote.label() == "Remote · WORLD"
+    assert facts.remote.label() == "Remote · anywhere"
     assert facts.salary is not None
     assert facts.salary.compact() == "$150–250k/yr"
+
+
+def test_jsonld_office_job_location_is_onsite() -> None:
+    # Regression: a JobPosting with a jobLocation address and no TELECOMMUTE counted as unknown.
+    page = read("icims_job_detail_jsonld_no_meta_charset.html")
+    (posting,) = jsonld.parse_job_page(page, url="https://icims.example/1")
+    facts = posting_facts(posting)
+    assert facts.remote == RemoteScope(Mode.ONSITE, frozenset({"US"}))
+    (posting,) = jsonld.parse_job_page(read("jsonld_hrmos_salary.html"), url="https://h.example/1")
+    assert posting_facts(posting).remote.mode is Mode.ONSITE
+
+
+def test_jsonld_job_location_with_a_remote_or_hybrid_title_keeps_the_title() -> None:
+    address = {"@type": "Place", "address": {"addressLocality": "Austin", "addressCountry": "US"}}
+    for title, mode in (("Engineer (Remote)", Mode.REMOTE), ("Engineer - Hybrid", Mode.HYBRID)):
+        node = {"@type": "JobPosting", "title": title, "jobLocation": address}
+        posting = jsonld.posting_from_jsonld(node, page_url="https://j.example/1")
+        assert posting is not None
+        assert posting_facts(posting).remote.mode is mode, title
 
 
 def test_remoteok_salary_min_max() -> None:

@@ -64,6 +64,17 @@ REGIONS: Mapping[str, frozenset[str]] = {
     "APAC": ASIA | OCEANIA,
 }
 WORLD = "WORLD"
+# How an alert names a region; country codes and EU, EMEA, LATAM, APAC show as they are.
+_REGION_LABELS: Mapping[str, str] = {
+    WORLD: "anywhere",
+    "EUROPE": "Europe",
+    "MIDDLE_EAST": "Middle East",
+    "AFRICA": "Africa",
+    "NORTH_AMERICA": "North America",
+    "AMERICAS": "Americas",
+    "ASIA": "Asia",
+    "OCEANIA": "Oceania",
+}
 # How postings and users write regions and countries pycountry does not know by that name.
 _ALIASES = {
     "world": WORLD,
@@ -144,10 +155,11 @@ class RemoteScope:
     regions: frozenset[str] = field(default_factory=frozenset)
 
     def label(self) -> str:
-        """A short label for an alert line: "Remote · EU", "Hybrid", "" when unknown."""
+        """A short label for an alert line, regions as people write them: "Remote · EU",
+        "Remote · anywhere", "Remote · Europe, GB", "Hybrid", "" when unknown."""
         if self.mode is Mode.UNKNOWN:
             return ""
-        names = sorted(self.regions)
+        names = [_REGION_LABELS.get(region, region) for region in sorted(self.regions)]
         return " · ".join([self.mode.value.capitalize(), *(", ".join(names) for _ in names[:1])])
 
 
@@ -199,30 +211,65 @@ def _piece_place(name: str, after_city: bool) -> str | None:
     return place_of(name)
 
 
+# A negation before a place: the posting is NOT open there ("Remote - not available in
+# Germany", "Europe (no UK)", "EU, excluding Germany", "Europe ex. UK"). "no" needs a word after
+# it: "Oslo, NO" is Norway.
+_NEGATION = re.compile(
+    r"\b(?:not|excluding|excludes?|excl\.|except(?:\s+for)?|outside(?:\s+of)?|other\s+than)\b"
+    r"|\bno\s+(?=\w)|\bex\.",
+    re.IGNORECASE,
+)
+# A negation holds to the end of its bracket, clause or text: "Europe (no UK), US" is open to
+# the US.
+_CLAUSE_END = re.compile(r"[)\];|\n]")
+# ... or to a piece that states anew: "not available in Germany - Remote US only".
+_NEW_STATEMENT = re.compile(r"\b(?:remote|hybrid|on[- ]?site|only)\b", re.IGNORECASE)
+
+
+def _place_in_piece(piece: str, after_city: bool) -> str | None:
+    words = re.split(r"[\s\-–]+", piece)
+    while words and _fold(words[0]) in _FILLER | {""}:
+        words.pop(0)
+    while words and _fold(words[-1]) in _FILLER | {""}:
+        words.pop()
+    name = " ".join(words)
+    place = _piece_place(name, after_city)
+    if place is None and len(words) > 1:
+        # "remote first in US", "Remote friendly in Germany": the last words name it.
+        place = _piece_place(words[-1], False) or _piece_place(" ".join(words[-2:]), True)
+    return place
+
+
 def regions_in(text: str) -> frozenset[str]:
-    """Every country or region a location text names ("Remote,Berlin, Germany" -> {DE};
-    "USA, Canada, Mexico - Remote" -> {US, CA, MX}); two capitals after a city are a US state."""
+    """Every country or region a location text names as open ("Remote,Berlin, Germany" -> {DE};
+    "USA, Canada, Mexico - Remote" -> {US, CA, MX}); two capitals after a city are a US state.
+    A place after a negation is left out, to the end of its bracket or clause ("Remote (EU,
+    excluding Germany)" -> {EU}; "Remote - not available in Germany" -> {})."""
     found: set[str] = set()
-    pieces = [p.strip() for p in _SPLIT.split(text)]
-    for index, piece in enumerate(pieces):
-        words = re.split(r"[\s\-–]+", piece)
-        while words and _fold(words[0]) in _FILLER | {""}:
-            words.pop(0)
-        while words and _fold(words[-1]) in _FILLER | {""}:
-            words.pop()
-        name = " ".join(words)
-        place = _piece_place(name, index > 0)
-        if place is None and len(words) > 1:
-            # "remote first in US", "Remote friendly in Germany": the last words name it.
-            place = _piece_place(words[-1], False) or _piece_place(" ".join(words[-2:]), True)
-        if place is not None:
-            found.add(place)
+    index = 0
+    for clause in _CLAUSE_END.split(text):
+        negated = False
+        for piece in (p.strip() for p in _SPLIT.split(clause)):
+            after_city = index > 0
+            index += 1
+            if negated:
+                if not _NEW_STATEMENT.search(piece):
+                    continue  # "excluding Germany, Austria": the places listed after it too
+                negated = False
+            if (negation := _NEGATION.search(piece)) is not None:
+                piece, rest = piece[: negation.start()], piece[negation.end() :]
+                # "no visa sponsorship, US only" excludes nothing after it.
+                negated = _place_in_piece(rest, after_city) is not None
+            if (place := _place_in_piece(piece, after_city)) is not None:
+                found.add(place)
     return frozenset(found)
 
 
 def scope_from_text(location: str, remote: bool = False, title: str = "") -> RemoteScope:
     """The scope a location (and title) text states, `remote` being a board's own remote flag:
-    "Remote (EU only)", "USA Only", "Anywhere in the World", "remote,Asia", "Hybrid, Berlin"."""
+    "Remote (EU only)", "USA Only", "Anywhere in the World", "remote,Asia", "Hybrid, Berlin".
+    A hybrid or onsite word wins; else a remote word, the flag or a world-wide place
+    ("Worldwide") makes it remote."""
     text = f"{location} {title}"
     if _HYBRID_WORDS.search(text):
         mode = Mode.HYBRID
@@ -237,6 +284,8 @@ def scope_from_text(location: str, remote: bool = False, title: str = "") -> Rem
     regions = regions_in(location)
     if mode is Mode.REMOTE and re.search(r"\banywhere\b", location, re.I) and not regions:
         regions = frozenset({WORLD})
+    if mode is Mode.UNKNOWN and WORLD in regions:
+        mode = Mode.REMOTE  # "Worldwide", "Global": no office is open to the whole world
     return RemoteScope(mode, regions)
 
 
@@ -263,15 +312,27 @@ def _names(value: object) -> Iterable[str]:
             yield from _names(address.get("addressCountry"))
 
 
+# The `jobLocationType` a source records (`Posting.extra["job_location_type"]`) for a JobPosting
+# that gives a `jobLocation` and no TELECOMMUTE: Google's JobPosting guide calls `jobLocation` "the
+# physical location(s) of the business where the employee will report to work", and remote jobs
+# say `jobLocationType: TELECOMMUTE`.
+JOB_LOCATION_OFFICE = "OFFICE"
+
+
 def scope_from_schema_org(
     job_location_type: object, applicant_location_requirements: object, location: str = ""
 ) -> RemoteScope:
-    """schema.org JobPosting `jobLocationType` ("TELECOMMUTE" = remote) and
-    `applicantLocationRequirements` (Country / AdministrativeArea objects or names; "Anywhere"
-    = the world), per Google's JobPosting guide for remote jobs."""
+    """schema.org JobPosting `jobLocationType` ("TELECOMMUTE" = remote; `JOB_LOCATION_OFFICE`
+    when the posting gave a `jobLocation` address instead = onsite, unless the `location` text
+    says remote or hybrid) and `applicantLocationRequirements` (Country / AdministrativeArea
+    objects or names; "Anywhere" = the world), per Google's JobPosting guide
+    (developers.google.com/search/docs/appearance/structured-data/job-posting)."""
     types = " ".join(_names(job_location_type)).upper()
     if "TELECOMMUTE" not in types:
-        return scope_from_text(location)
+        scope = scope_from_text(location)
+        if JOB_LOCATION_OFFICE in types and scope.mode is Mode.UNKNOWN:
+            return RemoteScope(Mode.ONSITE, scope.regions)
+        return scope
     regions: set[str] = set()
     for name in _names(applicant_location_requirements):
         place = place_of(name)

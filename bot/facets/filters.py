@@ -87,7 +87,10 @@ def facts_of(
     )
     if "job_location_type" in extra:
         scope = scope_from_schema_org(
-            extra["job_location_type"], extra.get("applicant_locations", "").split(","), location
+            extra["job_location_type"],
+            extra.get("applicant_locations", "").split(","),
+            location,
+            title,
         )
     elif extra.get("workplace_type"):
         scope = scope_from_workplace_type(extra["workplace_type"], location)

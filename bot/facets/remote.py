@@ -320,16 +320,19 @@ JOB_LOCATION_OFFICE = "OFFICE"
 
 
 def scope_from_schema_org(
-    job_location_type: object, applicant_location_requirements: object, location: str = ""
+    job_location_type: object,
+    applicant_location_requirements: object,
+    location: str = "",
+    title: str = "",
 ) -> RemoteScope:
     """schema.org JobPosting `jobLocationType` ("TELECOMMUTE" = remote; `JOB_LOCATION_OFFICE`
-    when the posting gave a `jobLocation` address instead = onsite, unless the `location` text
-    says remote or hybrid) and `applicantLocationRequirements` (Country / AdministrativeArea
-    objects or names; "Anywhere" = the world), per Google's JobPosting guide
+    when the posting gave a `jobLocation` address instead = onsite, unless the `location` or
+    `title` text says remote or hybrid) and `applicantLocationRequirements` (Country /
+    AdministrativeArea objects or names; "Anywhere" = the world), per Google's JobPosting guide
     (developers.google.com/search/docs/appearance/structured-data/job-posting)."""
     types = " ".join(_names(job_location_type)).upper()
     if "TELECOMMUTE" not in types:
-        scope = scope_from_text(location)
+        scope = scope_from_text(location, title=title)
         if JOB_LOCATION_OFFICE in types and scope.mode is Mode.UNKNOWN:
             return RemoteScope(Mode.ONSITE, scope.regions)
         return scope

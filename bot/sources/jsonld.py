@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.errors import FetchError, ParseError
-from bot.facets.remote import JOB_LOCATION_OFFICE, Mode, scope_from_text
+from bot.facets.remote import JOB_LOCATION_OFFICE
 from bot.facets.salary import salary_from_schema_org
 from bot.models import Posting, ScrapeResult
 from bot.sources import common
@@ -248,10 +248,6 @@ def _description(raw: Any) -> str:
     return html_to_text(text, limit=EXCERPT_CHARS)
 
 
-def _title_says_remote_or_hybrid(title: str) -> bool:
-    return scope_from_text("", title=title).mode in (Mode.REMOTE, Mode.HYBRID)
-
-
 def posting_from_jsonld(
     node: Mapping[str, Any], *, page_url: str, company: str = ""
 ) -> Posting | None:
@@ -283,8 +279,9 @@ def posting_from_jsonld(
         extra["applicant_locations"] = common.join(
             _names_of(node.get("applicantLocationRequirements")), ","
         )
-    elif node.get("jobLocation") and not _title_says_remote_or_hybrid(title):
-        # the address is where the employee reports to work (Google's JobPosting guide)
+    elif node.get("jobLocation"):
+        # the address is where the employee reports to work (Google's JobPosting guide); a
+        # title or location saying remote or hybrid still wins (`scope_from_schema_org`)
         extra["job_location_type"] = JOB_LOCATION_OFFICE
     return Posting(
         url=page_url,

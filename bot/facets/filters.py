@@ -85,17 +85,7 @@ def facts_of(
         or salary_from_text(title)
         or salary_from_text(description)
     )
-    if "job_location_type" in extra:
-        scope = scope_from_schema_org(
-            extra["job_location_type"],
-            extra.get("applicant_locations", "").split(","),
-            location,
-            title,
-        )
-    elif extra.get("workplace_type"):
-        scope = scope_from_workplace_type(extra["workplace_type"], location)
-    else:
-        scope = scope_from_text(location, remote=remote, title=title)
+    scope = _scope(extra, title, location, remote)
     employment = employment_from_structured(extra.get("employment_type")) or employment_from_text(
         title, description
     )
@@ -115,6 +105,16 @@ def facts_of(
         first_seen=first_seen,
         location=location,
     )
+
+
+def _scope(extra: Mapping[str, str], title: str, location: str, remote: bool) -> RemoteScope:
+    """The remote scope from the structured data a source kept, else from the text."""
+    if "job_location_type" in extra:
+        names = extra.get("applicant_locations", "").split(",")
+        return scope_from_schema_org(extra["job_location_type"], names, location, title)
+    if extra.get("workplace_type"):
+        return scope_from_workplace_type(extra["workplace_type"], location)
+    return scope_from_text(location, remote=remote, title=title)
 
 
 def _compare(op: str, left: float, right: float) -> bool:

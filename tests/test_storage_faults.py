@@ -140,7 +140,7 @@ async def test_a_damaged_table_costs_each_run_one_line_saying_restore_a_backup(
     roots = [
         row[0]
         for row in store.db.execute(
-            "SELECT rootpage FROM sqlite_master WHERE tbl_name = 'postings'"
+            "SELECT rootpage FROM sqlite_master WHERE tbl_name = 'postings' AND rootpage > 0"
         )
     ]
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -40,7 +40,14 @@ from itertools import pairwise
 from typing import Protocol, TypeAlias
 
 from bot.errors import QueryError
-from bot.facets.filters import FACET_EXAMPLES, FacetFilter, Facts, is_facet, parse_facet
+from bot.facets.filters import (
+    FACET_EXAMPLES,
+    OPERATORS,
+    FacetFilter,
+    Facts,
+    is_facet,
+    parse_facet,
+)
 from bot.facets.salary import CODES
 
 MAX_QUERY_CHARS = 200
@@ -791,8 +798,8 @@ def _lex(text: str) -> list[_Token]:
     return tokens
 
 
-_FACET_HEAD = re.compile(rf"({'|'.join(FACET_EXAMPLES)})\s*(?:>=|<=|≥|≤|>|<|:|=)?", re.I)
-_OPERATOR = re.compile(r"\s*(?:>=|<=|≥|≤|>|<|=)")
+_FACET_HEAD = re.compile(rf"({'|'.join(FACET_EXAMPLES)})\s*(?:{OPERATORS})?", re.I)
+_OPERATOR = re.compile(rf"\s*(?:{OPERATORS})")
 
 
 def _refuse_facet_without_value(text: str, i: int, j: int) -> None:

@@ -31,8 +31,10 @@ from bot.facets.seniority import Seniority, seniority_from_title
 from bot.text import counted
 
 FACETS = ("salary", "remote", "onsite", "seniority", "type", "age")
+# How a facet term compares: `salary>=90k`, `remote:eu`, `seniority≥senior`.
+OPERATORS = r">=|<=|≥|≤|>|<|:|="
 _TERM = re.compile(
-    r"(?P<name>[a-z]+)\s*(?P<op>>=|<=|≥|≤|>|<|:|=)\s*(?P<value>[^<>=≥≤:\s].*?)\s*(?P<req>!)?$"
+    rf"(?P<name>[a-z]+)\s*(?P<op>{OPERATORS})\s*(?P<value>[^<>=≥≤:\s].*?)\s*(?P<req>!)?$"
 )
 # Currencies whose unit is within a factor of about two of the US dollar: a filter without a
 # currency compares with these as they are; a posting in another currency counts as unknown.

@@ -243,8 +243,7 @@ class Status:
             update,
             f"postings: {await self.scans.count_postings()}\n"
             f"subscriptions: {len(self.store.subscriptions_all())}\n"
-            f"pending alerts: {self.store.pending_count()}\n"
-            f"{feedback}",
+            f"pending alerts: {self.store.pending_count()}\n" + feedback,
         )
 
 

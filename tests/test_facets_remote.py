@@ -30,6 +30,9 @@ R, HY, ON, UN = Mode.REMOTE, Mode.HYBRID, Mode.ONSITE, Mode.UNKNOWN
 # `location` (fixtures), We Work Remotely `<region>` (fixtures), and the examples.
 TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Remote (EU only)", R, {"EU"}),
+    # regressions (tester): a way of working the text rules out is not the mode
+    ("Remote EU, no hybrid", R, {"EU"}),
+    ("non-remote, on-site", ON, set()),
     ("USA Only", R, {"US"}),
     ("Anywhere in the World", R, {WORLD}),
     ("remote,Asia", R, {"ASIA"}),

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.facets.employment import Employment
 from bot.facets.remote import Mode, RemoteScope
 from bot.facets.seniority import Seniority
@@ -102,6 +104,40 @@ def test_jsonld_job_location_with_a_remote_or_hybrid_title_keeps_the_title() -> 
         posting = jsonld.posting_from_jsonld(node, page_url="https://j.example/1")
         assert posting is not None
         assert posting_facts(posting).remote.mode is mode, title
+
+
+@pytest.mark.parametrize(
+    ("address", "location", "regions"),
+    [
+        # Regression (tester): "Berlin, DE" read as Delaware, "Toronto, ON, CA" as California.
+        ({"addressLocality": "Berlin", "addressCountry": "DE"}, "Berlin, DE", {"DE"}),
+        (
+            {"addressLocality": "Toronto", "addressRegion": "ON", "addressCountry": "CA"},
+            "Toronto, ON, CA",
+            {"CA"},
+        ),
+        (
+            {"addressLocality": "Austin", "addressRegion": "TX", "addressCountry": "US"},
+            None,
+            {"US"},
+        ),
+        (
+            {"addressLocality": "Pune", "addressCountry": {"@type": "Country", "name": "IN"}},
+            "Pune, IN",
+            {"IN"},
+        ),
+        ({"addressLocality": "Hamburg"}, "Hamburg", set()),
+    ],
+)
+def test_jsonld_office_country_is_the_address_country(
+    address: dict[str, object], location: str | None, regions: set[str]
+) -> None:
+    node = {"@type": "JobPosting", "title": "Engineer", "jobLocation": {"address": address}}
+    posting = jsonld.posting_from_jsonld(node, page_url="https://j.example/1")
+    assert posting is not None
+    if location is not None:
+        assert posting.location == location  # shown as the board gave it
+    assert posting_facts(posting).remote == RemoteScope(Mode.ONSITE, frozenset(regions))
 
 
 def test_remoteok_salary_min_max() -> None:

@@ -113,7 +113,8 @@ def _scope(extra: Mapping[str, str], title: str, location: str, remote: bool) ->
     """The remote scope from the structured data a source kept, else from the text."""
     if "job_location_type" in extra:
         names = extra.get("applicant_locations", "").split(",")
-        return scope_from_schema_org(extra["job_location_type"], names, location, title)
+        countries = extra.get("job_countries", "").split(",")
+        return scope_from_schema_org(extra["job_location_type"], names, location, title, countries)
     if extra.get("workplace_type"):
         return scope_from_workplace_type(extra["workplace_type"], location)
     return scope_from_text(location, remote=remote, title=title)

@@ -142,6 +142,8 @@ _REMOTE_WORDS = re.compile(
     re.IGNORECASE,
 )
 _HYBRID_WORDS = re.compile(r"\bhybrid\b", re.IGNORECASE)
+# A way of working the text rules out: "no hybrid", "not remote", "non-remote".
+_NEGATED_MODE = re.compile(r"\b(?:no|not|non)[- ]+(?:hybrid|remote|on[- ]?site)\b", re.I)
 _ONSITE_WORDS = re.compile(r"\b(?:on[- ]?site|in[- ]office|office[- ]based|in person)\b", re.I)
 _SPLIT = re.compile(r"[,;/|()·•:+]|\s[-–—]\s|\band\b|\bor\b|&|\s-(?=\w)|(?<=\w)-\s")
 
@@ -270,7 +272,7 @@ def scope_from_text(location: str, remote: bool = False, title: str = "") -> Rem
     "Remote (EU only)", "USA Only", "Anywhere in the World", "remote,Asia", "Hybrid, Berlin".
     A hybrid or onsite word wins; else a remote word, the flag or a world-wide place
     ("Worldwide") makes it remote."""
-    text = f"{location} {title}"
+    text = _NEGATED_MODE.sub(" ", f"{location} {title}")  # "Remote EU, no hybrid"
     if _HYBRID_WORDS.search(text):
         mode = Mode.HYBRID
     elif remote or _REMOTE_WORDS.search(text):
@@ -324,18 +326,23 @@ def scope_from_schema_org(
     applicant_location_requirements: object,
     location: str = "",
     title: str = "",
+    countries: Iterable[str] = (),
 ) -> RemoteScope:
     """schema.org JobPosting `jobLocationType` ("TELECOMMUTE" = remote; `JOB_LOCATION_OFFICE`
     when the posting gave a `jobLocation` address instead = onsite, unless the `location` or
     `title` text says remote or hybrid) and `applicantLocationRequirements` (Country /
     AdministrativeArea objects or names; "Anywhere" = the world), per Google's JobPosting guide
-    (developers.google.com/search/docs/appearance/structured-data/job-posting)."""
+    (developers.google.com/search/docs/appearance/structured-data/job-posting). `countries`:
+    the `jobLocation` addresses' `addressCountry`, which say an office's country better than
+    the location text ("Berlin, DE" reads as a US state)."""
     types = " ".join(_names(job_location_type)).upper()
     if "TELECOMMUTE" not in types:
         scope = scope_from_text(location, title=title)
-        if JOB_LOCATION_OFFICE in types and scope.mode is Mode.UNKNOWN:
-            return RemoteScope(Mode.ONSITE, scope.regions)
-        return scope
+        stated = frozenset(p for name in countries if (p := place_of(name)) is not None)
+        mode = Mode.ONSITE if JOB_LOCATION_OFFICE in types else Mode.UNKNOWN
+        return RemoteScope(
+            mode if scope.mode is Mode.UNKNOWN else scope.mode, stated or scope.regions
+        )
     regions: set[str] = set()
     for name in _names(applicant_location_requirements):
         place = place_of(name)

@@ -224,6 +224,15 @@ def _place(value: Any) -> str:
     return common.join(p for p in parts if common.text_of(p).upper() != "UNAVAILABLE")
 
 
+def _countries(value: Any) -> list[str]:
+    """The `addressCountry` of each `jobLocation` (codes or names, as given)."""
+    if isinstance(value, list):
+        return [country for item in value for country in _countries(item)]
+    address = value.get("address", value) if isinstance(value, dict) else None
+    country = _name(address.get("addressCountry")) if isinstance(address, dict) else ""
+    return [country] if country else []
+
+
 def _salary(node: Mapping[str, Any]) -> str:
     base = node.get("baseSalary") or node.get("estimatedSalary")
     if isinstance(base, list) and base:
@@ -283,6 +292,8 @@ def posting_from_jsonld(
         # the address is where the employee reports to work (Google's JobPosting guide); a
         # title or location saying remote or hybrid still wins (`scope_from_schema_org`)
         extra["job_location_type"] = JOB_LOCATION_OFFICE
+        # the country as structured: "Berlin, DE" as text reads as Delaware
+        extra["job_countries"] = common.join(_countries(node.get("jobLocation")), ",")
     return Posting(
         url=page_url,
         title=title,

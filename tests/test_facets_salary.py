@@ -183,6 +183,12 @@ def test_yearly_figures_use_documented_factors() -> None:
         (Salary(None, 90_000, "EUR"), "up to €90k/yr"),
         (Salary(147_000, 200_000, "CAD"), "147–200k CAD/yr"),
         (Salary(190_800, 267_100, "USD"), "$190.8–267.1k/yr"),
+        # regressions (tester): "$96.0k/yr", "€81.0–96.0k/yr", "8,000k JPY/yr"
+        (Salary(95_960, 95_960, "USD"), "$96k/yr"),
+        (Salary(80_999, 95_990, "EUR"), "€81–96k/yr"),
+        (Salary(99_999, None, "USD"), "from $100k/yr"),
+        (Salary(6_000_000, 10_000_000, "JPY"), "6–10M JPY/yr"),
+        (Salary(800_000, 1_200_000, "USD"), "$800k–1.2M/yr"),
     ],
 )
 def test_compact_label(salary: Salary, label: str) -> None:

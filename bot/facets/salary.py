@@ -171,20 +171,22 @@ class Salary:
         low, high = self.min, self.max
         thousands = all(v is None or v >= 1000 for v in (low, high))
 
-        def figure(value: float) -> str:
-            if thousands:
-                return f"{value / 1000:,.0f}k" if value % 1000 < 50 else f"{value / 1000:,.1f}k"
-            return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+        def figure(value: float) -> tuple[str, str]:  # (number, unit): ("92.5", "k")
+            if not thousands:
+                return (f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"), ""
+            scale, unit = (1_000_000, "M") if value >= 1_000_000 else (1000, "k")
+            return f"{value / scale:,.1f}".removesuffix(".0"), unit
 
         prefix = ""
         if low is not None and high is not None and low != high:
-            first = figure(low)[:-1] if thousands else figure(low)  # "80–95k", not "80k–95k"
-            text = f"{first}–{figure(high)}"
+            (a, a_unit), (b, b_unit) = figure(low), figure(high)
+            # "80–95k", not "80k–95k"; "800k–1.2M"
+            text = f"{a}–{b}{b_unit}" if a_unit == b_unit else f"{a}{a_unit}–{b}{b_unit}"
         elif low is not None:
-            text = figure(low)
+            text = "".join(figure(low))
             prefix = "" if high is not None else "from "
         else:
-            text, prefix = figure(high or 0), "up to "
+            text, prefix = "".join(figure(high or 0)), "up to "
         money = f"{prefix}{symbol}{text}" if symbol else f"{prefix}{text} {self.currency}"
         return f"{money}/{_SHORT_PERIOD[self.period]}"
 

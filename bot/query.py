@@ -814,7 +814,7 @@ def _refuse_facet_without_value(text: str, i: int, j: int) -> None:
         )
 
 
-_CURRENCY_AFTER = re.compile(r"\s+([A-Za-z]{3})(!?)(?=[\s()]|$)")
+_CURRENCY_AFTER = re.compile(r"\s+([A-Za-z]{3}|[$€£])(!?)(?=[\s()]|$)")
 
 
 def _facet(text: str, i: int, j: int) -> tuple[_Token, int]:
@@ -825,7 +825,7 @@ def _facet(text: str, i: int, j: int) -> tuple[_Token, int]:
         found = parse_facet(word)
         after = _CURRENCY_AFTER.match(text, j)
         bare = found.facet == "salary" and found.currency is None and not found.required
-        if bare and after and after.group(1).upper() in CODES:
+        if bare and after and (after.group(1).upper() in CODES or after.group(1) in "$€£"):
             word = f"{word} {after.group(1)}{after.group(2)}"
             found, j = parse_facet(word), after.end()
     except QueryError as exc:

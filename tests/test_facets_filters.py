@@ -161,6 +161,7 @@ def test_yen_salary_is_unknown_to_a_filter_without_currency() -> None:
         ("salary>=92.5k", 92_500, None),
         ("salary>=92,5k EUR", 92_500, "EUR"),
         ("salary>=$90000", 90_000, "USD"),
+        ("salary>=120’000 CHF", 120_000, "CHF"),  # the apostrophe phones type
     ],
 )
 def test_salary_amounts_with_separators(term: str, amount: float, currency: str | None) -> None:
@@ -193,6 +194,11 @@ def test_salary_amounts_with_separators(term: str, amount: float, currency: str 
         (
             "salary>=1,00,000",
             "salary: '1,00,000' is not an amount; write it like 90k, 90000 or 90k EUR",
+        ),
+        ("salary>=0", "salary: '0' is out of range; write it like 90k or 90000"),
+        (
+            "salary>=999999999999",
+            "salary: '999999999999' is out of range; write it like 90k or 90000",
         ),
     ],
 )

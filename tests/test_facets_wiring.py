@@ -130,6 +130,9 @@ def doc_of(**fields: object) -> Document:
         ("rust salary>=90k!", {"title": "Rust dev"}, False),  # ... unless required
         ("rust salary>=90k EUR", {"title": "Rust dev", "salary": "€95k"}, True),
         ("rust salary>=90k EUR", {"title": "Rust dev", "salary": "$150k"}, False),
+        # regression (tester): "€" after the amount was read as a word with no letters
+        ("rust salary>=90k €", {"title": "Rust dev", "salary": "$150k"}, False),
+        ("rust salary>=90k €", {"title": "Rust dev", "salary": "€95k"}, True),
         ("rust -seniority:intern", {"title": "Rust dev"}, True),  # NOT unknown stays unknown
         ("rust -seniority:intern", {"title": "Rust intern"}, False),
         ("rust seniority>=senior", {"title": "Junior Rust dev"}, False),

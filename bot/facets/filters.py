@@ -43,7 +43,9 @@ _AGE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400}
 _AGE_NAMES = {"h": "hour", "d": "day", "w": "week", "m": "month"}
 AGE_MAX_DAYS = 3650  # age<…: ten years, longer than any board keeps a posting
 # A salary figure with thousands separators: 90,000, 100.000, 120'000 (one kind of separator).
-_THOUSANDS = re.compile(r"\d{1,3}(?P<sep>[.,'])\d{3}(?:(?P=sep)\d{3})*")
+_THOUSANDS = re.compile(r"\d{1,3}(?P<sep>[.,'’])\d{3}(?:(?P=sep)\d{3})*")
+# A filter's amount at most: beyond a year's pay in any currency's units (IDR, VND included).
+SALARY_MAX = 100_000_000_000
 
 
 class FacetError(QueryError, ValueError):
@@ -245,7 +247,7 @@ def is_facet(term: str) -> bool:
 
 def _amount(text: str) -> tuple[float, str | None]:
     found = re.fullmatch(
-        r"(?P<cur1>[$€£]|[a-z]{3})?\s*(?P<num>\d+(?:[.,']\d+)*)\s*(?P<k>[km])?\s*(?P<cur2>[a-z]{3}|[$€£])?",
+        r"(?P<cur1>[$€£]|[a-z]{3})?\s*(?P<num>\d+(?:[.,'’]\d+)*)\s*(?P<k>[km])?\s*(?P<cur2>[a-z]{3}|[$€£])?",
         text,
     )
     if found is None:
@@ -258,6 +260,8 @@ def _amount(text: str) -> tuple[float, str | None]:
     else:
         raise FacetError(f"salary: {text!r} is not an amount; write it like 90k, 90000 or 90k EUR")
     number *= {"k": 1000, "m": 1_000_000}.get(found.group("k") or "", 1)
+    if not 0 < number <= SALARY_MAX:
+        raise FacetError(f"salary: {text!r} is out of range; write it like 90k or 90000")
     mark = found.group("cur1") or found.group("cur2")
     currency = {"$": "USD", "€": "EUR", "£": "GBP"}.get(mark or "", (mark or "").upper() or None)
     if currency is not None and currency not in CODES:

@@ -129,7 +129,7 @@ async def test_not_for_me_asks_why_records_and_counts_in_stats(env: Env) -> None
         lambda: [m for m in env.tg.sent_messages(USER) if m.text.startswith("👎 Why")]
     )
     # Rough edge (tester): under an alert listing several postings the question named none.
-    assert question.text == "👎 Why is Rust <Platform> Engineer not for you?"
+    assert question.text == "👎 Why is Rust <Platform> Engineer at Acme not for you?"
     reasons = {b["text"]: b["callback_data"] for b in question.buttons}
     assert list(reasons) == ["Wrong seniority", "Wrong location", "Wrong stack", "Already seen"]
     env.tg.press_button(USER, USER, question.message_id, reasons["Wrong location"])

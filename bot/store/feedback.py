@@ -140,10 +140,16 @@ class Feedback(Repository):
         ).fetchone()
         return None if row[0] is None else int(row[0])
 
-    def posting_title(self, posting_id: str) -> str | None:
-        """The title of a stored posting, or None."""
-        row = self.db.execute("SELECT title FROM postings WHERE id = ?", [posting_id]).fetchone()
-        return None if row is None else str(row[0])
+    def posting_heading(self, posting_id: str) -> str | None:
+        """A stored posting as a question names it: "Rust Engineer at Acme" (the title alone
+        when no company is known), or None."""
+        row = self.db.execute(
+            "SELECT title, company FROM postings WHERE id = ?", [posting_id]
+        ).fetchone()
+        if row is None:
+            return None
+        title, company = shown_name(str(row[0])), shown_name(str(row[1] or ""))
+        return f"{title} at {company}" if company else title
 
     def posting_of_ref(self, ref: int) -> str | None:
         """The id of the stored posting a button's number names (a merged posting's: the job

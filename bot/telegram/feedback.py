@@ -14,7 +14,6 @@ from telegram.ext import ContextTypes
 from bot.deliver.format import MUTE_PREFIX, NOT_FOR_ME_PREFIX
 from bot.settings import Settings
 from bot.store import REASONS, Feedback
-from bot.store.feedback import shown_name
 from bot.telegram.guard import may_change, refuse_non_admin, reply
 from bot.telegram.help import EXPIRED_BUTTON, NOT_ADMIN
 from bot.telegram.numbers import MAX_ID, ascii_number
@@ -113,7 +112,7 @@ class FeedbackCommands:
             for code, label in REASONS.items()
         ]
         # An alert may list several postings: the question says which one it is about.
-        title = shown_name(self.store.posting_title(posting_id) or "this posting")
+        title = self.store.posting_heading(posting_id) or "this posting"
         await reply(
             update,
             f"👎 Why is <b>{html.escape(title)}</b> not for you?",

@@ -814,6 +814,7 @@ def _refuse_facet_without_value(text: str, i: int, j: int) -> None:
         )
 
 
+_TIME_AFTER = re.compile(r"\s+time(!?)(?=[\s()]|$)", re.I)
 _CURRENCY_AFTER = re.compile(r"\s+([A-Za-z]{3}|[$€£])(!?)(?=[\s()]|$)")
 
 
@@ -828,6 +829,11 @@ def _facet(text: str, i: int, j: int) -> tuple[_Token, int]:
         if bare and after and (after.group(1).upper() in CODES or after.group(1) in "$€£"):
             word = f"{word} {after.group(1)}{after.group(2)}"
             found, j = parse_facet(word), after.end()
+        # "full time" written apart, as people do: one value, not the word "time" too
+        time = _TIME_AFTER.match(text, j)
+        if found.facet == "type" and re.search(r"(?:full|part)$", word, re.I) and time:
+            word, j = f"{word} time{time.group(1)}", time.end()
+            found = parse_facet(word)
     except QueryError as exc:
         raise QueryError(f"At position {i + 1}: {str(exc).rstrip('.')}.") from None
     return _Token("FACET", i + 1, text=word, term=Facet(found)), j

@@ -136,6 +136,8 @@ def doc_of(**fields: object) -> Document:
         ("rust -seniority:intern", {"title": "Rust dev"}, True),  # NOT unknown stays unknown
         ("rust -seniority:intern", {"title": "Rust intern"}, False),
         ("rust seniority>=senior", {"title": "Junior Rust dev"}, False),
+        # regression (tester): "type:full time" also asked for the word "time"
+        ("rust type:full time", {"title": "Rust dev (Vollzeit)"}, True),
         ("rust seniority>=senior", {"title": "Staff Rust dev"}, True),
         ("remote:de", {"title": "x", "location": "Remote (EU only)"}, True),
         ("remote:de", {"title": "x", "location": "Remote - USA Only"}, False),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.facets.filters import Facts, parse_facet
 from bot.facets.remote import (
     EU,
     EUROPE,
@@ -22,6 +24,7 @@ from bot.facets.remote import (
     scope_from_text,
     scope_from_workplace_type,
 )
+from bot.store.facts import facts_from_row, facts_row
 
 FIXTURES = Path(__file__).parent / "fixtures"
 R, HY, ON, UN = Mode.REMOTE, Mode.HYBRID, Mode.ONSITE, Mode.UNKNOWN
@@ -88,19 +91,20 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
     ("Remote,Global, OTHER", R, {WORLD}),
     ("remote,Poznan", R, set()),
     ("Houghton Le Spring, England, United Kingdom", UN, {"GB"}),
-    # A negated place is not a place the job is open to (issue 11 tester); "EU except DE" cannot
-    # be stated, so the excluded country is dropped and the rest kept.
-    ("Remote - not available in Germany", R, set()),
-    ("Remote within Europe (no UK)", R, {"EUROPE"}),
-    ("Remote (EU, excluding Germany)", R, {"EU"}),
-    ("Remote (EU, excluding Germany and Austria)", R, {"EU"}),
-    ("Remote, Europe ex. UK", R, {"EUROPE"}),
-    ("Remote Europe except UK", R, {"EUROPE"}),
-    ("Remote - not open to UK", R, set()),
-    ("Remote (outside US)", R, set()),
-    ("Europe (no UK), US", UN, {"EUROPE", "US"}),
+    # A negated place is ruled out, "-" here as in the stored column (issue 11 testers): not a
+    # place the job is open to, and one a remote:XX filter for it does not match.
+    ("Remote - not available in Germany", R, {"-DE"}),
+    ("Remote within Europe (no UK)", R, {"EUROPE", "-GB"}),
+    ("Remote (EU, excluding Germany)", R, {"EU", "-DE"}),
+    ("Remote (EU, excluding Germany and Austria)", R, {"EU", "-DE", "-AT"}),
+    ("Remote, Europe ex. UK", R, {"EUROPE", "-GB"}),
+    ("Remote Europe except UK", R, {"EUROPE", "-GB"}),
+    ("Remote - not open to UK", R, {"-GB"}),
+    ("Remote (outside US)", R, {"-US"}),
+    ("Remote (anywhere except US)", R, {WORLD, "-US"}),
+    ("Europe (no UK), US", UN, {"EUROPE", "US", "-GB"}),
     ("Remote - no visa sponsorship, US only", R, {"US"}),
-    ("Remote - not available in Germany, Remote - US", R, {"US"}),
+    ("Remote - not available in Germany, Remote - US", R, {"US", "-DE"}),
     # A world-wide place alone is a remote posting (issue 11 tester); a hybrid or onsite word wins.
     ("Worldwide", R, {WORLD}),
     ("Global", R, {WORLD}),
@@ -111,12 +115,45 @@ TABLE: list[tuple[str, Mode, set[str]]] = [
 
 @pytest.mark.parametrize(("location", "mode", "regions"), TABLE)
 def test_scope_from_text(location: str, mode: Mode, regions: set[str]) -> None:
-    assert scope_from_text(location) == RemoteScope(mode, frozenset(regions))
+    ruled_out = frozenset(r[1:] for r in regions if r.startswith("-"))
+    stated = frozenset(r for r in regions if not r.startswith("-"))
+    assert scope_from_text(location) == RemoteScope(mode, stated, ruled_out)
 
 
 def test_negated_country_is_not_read_as_open_to_it() -> None:
     # Regression: "Remote - not available in Germany" matched remote:de.
     assert not open_to(scope_from_text("Remote - not available in Germany"), "DE")
+
+
+@pytest.mark.parametrize(
+    ("location", "query", "expected"),
+    [
+        # Regressions (issue 11 tester): a place ruled out still matched through its region.
+        ("Remote (EU, excluding Germany)", "remote:de", False),
+        ("Remote (EU, excluding Germany)", "remote:fr", True),
+        ("Remote (EU, excluding Germany)", "remote:eu", True),  # the EU, less one country
+        ("Remote within Europe (no UK)", "remote:gb", False),
+        ("Remote (anywhere except US)", "remote:us", False),
+        ("Remote (anywhere except US)", "remote:de", True),
+        ("Remote (anywhere except US)", "remote:world", False),
+        ("Remote - not available in Germany", "remote:de", False),  # was: unknown, passed
+        ("Remote - not available in Germany", "remote:fr", None),
+    ],
+)
+def test_a_place_ruled_out_does_not_match_its_filter(
+    location: str, query: str, expected: bool | None
+) -> None:
+    facts = Facts(remote=scope_from_text(location))
+    assert parse_facet(query).matches(facts, datetime(2026, 11, 30, tzinfo=UTC)) is expected
+
+
+def test_ruled_out_places_are_stored_and_read_back() -> None:
+    facts = Facts(remote=scope_from_text("Remote (EU, excluding Germany and Austria)"))
+    row = facts_row(facts)
+    assert row["remote_regions"] == "EU,-AT,-DE"
+    back = facts_from_row(row, location="", posted_at=None, first_seen=None)
+    assert back.remote == facts.remote
+    assert back.remote.label() == "Remote · EU, not AT, not DE"
 
 
 def test_worldwide_alone_is_remote_not_unknown() -> None:

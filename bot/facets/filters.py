@@ -25,6 +25,7 @@ from bot.facets.remote import (
     scope_from_schema_org,
     scope_from_text,
     scope_from_workplace_type,
+    shut_to,
 )
 from bot.facets.salary import CODES, Salary, salary_from_extra, salary_from_text
 from bot.facets.seniority import Seniority, seniority_from_title
@@ -169,7 +170,7 @@ class FacetFilter:
                 return None
             if self.value in ("yes", "no"):
                 return (scope.mode is Mode.REMOTE) == (self.value == "yes")
-            if scope.mode is not Mode.REMOTE:
+            if scope.mode is not Mode.REMOTE or shut_to(scope, self.value):
                 return False
             return open_to(scope, self.value) if scope.regions else None
         if self.facet == "onsite":

@@ -155,13 +155,17 @@ class RemoteScope:
 
     mode: Mode = Mode.UNKNOWN
     regions: frozenset[str] = field(default_factory=frozenset)
+    # places the text rules out ("Remote (EU, excluding Germany)" -> {DE})
+    excluded: frozenset[str] = field(default_factory=frozenset)
 
     def label(self) -> str:
         """A short label for an alert line, regions as people write them: "Remote · EU",
-        "Remote · anywhere", "Remote · Europe, GB", "Hybrid", "" when unknown."""
+        "Remote · anywhere", "Remote · Europe, GB", "Remote · EU, not DE", "Hybrid", "" when
+        unknown."""
         if self.mode is Mode.UNKNOWN:
             return ""
         names = [_REGION_LABELS.get(region, region) for region in sorted(self.regions)]
+        names += [f"not {_REGION_LABELS.get(place, place)}" for place in sorted(self.excluded)]
         return " · ".join([self.mode.value.capitalize(), *(", ".join(names) for _ in names[:1])])
 
 
@@ -245,9 +249,16 @@ def _place_in_piece(piece: str, after_city: bool) -> str | None:
 def regions_in(text: str) -> frozenset[str]:
     """Every country or region a location text names as open ("Remote,Berlin, Germany" -> {DE};
     "USA, Canada, Mexico - Remote" -> {US, CA, MX}); two capitals after a city are a US state.
-    A place after a negation is left out, to the end of its bracket or clause ("Remote (EU,
-    excluding Germany)" -> {EU}; "Remote - not available in Germany" -> {})."""
+    A place after a negation is left out (`places_in`)."""
+    return places_in(text)[0]
+
+
+def places_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the places a location text names as open, those it rules out): a place after a
+    negation is ruled out, to the end of its bracket or clause ("Remote (EU, excluding
+    Germany)" -> ({EU}, {DE}); "Remote - not available in Germany" -> ({}, {DE}))."""
     found: set[str] = set()
+    excluded: set[str] = set()
     index = 0
     for clause in _CLAUSE_END.split(text):
         negated = False
@@ -256,15 +267,20 @@ def regions_in(text: str) -> frozenset[str]:
             index += 1
             if negated:
                 if not _NEW_STATEMENT.search(piece):
-                    continue  # "excluding Germany, Austria": the places listed after it too
+                    # "excluding Germany, Austria": the places listed after it too
+                    if (place := _place_in_piece(piece, after_city)) is not None:
+                        excluded.add(place)
+                    continue
                 negated = False
             if (negation := _NEGATION.search(piece)) is not None:
                 piece, rest = piece[: negation.start()], piece[negation.end() :]
                 # "no visa sponsorship, US only" excludes nothing after it.
-                negated = _place_in_piece(rest, after_city) is not None
+                if (ruled_out := _place_in_piece(rest, after_city)) is not None:
+                    excluded.add(ruled_out)
+                negated = ruled_out is not None
             if (place := _place_in_piece(piece, after_city)) is not None:
                 found.add(place)
-    return frozenset(found)
+    return frozenset(found), frozenset(excluded)
 
 
 def scope_from_text(location: str, remote: bool = False, title: str = "") -> RemoteScope:
@@ -283,12 +299,12 @@ def scope_from_text(location: str, remote: bool = False, title: str = "") -> Rem
         mode = Mode.REMOTE  # remote boards' region label: "USA Only"
     else:
         mode = Mode.UNKNOWN
-    regions = regions_in(location)
+    regions, excluded = places_in(location)
     if mode is Mode.REMOTE and re.search(r"\banywhere\b", location, re.I) and not regions:
         regions = frozenset({WORLD})
     if mode is Mode.UNKNOWN and WORLD in regions:
         mode = Mode.REMOTE  # "Worldwide", "Global": no office is open to the whole world
-    return RemoteScope(mode, regions)
+    return RemoteScope(mode, regions, excluded)
 
 
 def scope_from_workplace_type(workplace_type: str | None, location: str = "") -> RemoteScope:
@@ -297,7 +313,7 @@ def scope_from_workplace_type(workplace_type: str | None, location: str = "") ->
     word = _fold(workplace_type or "").replace("-", "").replace("_", "")
     mode = {"onsite": Mode.ONSITE, "hybrid": Mode.HYBRID, "remote": Mode.REMOTE}.get(word)
     text_scope = scope_from_text(location, remote=mode is Mode.REMOTE)
-    return RemoteScope(mode or text_scope.mode, text_scope.regions)
+    return RemoteScope(mode or text_scope.mode, text_scope.regions, text_scope.excluded)
 
 
 def _names(value: object) -> Iterable[str]:
@@ -341,7 +357,9 @@ def scope_from_schema_org(
         stated = frozenset(p for name in countries if (p := place_of(name)) is not None)
         mode = Mode.ONSITE if JOB_LOCATION_OFFICE in types else Mode.UNKNOWN
         return RemoteScope(
-            mode if scope.mode is Mode.UNKNOWN else scope.mode, stated or scope.regions
+            mode if scope.mode is Mode.UNKNOWN else scope.mode,
+            stated or scope.regions,
+            scope.excluded,
         )
     regions: set[str] = set()
     for name in _names(applicant_location_requirements):
@@ -357,9 +375,21 @@ def _members(name: str) -> frozenset[str]:
 
 def open_to(scope: RemoteScope, place: str) -> bool:
     """True when a stated region of `scope` includes `place` (a country code or region name as
-    `place_of` gives): `DE` is within DE, EU, EUROPE, EMEA and WORLD; `EU` within EU, EUROPE, EMEA,
-    WORLD. False when no stated region does, or none is stated (see `Facts` for unknown)."""
+    `place_of` gives) and the text does not rule it out (`shut_to`): `DE` is within DE, EU,
+    EUROPE, EMEA and WORLD; `EU` within EU, EUROPE, EMEA, WORLD. False when no stated region
+    does, or none is stated (see `Facts` for unknown)."""
+    if shut_to(scope, place):
+        return False
     if place == WORLD:
         return WORLD in scope.regions
     wanted = _members(place)
     return any(region in (WORLD, place) or wanted <= _members(region) for region in scope.regions)
+
+
+def shut_to(scope: RemoteScope, place: str) -> bool:
+    """True when the posting rules `place` out: a place it excludes holds all of it ("EU,
+    excluding Germany" is shut to DE, not to EU), or `place` is the world and it excludes any."""
+    if place == WORLD:
+        return bool(scope.excluded)
+    wanted = _members(place)
+    return any(wanted <= _members(excluded) for excluded in scope.excluded)

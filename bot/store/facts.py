@@ -26,7 +26,8 @@ FACT_COLUMNS: dict[str, type] = {
     "salary_yearly_min": float,  # in salary_currency, for comparison and sorting
     "salary_yearly_max": float,
     "remote_mode": str,  # onsite, hybrid, remote, unknown
-    "remote_regions": str,  # ISO 3166 codes and region names, comma-separated, sorted
+    # ISO 3166 codes and region names, comma-separated, sorted; a place ruled out: "-DE"
+    "remote_regions": str,
     "seniority": str,  # intern ... director, or NULL
     "employment_type": str,  # full_time, part_time, contract, internship, temporary
     "valid_through": str,  # ISO 8601
@@ -59,7 +60,11 @@ def facts_row(facts: Facts) -> dict[str, Any]:
         "salary_yearly_min": salary.yearly_min if salary else None,
         "salary_yearly_max": salary.yearly_max if salary else None,
         "remote_mode": str(facts.remote.mode),
-        "remote_regions": ",".join(sorted(facts.remote.regions)) or None,
+        # a place the posting rules out is written with a "-": "EU,-DE"
+        "remote_regions": ",".join(
+            [*sorted(facts.remote.regions), *(f"-{p}" for p in sorted(facts.remote.excluded))]
+        )
+        or None,
         "seniority": facts.seniority.name.lower() if facts.seniority is not None else None,
         "employment_type": str(facts.employment) if facts.employment is not None else None,
         "valid_through": facts.valid_through.isoformat() if facts.valid_through else None,
@@ -84,13 +89,15 @@ def facts_from_row(
             row["salary_currency"],
             Period(row.get("salary_period") or "year"),
         )
-    regions = frozenset(filter(None, (row.get("remote_regions") or "").split(",")))
+    places = [p for p in (row.get("remote_regions") or "").split(",") if p]
+    regions = frozenset(p for p in places if not p.startswith("-"))
+    excluded = frozenset(p[1:] for p in places if p.startswith("-"))
     seniority = row.get("seniority")
     employment = row.get("employment_type")
     valid = row.get("valid_through")
     return Facts(
         salary=salary,
-        remote=RemoteScope(Mode(row.get("remote_mode") or "unknown"), regions),
+        remote=RemoteScope(Mode(row.get("remote_mode") or "unknown"), regions, excluded),
         seniority=Seniority[seniority.upper()] if seniority else None,
         employment=Employment(employment) if employment else None,
         posted_at=posted_at,

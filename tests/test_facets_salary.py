@@ -123,6 +123,13 @@ TABLE: list[tuple[str, tuple[float | None, float | None, str, Period] | None]] =
     # regressions (tester): "OTE" and "DOE" after a figure were taken for an unknown currency
     ("$120,000 - $150,000 OTE", (120_000, 150_000, "USD", Y)),
     ("$90k+ DOE", (90_000, None, "USD", Y)),
+    # Indian postings (tester): lakh grouping and "LPA" (lakhs per annum) gave no salary
+    ("₹12,00,000 - ₹18,00,000 per annum", (1_200_000, 1_800_000, "INR", Y)),
+    ("CTC: INR 25,00,000", (2_500_000, 2_500_000, "INR", Y)),
+    ("₹1,20,000 per month", (120_000, 120_000, "INR", M)),
+    ("Salary: 8-12 LPA", (800_000, 1_200_000, "INR", Y)),
+    ("₹25 LPA", (2_500_000, 2_500_000, "INR", Y)),
+    ("18 lakhs per annum", (1_800_000, 1_800_000, "INR", Y)),
     # not salaries: no salary, never a wrong one
     ("competitive", None),
     ("Salary negotiable", None),

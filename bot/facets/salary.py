@@ -67,7 +67,20 @@ CODES = frozenset(
 _CODE = "|".join(sorted(CODES))
 _SYM = r"(?:US|CA|C|AU|A|NZ|S|HK|R)?\$|€|£|¥|₹"
 _CUR = rf"(?:(?:{_CODE})\s?(?:{_SYM})?|{_SYM})"
-_NUM = r"\d{1,3}(?:[,.'\u202f\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+# Indian grouping first ("12,00,000": lakhs of two digits, then the last three), then the usual.
+_NUM = (
+    r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?"
+    r"|\d{1,3}(?:[,.'\u202f\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+)
+# "25 LPA", "₹8-12 LPA", "18 lakhs per annum": lakhs (100,000 rupees) a year, as Indian postings
+# write it.
+_LPA = re.compile(
+    r"(?<![\w.,])(?:₹|INR|Rs\.?)?\s?(?P<a>\d{1,3}(?:\.\d{1,2})?)"
+    r"(?:\s?(?:-|–|to)\s?(?P<b>\d{1,3}(?:\.\d{1,2})?))?"
+    r"\s?(?:LPA|lakhs?\s(?:per annum|p\.?a\.?)|lacs?\s(?:per annum|p\.?a\.?))\b",
+    re.IGNORECASE,
+)
+_LAKH = 100_000
 _PERIOD_WORDS = (
     r"\(?(?:(?:gross|net|brutto|netto|brut|before tax)\s?)?(?:(?:/|per|a|an|each|p\.?|pro|par)\s?)?"
     r"(?P<{g}>years?|yr|annum|annual(?:ly)?|yearly|months?|mo|monthly|weeks?|wk|weekly"
@@ -415,7 +428,8 @@ def _one(  # noqa: C901 - the guards against non-salaries, each one rule of the 
 
 def salary_from_text(text: str, default_period: Period | None = None) -> Salary | None:
     """The first salary a title, badge or description states ("$120,000 – $150,000 a year",
-    "€60–70k", "£450/day", "80.000 € brutto", "USD 150,000–250,000 per year"), else None.
+    "€60–70k", "£450/day", "80.000 € brutto", "USD 150,000–250,000 per year", "₹12,00,000",
+    "8-12 LPA"), else None.
 
     A figure needs a currency (symbol or ISO code); one without a period counts only if it is at
     least 10,000 (then yearly). A figure followed by a magnitude or a perk ("$58M", "$500
@@ -427,4 +441,8 @@ def salary_from_text(text: str, default_period: Period | None = None) -> Salary 
     for match in _SALARY.finditer(text):
         if (salary := _one(match, text, default_period)) is not None:
             return salary
+    if (lakhs := _LPA.search(text)) is not None:
+        low = float(lakhs.group("a")) * _LAKH
+        high = float(lakhs.group("b")) * _LAKH if lakhs.group("b") else low
+        return salary_from_range(low, high, "INR", Period.YEAR) if low <= high else None
     return None

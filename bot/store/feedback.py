@@ -21,14 +21,14 @@ def company_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-# A company name as shown is cut to this many characters (a board may send thousands; the
-# mute answer quotes it twice and must stay under Telegram's 4,096).
+# A company name or posting title as shown is cut to this many characters (a board may send
+# thousands; the mute answer quotes a name twice and must stay under Telegram's 4,096).
 SHOWN_CHARS = 100
 
 
 def shown_name(name: str) -> str:
-    """A company name as shown: its own spelling, runs of spaces made one, at most
-    `SHOWN_CHARS` characters (a longer one ends with "…")."""
+    """A company name or posting title as shown: its own spelling, runs of spaces made one, at
+    most `SHOWN_CHARS` characters (a longer one ends with "…")."""
     shown = " ".join(name.split())
     return shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 1] + "…"
 
